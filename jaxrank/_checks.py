@@ -1,0 +1,158 @@
+"""Eager argument checks with messages that quote the call (STYLE.md §10).
+
+Every helper takes the call-site name (``"lr_gd(step_size=...)"``) and raises ``ValueError`` for
+bad values/shapes or ``TypeError`` for bad dtypes. Value checks are skipped on tracers, so the same
+factory works inside ``jit`` and ``vmap`` sweeps; shape and dtype checks run at trace time.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "is_concrete",
+    "check_positive",
+    "check_nonnegative",
+    "check_positive_int",
+    "check_in_range",
+    "check_one_of",
+    "check_rank",
+    "check_same_leading_dim",
+    "check_floating",
+    "check_finite",
+    "check_binary_labels",
+    "check_classification_data",
+]
+
+
+def is_concrete(x: Any) -> bool:
+    """True when ``x`` holds a concrete value (not a tracer inside jit/vmap/grad)."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def _scalar(x: Any) -> float | None:
+    """A concrete scalar as a Python float, or None when ``x`` is traced or not scalar."""
+    if not is_concrete(x):
+        return None
+    arr = np.asarray(x)
+    if arr.ndim != 0:
+        return None
+    return float(arr)
+
+
+def _concrete_array(x: Any) -> np.ndarray | None:
+    if not is_concrete(x):
+        return None
+    return np.asarray(x)
+
+
+def check_positive(value: Any, where: str, *, allow_inf: bool = False) -> None:
+    """``value`` (scalar or array) must be > 0 and finite; skipped for tracers."""
+    arr = _concrete_array(value)
+    if arr is None:
+        return
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"`{where}` must be a real number, got {value!r}")
+    if np.any(np.isnan(arr)) or np.any(arr <= 0) or (not allow_inf and np.any(np.isinf(arr))):
+        shown = arr.item() if arr.ndim == 0 else arr
+        raise ValueError(f"`{where}` must be a positive finite number, got {shown}")
+
+
+def check_nonnegative(value: Any, where: str) -> None:
+    """``value`` must be >= 0 and finite; skipped for tracers."""
+    arr = _concrete_array(value)
+    if arr is None:
+        return
+    if np.any(~np.isfinite(arr)) or np.any(arr < 0):
+        shown = arr.item() if arr.ndim == 0 else arr
+        raise ValueError(f"`{where}` must be a non-negative finite number, got {shown}")
+
+
+def check_positive_int(value: Any, where: str) -> None:
+    """``value`` must be a Python/NumPy integer >= 1 (never a tracer: it is static)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{where}` must be a positive int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"`{where}` must be a positive int, got {value}")
+
+
+def check_in_range(value: Any, lo: float, hi: float, where: str) -> None:
+    """``lo <= value <= hi`` for a concrete scalar; skipped for tracers."""
+    v = _scalar(value)
+    if v is None:
+        return
+    if not (lo <= v <= hi):
+        raise ValueError(f"`{where}` must lie in [{lo}, {hi}], got {v}")
+
+
+def check_one_of(value: Any, choices: Sequence[Any], where: str) -> None:
+    if value not in choices:
+        raise ValueError(f"`{where}` must be one of {tuple(choices)}, got {value!r}")
+
+
+def check_rank(x: Any, rank: int, where: str) -> None:
+    """``x`` must have ``rank`` dimensions (checked at trace time)."""
+    ndim = jnp.ndim(x)
+    if ndim != rank:
+        raise ValueError(
+            f"`{where}` must have rank {rank}, got shape {tuple(jnp.shape(x))} (rank {ndim})"
+        )
+
+
+def check_same_leading_dim(a: Any, b: Any, where_a: str, where_b: str) -> None:
+    na, nb = jnp.shape(a)[0], jnp.shape(b)[0]
+    if na != nb:
+        raise ValueError(
+            f"`{where_a}` and `{where_b}` must have the same number of rows, got "
+            f"{tuple(jnp.shape(a))} and {tuple(jnp.shape(b))}"
+        )
+
+
+def check_floating(x: Any, where: str) -> None:
+    """``x`` must have a floating dtype (TypeError otherwise)."""
+    dtype = jnp.result_type(x)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"`{where}` must have a floating dtype, got {dtype}")
+
+
+def check_finite(x: Any, where: str) -> None:
+    """No NaN/inf entries in a concrete ``x``; skipped for tracers."""
+    arr = _concrete_array(x)
+    if arr is None:
+        return
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))
+        first = tuple(int(i) for i in bad[0]) if bad.size else ()
+        raise ValueError(
+            f"`{where}` must be finite, got {len(bad)} non-finite entries (first at index {first})"
+        )
+
+
+def check_binary_labels(labels: Any, where: str) -> None:
+    """Concrete ``labels`` must take values in {-1, +1}; skipped for tracers."""
+    arr = _concrete_array(labels)
+    if arr is None:
+        return
+    bad = ~((arr == 1) | (arr == -1))
+    if np.any(bad):
+        vals = np.unique(arr[bad])[:5]
+        raise ValueError(f"`{where}` must take values in {{-1, +1}}, got values {vals.tolist()}")
+
+
+def check_classification_data(features: Any, labels: Any, fn: str) -> None:
+    """Shapes (trace time) and values (when concrete) of a binary data set (A, y).
+
+    ``features`` is (n, d) floating, ``labels`` is (n,) in {-1, +1}, both finite.
+    """
+    check_rank(features, 2, f"{fn}(features=...)")
+    check_rank(labels, 1, f"{fn}(labels=...)")
+    check_same_leading_dim(features, labels, f"{fn}(features=...)", f"{fn}(labels=...)")
+    check_floating(features, f"{fn}(features=...)")
+    check_finite(features, f"{fn}(features=...)")
+    check_binary_labels(labels, f"{fn}(labels=...)")
