@@ -100,7 +100,9 @@ def sweep(
 
     mapped = _compiled(fn, tuple(devices))
     if k == 1:
-        out = mapped({n: jnp.asarray(v) for n, v in batch.items()}, tuple(args))
+        dev = devices[0]
+        out = mapped({n: jax.device_put(jnp.asarray(v), dev) for n, v in batch.items()},
+                     jax.device_put(tuple(args), dev))
     else:
         sharding, replicated = _shardings(tuple(devices))
         placed = {n: jax.device_put(v, sharding) for n, v in batch.items()}

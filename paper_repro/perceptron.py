@@ -34,9 +34,9 @@ def _num(x: Any) -> float:
     return float(x) if not isinstance(x, str) else float(x)
 
 
-def c1(records: Mapping[str, Any]) -> Outcome:
+def _limit(records: Mapping[str, Any], gamma: float) -> Outcome:
     s = records["fig2"]["summary"]
-    big = _g(max(records["fig2"]["config"]["large_step_sizes"]))
+    big = _g(gamma)
     parts, ok = [], True
     for name in FIG2_SETS:
         bp = s[f"{name}/batch_perceptron/iterations"]
@@ -44,10 +44,22 @@ def c1(records: Mapping[str, Any]) -> Outcome:
         mism = s[f"{name}/lr_gd/{big}/accuracy_mismatch_steps"]
         good = bp >= 0 and it >= 0 and abs(it - bp) <= LIMIT_SLACK and mism == 0
         ok &= good
-        parts.append(f"{name}: BP {bp}, γ={big} {it}, acc mismatches {mism}/{s['horizon']}")
+        mu = _num(s[f"{name}/batch_perceptron/min_abs_margin"])
+        parts.append(f"{name}: BP {bp}, γ={big} {it}, acc mismatches {mism}/{s['horizon']}, "
+                     f"γ·min|m̂|={gamma * mu:.2g}")
     return Outcome(ok, "; ".join(parts),
                    f"|iters(γ={big}) − iters(BP)| ≤ {LIMIT_SLACK} and identical accuracy at "
                    "every t < T, on every data set")
+
+
+def c1(records: Mapping[str, Any]) -> Outcome:
+    """Thm 3.2 at the largest γ of the overlay grid (deep in the limit regime)."""
+    return _limit(records, max(records["fig2"]["config"]["large_step_sizes"]))
+
+
+def c1a(records: Mapping[str, Any]) -> Outcome:
+    """The spec's concrete reading: γ = 1e4 is already "large"."""
+    return _limit(records, 1e4)
 
 
 def c2(records: Mapping[str, Any]) -> Outcome:
@@ -74,27 +86,29 @@ def c3(records: Mapping[str, Any]) -> Outcome:
 
 def c4(records: Mapping[str, Any]) -> Outcome:
     s = records["bounds"]["summary"]
+    cap = s["max_iters"]
     names = sorted({k.split("/")[0] for k in s if k.endswith("/mu_upper")})
-    parts, ok, checked = [], True, 0
+    violations, undecided, checked = [], [], 0
     for name in names:
         if _num(s[f"{name}/mu_lower"]) <= 0:
-            ok = False
-            parts.append(f"{name}: no certified margin")
+            violations.append(f"{name}: no certified margin")
             continue
         for key in sorted(k for k in s if k.startswith(f"{name}/thm") and k.endswith("/bound")):
             thm = key[len(name) + 1 : -len("/bound")]
             it = s[f"{name}/{thm}/iterations"]
             bound = _num(s[key])
+            if it < 0 and cap < bound:  # not solved within the cap, but the cap is below the bound
+                undecided.append(f"{name} {thm} (>{cap} vs bound {bound:.3g})")
+                continue
             checked += 1
             if it < 0 or it > bound:
-                ok = False
-                parts.append(f"{name} {thm}: {it} vs bound {bound:.4g}")
-    measured = f"{checked} (data set, theorem) pairs checked"
-    if parts:
-        measured += "; violations/undecided: " + "; ".join(parts)
-    else:
-        measured += "; all within bound"
-    return Outcome(ok, measured,
+                violations.append(f"{name} {thm}: {it} vs bound {bound:.4g}")
+    measured = f"{checked} (data set, bound) pairs decided, {len(violations)} violated"
+    if violations:
+        measured += ": " + "; ".join(violations)
+    if undecided:
+        measured += f"; undecided (cap {cap} below the bound): " + "; ".join(undecided)
+    return Outcome(not violations and checked > 0, measured,
                    "iterations ≤ bound with μ = certified upper end (the strictest bound); "
                    "Thm 3.3 also for LR+GD γ=100")
 
@@ -197,8 +211,10 @@ def c11(records: Mapping[str, Any]) -> Outcome:
 
 
 CLAIMS = (
-    Claim("C1", "Large-γ LR+GD behaves as Batch Perceptron (Thm 3.2; Figs 2, 3): iterations "
-          "converge to BP's and at γ=1e4 the accuracy trajectory equals BP's", ("fig2",), c1),
+    Claim("C1", "Thm 3.2 / Figs 2-3: as γ → ∞ LR+GD follows Batch Perceptron; at the largest "
+          "γ of our grid (1e10) iterations and the accuracy trajectory equal BP's", ("fig2",), c1),
+    Claim("C1a", "Figs 2-3 (spec reading): already at γ = 1e4 the accuracy trajectory of LR+GD "
+          "equals Batch Perceptron's for all t", ("fig2",), c1a),
     Claim("C2", "Larger γ gives higher loss before (1) is solved (Fig 1, Figs 4-5)",
           GAMMA_FIGURES, c2),
     Claim("C3", "Table 1, worst-case block: Normalized LR+GD γ=100,10,1,0.1 → 2, 2, 16, 157 "

@@ -63,7 +63,8 @@ def run(
     r"""Run ``solver`` for ``num_steps`` updates on one jitted ``lax.scan``.
 
     .. math::
-        (x_{t+1}, s_{t+1}) = \mathrm{update}(x_t, s_t, \ldots), \qquad s_0 = \mathrm{init}(x_0, \ldots)
+        (x_{t+1}, s_{t+1}) = \mathrm{update}(x_t, s_t, \ldots), \quad
+        s_0 = \mathrm{init}(x_0, \ldots)
 
     Args:
       solver: a :class:`Solver`.

@@ -102,7 +102,8 @@ def normalization_factor(theta: jax.Array, features: jax.Array, labels: jax.Arra
 
 def accuracy(theta: jax.Array, features: jax.Array, labels: jax.Array) -> jax.Array:
     """Fraction of samples with a strictly positive margin (problem (1) uses ``> 0``)."""
-    return jnp.mean(margins(theta, features, labels) > 0)
+    m = margins(theta, features, labels)
+    return jnp.mean((m > 0).astype(m.dtype))
 
 
 def num_mistakes(theta: jax.Array, features: jax.Array, labels: jax.Array) -> jax.Array:

@@ -1,0 +1,279 @@
+"""Tests for jaxrank.optim._base: the `run` loop and the `from_optax` adapter.
+
+References are independent of the code under test: closed forms, NumPy gradient descent, and a
+plain Python loop over ``init``/``update`` outside any ``scan``.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxrank.data import planted_margin, thm41_dataset
+from jaxrank.optim import OptaxSolverState, Solver, _base, from_optax, perceptron, run
+from tests._tolerances import IDENTITY
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _record_lr(params, state):
+    """Module-level record function: one stable object, so `run` compiles once for it."""
+    return {"params": params, "count": state.count, "loss": state.loss}
+
+
+def _record_optax(params, state):
+    return {"params": params, "count": state.count, "loss": state.loss}
+
+
+def manual_loop(solver, params, num_steps, *args, record=None):
+    """`run` written as a Python loop over eager init/update (no scan, no jit)."""
+    state = solver.init(params, *args)
+    records = []
+    for _ in range(num_steps):
+        if record is not None:
+            records.append(record(params, state))
+        params, state = solver.update(params, state, *args)
+    traj = None if record is None else jax.tree.map(lambda *xs: np.stack(xs), *records)
+    return params, state, traj
+
+
+def assert_trees_close(actual, desired, tol):
+    assert jax.tree.structure(actual) == jax.tree.structure(desired)
+    for a, d in zip(jax.tree.leaves(actual), jax.tree.leaves(desired), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(d), **tol.kw())
+
+
+def doubling_solver():
+    """Toy solver with a closed form: x_{t+1} = 2 x_t + 1, so x_t = 2^t (x_0 + 1) - 1."""
+
+    def init(x):
+        return jnp.zeros((), jnp.int32)
+
+    def update(x, count):
+        return 2.0 * x + 1.0, count + 1
+
+    return Solver(init, update)
+
+
+def thm41():
+    features, labels = thm41_dataset()
+    return jnp.asarray(features), jnp.asarray(labels)
+
+
+def quadratic(x, q, b):
+    r""":math:`\frac12 x^\top Q x - b^\top x`, gradient :math:`Qx - b`."""
+    return 0.5 * x @ (q @ x) - b @ x
+
+
+def quadratic_problem():
+    rng = np.random.default_rng(0)
+    m = rng.standard_normal((3, 3))
+    q = m @ m.T / 3.0 + np.eye(3)
+    return q, rng.standard_normal(3), rng.standard_normal(3)  # Q, b, x_0
+
+
+def numpy_gd(q, b, x0, learning_rate, num_steps):
+    """Iterates x_0, ..., x_T of x_{t+1} = x_t - η (Q x_t - b), in NumPy."""
+    xs = [np.asarray(x0, np.float64)]
+    for _ in range(num_steps):
+        xs.append(xs[-1] - learning_rate * (q @ xs[-1] - b))
+    return np.stack(xs)
+
+
+# --------------------------------------------------------------------------- run
+
+
+def test_run_trajectory_closed_form():
+    x0 = jnp.array([0.5, -3.0])
+    x, count, traj = run(doubling_solver(), x0, 5, record=lambda x, c: (x, c))
+    t = np.arange(5)
+    expected = 2.0 ** t[:, None] * (np.asarray(x0) + 1.0) - 1.0  # x_t for t = 0..4
+    np.testing.assert_allclose(traj[0], expected, **IDENTITY.kw())
+    np.testing.assert_array_equal(traj[1], t)  # state entering step t is t
+    np.testing.assert_allclose(x, 2.0**5 * (np.asarray(x0) + 1.0) - 1.0, **IDENTITY.kw())
+    assert int(count) == 5
+
+
+def test_run_matches_manual_loop():
+    features, labels = thm41()
+    solver = perceptron.lr_gd(2.0)
+    theta0 = jnp.array([0.1, -0.2])
+    got = run(solver, theta0, 6, features, labels, record=_record_lr)
+    want = manual_loop(solver, theta0, 6, features, labels, record=_record_lr)
+    assert_trees_close(got, want, IDENTITY)
+    params, state, traj = got
+    # trajectory[t] is recorded on the iterate entering step t.
+    np.testing.assert_array_equal(traj["params"][0], theta0)
+    np.testing.assert_array_equal(traj["count"], np.arange(6))
+    assert np.isnan(traj["loss"][0])  # init state: no loss yet
+    assert isinstance(state, perceptron.LRGDState) and int(state.count) == 6
+
+
+def test_run_without_record_returns_none_trajectory():
+    features, labels = thm41()
+    solver = perceptron.lr_gd(2.0)
+    params, state, traj = run(solver, jnp.zeros(2), 4, features, labels)
+    assert traj is None
+    want_params, want_state, _ = manual_loop(solver, jnp.zeros(2), 4, features, labels)
+    assert_trees_close((params, state), (want_params, want_state), IDENTITY)
+
+
+def test_run_second_call_does_not_recompile():
+    features, labels = thm41()
+    solver = perceptron.lr_gd(2.0)
+    run(solver, jnp.zeros(2), 7, features, labels, record=_record_lr)
+    before = _base._scan._cache_size()
+    # New values, same solver object, num_steps, record function and shapes.
+    run(solver, jnp.ones(2), 7, features, -labels, record=_record_lr)
+    assert _base._scan._cache_size() == before
+    # The counter does see a genuinely new program (guards against a vacuous check).
+    run(solver, jnp.ones(2), 8, features, labels, record=_record_lr)
+    assert _base._scan._cache_size() == before + 1
+
+
+def test_run_accepts_numpy_int_num_steps():
+    params, state, _ = run(doubling_solver(), jnp.zeros(()), np.int64(3))
+    assert float(params) == 7.0 and int(state) == 3
+
+
+@pytest.mark.parametrize(
+    ("num_steps", "error"),
+    [
+        (0, ValueError),
+        (-2, ValueError),
+        (2.0, TypeError),
+        (True, TypeError),
+        ("3", TypeError),
+        (None, TypeError),
+    ],
+)
+def test_run_rejects_bad_num_steps(num_steps, error):
+    with pytest.raises(error, match=r"run\(num_steps=\.\.\.\)"):
+        run(doubling_solver(), jnp.zeros(()), num_steps)
+
+
+@pytest.mark.parametrize(
+    "not_a_solver",
+    [
+        tuple(doubling_solver()),  # a plain (init, update) tuple
+        optax.sgd(0.1),  # a GradientTransformation also has init/update fields
+        doubling_solver().update,
+    ],
+    ids=["tuple", "optax", "function"],
+)
+def test_run_rejects_non_solver(not_a_solver):
+    with pytest.raises(TypeError, match=r"run\(solver=\.\.\.\)"):
+        run(not_a_solver, jnp.zeros(()), 3)
+
+
+def test_run_eager_init_checks_fire():
+    features, _ = thm41()
+    with pytest.raises(ValueError, match=r"lr_gd\(labels=\.\.\.\)"):
+        run(perceptron.lr_gd(1.0), jnp.zeros(2), 3, features, jnp.array([1.0, 0.0]))
+
+
+# --------------------------------------------------------------------------- from_optax
+
+
+def test_from_optax_sgd_is_gradient_descent_step_for_step():
+    q, b, x0 = quadratic_problem()
+    want = numpy_gd(q, b, x0, 0.1, 8)
+    solver = from_optax(optax.sgd(0.1), quadratic)
+    x = jnp.asarray(x0)
+    state = solver.init(x, q, b)
+    assert isinstance(state, OptaxSolverState)
+    assert int(state.count) == 0 and np.isnan(state.loss)
+    for t in range(8):
+        x_next, state = solver.update(x, state, q, b)
+        np.testing.assert_allclose(x_next, want[t + 1], **IDENTITY.kw())
+        # state.loss is the loss at the iterate the step started from.
+        np.testing.assert_allclose(state.loss, quadratic(want[t], q, b), **IDENTITY.kw())
+        assert int(state.count) == t + 1
+        x = x_next
+
+
+def test_from_optax_under_run():
+    q, b, x0 = quadratic_problem()
+    want = numpy_gd(q, b, x0, 0.1, 8)
+    x, state, traj = run(
+        from_optax(optax.sgd(0.1), quadratic), jnp.asarray(x0), 8, q, b, record=_record_optax
+    )
+    np.testing.assert_allclose(x, want[-1], **IDENTITY.kw())
+    np.testing.assert_allclose(traj["params"], want[:-1], **IDENTITY.kw())
+    losses = [quadratic(w, q, b) for w in want[:-2]]  # state entering step t holds f(x_{t-1})
+    np.testing.assert_allclose(traj["loss"][1:], losses, **IDENTITY.kw())
+    np.testing.assert_allclose(state.loss, quadratic(want[-2], q, b), **IDENTITY.kw())
+    assert int(state.count) == 8
+
+
+def test_from_optax_momentum_state_threads_through_run():
+    q, b, x0 = quadratic_problem()
+    lr, beta = 0.05, 0.9
+    x, v = np.asarray(x0), np.zeros(3)
+    for _ in range(10):  # heavy ball as optax.trace writes it: v <- g + β v; x <- x - η v
+        v = (q @ x - b) + beta * v
+        x = x - lr * v
+    got, _, _ = run(from_optax(optax.sgd(lr, momentum=beta), quadratic), jnp.asarray(x0), 10, q, b)
+    np.testing.assert_allclose(got, x, **IDENTITY.kw())
+
+
+def test_from_optax_pytree_params():
+    rng = np.random.default_rng(1)
+    inputs, targets = rng.standard_normal((20, 3)), rng.standard_normal(20)
+
+    def loss(params, inputs, targets):
+        return 0.5 * jnp.mean((inputs @ params["w"] + params["b"] - targets) ** 2)
+
+    w, c = np.zeros(3), 0.0
+    for _ in range(5):  # NumPy least-squares gradient descent
+        r = inputs @ w + c - targets
+        w, c = w - 0.3 * inputs.T @ r / 20, c - 0.3 * np.mean(r)
+    params0 = {"w": jnp.zeros(3), "b": jnp.zeros(())}
+    got, state, _ = run(from_optax(optax.sgd(0.3), loss), params0, 5, inputs, targets)
+    np.testing.assert_allclose(got["w"], w, **IDENTITY.kw())
+    np.testing.assert_allclose(got["b"], c, **IDENTITY.kw())
+    assert state.loss.dtype == jnp.float64
+
+
+def test_from_optax_vmap_over_learning_rates():
+    q, b, x0 = quadratic_problem()
+    learning_rates = jnp.array([0.02, 0.1, 0.3])
+
+    def final(learning_rate):  # the factory is called with a traced learning rate
+        return run(from_optax(optax.sgd(learning_rate), quadratic), jnp.asarray(x0), 6, q, b)
+
+    params, state, _ = jax.vmap(final)(learning_rates)
+    for i, lr in enumerate(np.asarray(learning_rates)):
+        want = numpy_gd(q, b, x0, float(lr), 6)
+        np.testing.assert_allclose(params[i], want[-1], **IDENTITY.kw())
+        np.testing.assert_allclose(state.loss[i], quadratic(want[-2], q, b), **IDENTITY.kw())
+    np.testing.assert_array_equal(state.count, [6, 6, 6])
+
+
+def test_from_optax_sgd_on_logistic_loss_is_lr_gd():
+    # Autodiff through optax against the hand-written gradient of Eq. (2).
+    features, labels = (jnp.asarray(a) for a in planted_margin(0, 30, 4, 0.1))
+    theta0 = jnp.zeros(4)
+    got, got_state, _ = run(
+        from_optax(optax.sgd(3.0), perceptron.logistic_loss), theta0, 12, features, labels
+    )
+    want, want_state, _ = run(perceptron.lr_gd(3.0), theta0, 12, features, labels)
+    np.testing.assert_allclose(got, want, **IDENTITY.kw())
+    np.testing.assert_allclose(got_state.loss, want_state.loss, **IDENTITY.kw())
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((lambda g, s, p: (g, s), quadratic), r"from_optax\(optimizer=\.\.\.\)"),
+        ((tuple(optax.sgd(0.1)), quadratic), r"from_optax\(optimizer=\.\.\.\)"),
+        ((perceptron.lr_gd(1.0), quadratic), r"from_optax\(optimizer=\.\.\.\)"),
+        ((optax.sgd(0.1), None), r"from_optax\(loss_fn=\.\.\.\)"),
+        ((optax.sgd(0.1), 3.0), r"from_optax\(loss_fn=\.\.\.\)"),
+    ],
+    ids=["function", "tuple", "solver", "loss-none", "loss-float"],
+)
+def test_from_optax_rejects_bad_arguments(args, match):
+    with pytest.raises(TypeError, match=match):
+        from_optax(*args)
