@@ -80,7 +80,9 @@ def scaled_logistic_loss(
 
 def _grad_from_margins(m, features, labels):
     w = jax.nn.sigmoid(-m)  # w_i(θ) = (1 + exp(m_i))^{-1}
-    return -(features.T @ (labels.astype(features.dtype) * w)) / m.shape[0]
+    # (y∘w)ᵀA rather than Aᵀ(y∘w): same maths, and XLA's CPU matvec is several times faster
+    # when the contraction runs over A's leading axis in this order (bench/perceptron.py).
+    return -((labels.astype(features.dtype) * w) @ features) / m.shape[0]
 
 
 def logistic_grad(theta: jax.Array, features: jax.Array, labels: jax.Array) -> jax.Array:
@@ -113,7 +115,7 @@ def num_mistakes(theta: jax.Array, features: jax.Array, labels: jax.Array) -> ja
 
 def _signed(features, labels, weights):
     """:math:`\\sum_i w_i y_i a_i` as one matrix-vector product."""
-    return features.T @ (labels.astype(features.dtype) * weights)
+    return (labels.astype(features.dtype) * weights) @ features
 
 
 def _validate_data(features, labels, fn):
