@@ -60,11 +60,14 @@ class Claim:
 class Row:
     slug: str
     claim: Claim
-    outcome: Outcome | None  # None: a record is missing
+    outcome: Outcome | None  # None: a record is missing, or evaluating the claim failed
     documented: str | None
+    error: str | None = None
 
     @property
     def status(self) -> str:
+        if self.error is not None:
+            return f"error ({self.error})"
         return MISSING if self.outcome is None else self.outcome.status
 
     @property
@@ -124,11 +127,14 @@ def evaluate(slug: str, mod: Any, records_dir: Path | None = None) -> list[Row]:
     documented = documented_outcomes(REPO_ROOT / "paper_repro" / f"{slug}.md")
     rows = []
     for claim in mod.CLAIMS:
-        if any(f not in records for f in claim.figures):
-            outcome = None
-        else:
-            outcome = claim.evaluate(records)
-        rows.append(Row(slug, claim, outcome, documented.get(claim.id)))
+        outcome, error = None, None
+        if all(f in records for f in claim.figures):
+            try:
+                outcome = claim.evaluate(records)
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                # a record without a field the claim reads: stale, or from older code
+                error = f"{type(exc).__name__}: {exc}"
+        rows.append(Row(slug, claim, outcome, documented.get(claim.id), error))
     return rows
 
 

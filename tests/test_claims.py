@@ -30,7 +30,8 @@ def test_committed_records_match_documented_outcomes(slug):
 def test_smoke_records_carry_every_key_claims_read(smoke_records, slug):
     out, _ = smoke_records
     rows = check.evaluate(slug, MODULES[slug], records_dir=out / slug)
-    for row in rows:  # evaluating must not raise (KeyError = a field a claim needs is gone)
+    for row in rows:  # a KeyError here = a field a claim needs is gone from the records
+        assert row.error is None, f"{row.claim.id}: {row.error}"
         assert row.outcome is not None, f"{row.claim.id}: smoke run lacks a figure"
 
 
@@ -48,6 +49,18 @@ def test_documented_outcomes_parser(tmp_path):
 def test_check_exits_nonzero_when_records_are_missing(tmp_path, capsys):
     assert check.main(["perceptron", "--records", str(tmp_path)]) == 1
     assert "missing record" in capsys.readouterr().out
+
+
+def test_claim_reading_a_missing_field_is_an_error_not_a_crash(tmp_path):
+    import json
+
+    (tmp_path / "tab1.json").write_text(json.dumps({"summary": {}}))
+
+    class Mod:
+        CLAIMS = (check.Claim("C3", "s", ("tab1",), lambda r: r["tab1"]["summary"]["gone"]),)
+
+    (row,) = check.evaluate("perceptron", Mod, records_dir=tmp_path)
+    assert row.error is not None and "gone" in row.error and not row.ok
 
 
 def test_row_ok_only_when_measured_equals_documented():

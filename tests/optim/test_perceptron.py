@@ -345,3 +345,11 @@ def test_bad_data_messages():
         run(P.lr_gd(1.0), theta, 1, a, jnp.ones((3, 1)))
     with pytest.raises(ValueError, match=r"iterations_to_separate\(max_iters=...\)"):
         P.iterations_to_separate(P.lr_gd(1.0), a, jnp.array([1.0, -1.0, 1.0]), max_iters=0)
+
+
+def test_accuracy_is_exactly_one_when_separated():
+    # n = 2750: a mean computed as sum · (1/n) gives 0.9999999999999999
+    a = jnp.ones((2750, 1))
+    y = jnp.ones(2750)
+    assert float(P.accuracy(jnp.ones(1), a, y)) == 1.0
+    assert float(P.accuracy(-jnp.ones(1), a, y)) == 0.0

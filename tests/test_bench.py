@@ -1,0 +1,64 @@
+"""Smoke tests of the benchmarks: a tiny run writes a well-formed record. No timing assertions
+(benchmarks are run by hand, ``python -m bench.<name>``, never timed inside the suite)."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from bench import perceptron as bp
+
+VARIANTS = {"vmap", "loop_jit", "numpy", "vmap_f32"}
+
+
+def test_perceptron_tiny_record(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    assert bp.main(["--tiny", "--out", str(out), "--device-note", "test"]) == 0
+    rec = json.loads(out.read_text())
+    assert {"schema_version", "benchmark", "command", "mode", "config", "data", "bandwidth",
+            "variants", "ratios", "agreement", "numpy_timing", "env", "volatile",
+            "device_note"} <= set(rec)
+    assert rec["benchmark"] == "perceptron" and rec["mode"] == "tiny"
+    assert rec["device_note"] == "test" and rec["command"].endswith("--device-note test")
+    assert set(rec["variants"]) == VARIANTS
+    for v in rec["variants"].values():
+        for key in ("effective_GBps", "fraction_of_bandwidth", "GFLOPs", "speedup_vs_numpy",
+                    "speedup_vs_loop_jit"):
+            assert np.isfinite(v[key]) and v[key] > 0, key
+    assert rec["variants"]["numpy"]["speedup_vs_numpy"] == pytest.approx(1.0)
+    # vmap reads A twice per step for all γ; the per-γ variants G times as often.
+    G = len(rec["config"]["gammas"])
+    assert rec["variants"]["loop_jit"]["min_bytes"] == G * rec["variants"]["vmap"]["min_bytes"]
+    ag = rec["agreement"]
+    assert ag["passed"] and ag["all_finite"]
+    assert set(ag["rel_diff_per_gamma"]) == {"vmap_vs_loop_jit", "vmap_vs_numpy",
+                                             "loop_jit_vs_numpy"}
+    assert ag["max_rel_diff_stable"] <= rec["config"]["rtol_stable"]
+    for key in ("host_GBps", "device_GBps", "numpy_read_GBps", "jax_read_GBps"):
+        assert rec["bandwidth"][key] > 0
+    assert {"backend", "device_kind", "git_commit", "cpu_count"} <= set(rec["env"])
+    assert set(rec["volatile"]["median_s"]) == VARIANTS
+    assert set(rec["volatile"]["compile_s"]) == {"vmap", "loop_jit", "vmap_f32"}
+    assert "vmap" in capsys.readouterr().out
+
+
+def test_numpy_reference_matches_closed_form_first_step():
+    # From θ_0 = 0 every σ(−m_i) = 1/2, so θ_1 = γ/(2n) Σ_i y_i a_i.
+    a, y = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]]), np.array([1.0, -1.0, 1.0])
+    np.testing.assert_allclose(bp.numpy_lr_gd(a, y, 3.0, 1), 3.0 / 6 * (y @ a), rtol=1e-15)
+
+
+def test_agreement_check_fails_loudly():
+    config = dataclasses.replace(bp.TINY, gammas=(0.1, 100.0))
+    good = np.ones((2, 3))
+    ok = bp.check_agreement(config, {"vmap": good, "loop_jit": good, "numpy": good}, good)
+    assert ok["passed"]
+    off = good * np.array([[1.0], [1.05]])  # 5% at γ = 100: within the large-step tolerance
+    assert bp.check_agreement(config, {"vmap": good, "loop_jit": off, "numpy": good}, good)
+    bad = good * np.array([[1.0 + 1e-6], [1.0]])  # 1e-6 at γ = 0.1: out of rtol_stable
+    with pytest.raises(RuntimeError, match=r"vmap_vs_loop_jit at γ=0.1"):
+        bp.check_agreement(config, {"vmap": good, "loop_jit": bad, "numpy": good}, good)
+    nan = good * np.array([[np.nan], [1.0]])
+    with pytest.raises(RuntimeError, match="finite: False"):
+        bp.check_agreement(config, {"vmap": good, "loop_jit": good, "numpy": nan}, good)
