@@ -334,8 +334,9 @@ def plot_fig2(record: Mapping[str, Any]):
     for ax, name in zip(axes, OVERLAY_SETS, strict=True):
         for g, c in zip(cfg["large_step_sizes"], colors, strict=True):
             k = _gamma_key(g)
+            it = summ[f"{name}/lr_gd/{k}/iterations"]
             ax.plot(s["step"], s[f"{name}/lr_gd/{k}/accuracy"], color=c,
-                    label=f"LR+GD γ={k} ({summ[f'{name}/lr_gd/{k}/iterations']})")
+                    label=f"LR+GD γ={k} ({it if it >= 0 else '>T'})")
         ax.plot(s["step"], s[f"{name}/batch_perceptron/accuracy"], "k--", lw=1.0,
                 label=f"Batch Perceptron ({summ[f'{name}/batch_perceptron/iterations']})")
         ax.set_xscale("symlog", linthresh=10)
@@ -596,6 +597,7 @@ def plot_thm41(record: Mapping[str, Any]):
     axes[1].set_title("gradient norm")
     for ax in axes:
         ax.set_xscale("log")
+        ax.set_ylim(1e-30, None)  # f(θ_2), ‖∇f(θ_2)‖ fall to 1e-300 and below: clipped
         ax.set_xlabel("step size γ")
         ax.legend()
     fig.suptitle(record["title"])

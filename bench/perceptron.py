@@ -1,0 +1,370 @@
+r"""Benchmark: the LR+GD γ sweep of the perceptron paper as one vmapped call.
+
+``python -m bench.perceptron [--quick|--tiny] [--out PATH] [--device-note TEXT]``
+
+What is timed (one process, one data set, compile excluded and recorded separately):
+
+* ``vmap``      — the whole γ grid as one jitted ``jax.vmap`` of
+  ``jaxrank.optim.run(perceptron.lr_gd(γ), 0, T, A, y)``: per step, ``A`` is read twice for all
+  γ at once (two matrix-matrix products);
+* ``loop_jit``  — the same ``run(lr_gd(γ))`` jitted once with γ traced, called per γ in a
+  Python loop: ``A`` is read twice per step *per γ* (matrix-vector products);
+* ``numpy``     — a plain float64 NumPy LR+GD per γ (its own reference implementation,
+  :func:`numpy_lr_gd`), on the CPU whatever JAX's backend, with the faster of the default BLAS
+  thread pool and one thread; timed on a prefix of T steps and scaled linearly (recorded);
+* ``vmap_f32``  — ``vmap`` in float32, for scale only (the paper's large-γ runs need float64;
+  on a GPU, float32 products may use TF32, see ``env.default_matmul_precision``).
+
+Each is compared with the others (speed-ups) and with the machine's limit: the *algorithmic
+minimum* traffic (``2·n·d·itemsize`` bytes per step and per pass over ``A``) divided by the time
+gives effective GB/s, reported as a fraction of a memory bandwidth measured in the same run
+(:func:`bench._common.memory_bandwidth`). A fraction above 1 means ``A`` was served from cache
+(5000 × 784 float64 is 31 MB). The final θ of the float64 variants must agree (to 1e-9 for
+γ <= 1; large steps amplify rounding at each loss spike, so γ > 1 only to 0.1), or the benchmark
+fails before writing its record.
+
+Data: Fashion-MNIST classes (3, 8), the first 2500 of each, pixels / 255, float64 (n = 5000,
+d = 784), as in Fig 5; seeded Gaussian data of the same shape if the Debian package is absent.
+``--quick``: 500 per class and T = 200; ``--tiny``: generated 200 × 50, T = 20 (for tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from bench import _common
+from jaxrank import data as D
+from jaxrank.optim import perceptron as P
+from jaxrank.optim import run
+
+NAME = "perceptron"
+GAMMAS = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)  # the paper's grid (Figs 1, 4, 5)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    mode: str
+    num_steps: int  # T, iterations per γ
+    n_per_class: int  # Fashion-MNIST rows per class (n = 2 · n_per_class)
+    numpy_steps: int  # NumPy steps per γ actually timed; the time is scaled to num_steps
+    repeats: int = 3
+    warmup: int = 1
+    gammas: tuple[float, ...] = GAMMAS
+    classes: tuple[int, int] = (3, 8)
+    d: int = 784
+    generated: bool = False  # use seeded Gaussian data instead of Fashion-MNIST
+    seed: int = 0
+    # θ_T of the float64 variants must agree to rtol_stable for γ <= stable_max_step (measured
+    # <= 1e-15). Larger steps amplify summation-order rounding at each loss spike (Thm 4.1):
+    # measured up to 1e-2 along the γ = 100 trajectory, so they are held only to rtol_large_step.
+    stable_max_step: float = 1.0
+    rtol_stable: float = 1e-9
+    rtol_large_step: float = 0.1
+    bandwidth_bytes: int = 2**28  # 256 MB, far above the last-level cache
+
+
+FULL = Config("full", num_steps=2000, n_per_class=2500, numpy_steps=200)
+QUICK = Config("quick", num_steps=200, n_per_class=500, numpy_steps=200)
+TINY = Config("tiny", num_steps=20, n_per_class=100, numpy_steps=10, d=50, generated=True,
+              repeats=2, bandwidth_bytes=2**24)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def load_data(config: Config) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """``(A float64 (n, d), y ±1 (n,), description)``; Gaussian fallback if data are absent."""
+    n = 2 * config.n_per_class
+    note = "generated (--tiny)"
+    if not config.generated:
+        try:
+            x, labels = D.load_fashion_mnist("train")
+            a, y = D.binary_pair(x, labels, config.classes, n_per_class=config.n_per_class,
+                                 scale=1 / 255, dtype=np.float64)
+            return a, y, {"source": "fashion-mnist train", "classes": list(config.classes),
+                          "n_per_class": config.n_per_class, "scale": "1/255"}
+        except D.DataNotFoundError as e:
+            note = f"Fashion-MNIST absent ({e}); seeded Gaussian data of the same shape"
+            print(f"note: {note}", file=sys.stderr)
+    a, y = D.gaussian_random_labels(config.seed, n, config.d, dtype=np.float64)
+    return a, y, {"source": "gaussian_random_labels", "seed": config.seed, "note": note}
+
+
+# --------------------------------------------------------------------------- variants
+
+
+def numpy_lr_gd(a: np.ndarray, y: np.ndarray, step_size: float, num_steps: int) -> np.ndarray:
+    r"""Reference LR+GD in plain NumPy from θ_0 = 0 (the baseline, not jaxrank's code).
+
+    .. math::
+        \theta \leftarrow \theta - \gamma \nabla f(\theta), \qquad
+        \nabla f(\theta) = -\tfrac1n A^\top\bigl(y \odot \sigma(-y \odot A\theta)\bigr)
+
+    with the stable sigmoid :math:`\sigma(-m) = e/(1+e)` for :math:`m \ge 0` and
+    :math:`1/(1+e)` otherwise, :math:`e = e^{-|m|}`. Two matrix-vector products per step.
+    """
+    n = a.shape[0]
+    theta = np.zeros(a.shape[1], a.dtype)
+    for _ in range(num_steps):
+        m = y * (a @ theta)
+        e = np.exp(-np.abs(m))
+        w = np.where(m >= 0, e, 1.0) / (1.0 + e)  # σ(−m_i)
+        theta -= step_size * (-(a.T @ (y * w)) / n)  # θ ← θ − γ ∇f(θ)
+    return theta
+
+
+def _final_theta(gamma, a, y, num_steps):
+    """θ_T of jaxrank's LR+GD from θ_0 = 0: the code path the experiments use."""
+    theta0 = jnp.zeros(a.shape[1], a.dtype)
+    return run(P.lr_gd(gamma), theta0, num_steps, a, y)[0]
+
+
+def _compile(fn, *args) -> tuple[Any, float]:
+    """AOT-compile ``jax.jit(fn)`` for ``args``; return the executable and the seconds spent."""
+    t0 = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    return compiled, time.perf_counter() - t0
+
+
+def time_jax(config: Config, a: np.ndarray, y: np.ndarray):
+    """Time ``vmap``, ``loop_jit`` and ``vmap_f32``; data are jit arguments, never constants."""
+    T, kw = config.num_steps, {"repeats": config.repeats, "warmup": config.warmup}
+    sweep = lambda gs, a, y: jax.vmap(lambda g: _final_theta(g, a, y, T))(gs)
+    one = lambda g, a, y: _final_theta(g, a, y, T)
+    gammas = np.asarray(config.gammas, np.float64)
+    timings, compile_s = {}, {}
+
+    a64, y64, g64 = map(jax.device_put, (a, y, gammas))
+    vmap_c, compile_s["vmap"] = _compile(sweep, g64, a64, y64)
+    timings["vmap"] = _common.timeit(lambda: vmap_c(g64, a64, y64), **kw)
+
+    g_each = [jax.device_put(g) for g in gammas]  # traced γ: one compilation for the loop
+    loop_c, compile_s["loop_jit"] = _compile(one, g_each[0], a64, y64)
+    timings["loop_jit"] = _common.timeit(
+        lambda: jnp.stack([loop_c(g, a64, y64) for g in g_each]), **kw
+    )
+
+    a32, y32, g32 = (jax.device_put(v.astype(np.float32)) for v in (a, y, gammas))
+    f32_c, compile_s["vmap_f32"] = _compile(sweep, g32, a32, y32)
+    timings["vmap_f32"] = _common.timeit(lambda: f32_c(g32, a32, y32), **kw)
+    return timings, compile_s
+
+
+def time_numpy(config: Config, a: np.ndarray, y: np.ndarray):
+    """Time the NumPy baseline; return ``(timing scaled to T, θ_T per γ, numpy facts)``.
+
+    The baseline gets its best BLAS setting: one warmed-up sweep of ``numpy_steps`` per γ is
+    timed with the default thread pool and with one thread, and the faster setting is kept (on a
+    loaded machine multi-threaded OpenBLAS matrix-vector products can be many times slower).
+    That setting is then timed ``repeats`` times and scaled linearly to T (the per-step cost is
+    constant); one full-T run supplies θ_T for the agreement check and ``full_run_over_scaled``
+    checks the linear scaling.
+    """
+    T, k = config.num_steps, min(config.numpy_steps, config.num_steps)
+    sweep = lambda steps: np.stack([numpy_lr_gd(a, y, g, steps) for g in config.gammas])
+    limits = {"default": None, "1": 1}  # BLAS threads; None leaves the pool as it is
+    probe = {}
+    for label, limit in limits.items():
+        with threadpool_limits(limits=limit, user_api="blas"):
+            probe[label] = _common.timeit(lambda: sweep(k), repeats=1, warmup=config.warmup)
+    best = min(probe, key=lambda label: probe[label].median_s)
+    with threadpool_limits(limits=limits[best], user_api="blas"):
+        sub = _common.timeit(lambda: sweep(k), repeats=config.repeats, warmup=0)
+        t0 = time.perf_counter()
+        theta = sweep(T)
+        full_s = time.perf_counter() - t0
+    scale = T / k
+    timing = _common.Timing(sub.median_s * scale, sub.min_s * scale,
+                            [t * scale for t in sub.times_s], None)
+    facts = {
+        "scaled": k != T,
+        "steps_timed_per_gamma": k,
+        "scale_factor": scale,
+        "blas_threads": best,
+        "one_thread_over_default_speedup": probe["default"].median_s / probe["1"].median_s,
+        "full_run_over_scaled": full_s / timing.median_s,
+        "full_run_s": full_s,
+    }
+    return timing, theta, facts
+
+
+def _rel_diff(a: Any, b: Any) -> np.ndarray:
+    """‖a_γ − b_γ‖ / ‖b_γ‖ per γ (rows are γ)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    num = np.linalg.norm(a - b, axis=-1)
+    return num / np.maximum(np.linalg.norm(b, axis=-1), np.finfo(np.float64).tiny)
+
+
+def check_agreement(config: Config, thetas: dict[str, Any], f32: Any) -> dict[str, Any]:
+    """Relative differences of θ_T between the float64 variants, per γ; raise if out of tolerance.
+
+    ``thetas`` maps each float64 variant to its ``(len(gammas), d)`` final iterates. ``f32``
+    (the float32 vmap) is compared with ``thetas["vmap"]`` and recorded, not enforced: float32
+    saturates at large γ, which is why the paper runs in float64.
+    """
+    names = list(thetas)
+    pairs = [(p, q) for i, p in enumerate(names) for q in names[i + 1 :]]
+    stable = np.asarray(config.gammas) <= config.stable_max_step
+    rtol = np.where(stable, config.rtol_stable, config.rtol_large_step)
+    diffs = {f"{p}_vs_{q}": _rel_diff(thetas[p], thetas[q]) for p, q in pairs}
+    finite = all(bool(np.all(np.isfinite(np.asarray(t)))) for t in thetas.values())
+    bad = [f"{pair} at γ={g:g}: relative difference {v[i]:.3g} > rtol {rtol[i]:g}"
+           for pair, v in diffs.items() for i, g in enumerate(config.gammas)
+           if not v[i] <= rtol[i]]
+    if not finite or bad:
+        raise RuntimeError(
+            f"bench.perceptron: the variants disagree (all θ_T finite: {finite}); "
+            + "; ".join(bad)
+        )
+    return {
+        "passed": True,
+        "all_finite": finite,
+        "gammas": config.gammas,
+        "rtol_per_gamma": rtol,
+        "rel_diff_per_gamma": diffs,
+        "max_rel_diff_stable": max(float(np.max(v[stable], initial=0)) for v in diffs.values()),
+        "max_rel_diff_large_step": max(
+            float(np.max(v[~stable], initial=0)) for v in diffs.values()
+        ),
+        "vmap_f32_vs_vmap_per_gamma_not_enforced": _rel_diff(f32, thetas["vmap"]),
+    }
+
+
+def bench(config: Config) -> dict[str, Any]:
+    """Run every variant, check agreement, and return the record (``env`` is added on write)."""
+    jax.config.update("jax_enable_x64", True)  # the paper's runs are float64
+    t_start, load_start = time.perf_counter(), os.getloadavg()
+    a, y, data_info = load_data(config)
+    (n, d), T, G = a.shape, config.num_steps, len(config.gammas)
+    bandwidth = _common.memory_bandwidth(config.bandwidth_bytes)
+    timings, compile_s = time_jax(config, a, y)
+    timings["numpy"], theta_np, numpy_facts = time_numpy(config, a, y)
+    agreement = check_agreement(
+        config,
+        {"vmap": timings["vmap"].result, "loop_jit": timings["loop_jit"].result,
+         "numpy": theta_np},
+        timings["vmap_f32"].result,
+    )
+
+    # Minimum traffic: each LR+GD step reads A twice per γ (A θ, then Aᵀ w); vmap reads it twice
+    # per step for all G step sizes at once. Flops: 2 products of 2·n·d per γ and step.
+    flops = 4 * n * d * G * T
+    passes = {"vmap": 2 * T, "vmap_f32": 2 * T, "loop_jit": 2 * G * T, "numpy": 2 * G * T}
+    base, loop = timings["numpy"].median_s, timings["loop_jit"].median_s
+    variants = {}
+    for name, t in timings.items():
+        on_host = name == "numpy" or jax.default_backend() == "cpu"
+        nbytes = passes[name] * n * d * (4 if name == "vmap_f32" else 8)
+        gbps = nbytes / t.median_s / _common.GB
+        variants[name] = {
+            "platform": "cpu" if name == "numpy" else jax.default_backend(),
+            "dtype": "float32" if name == "vmap_f32" else "float64",
+            "min_bytes": nbytes,
+            "flops": flops,
+            "effective_GBps": gbps,
+            "fraction_of_bandwidth": gbps / bandwidth["host_GBps" if on_host else "device_GBps"],
+            "GFLOPs": flops / t.median_s / 1e9,
+            "speedup_vs_numpy": base / t.median_s,
+            "speedup_vs_loop_jit": loop / t.median_s,
+        }
+    return {
+        "mode": config.mode,
+        "config": dataclasses.asdict(config) | {"n": n, "d": d},
+        "data": data_info,
+        "numpy_timing": {k: v for k, v in numpy_facts.items() if k != "full_run_s"},
+        "bandwidth": bandwidth,
+        "variants": variants,
+        "ratios": {
+            "vmap_over_loop_jit_speedup": loop / timings["vmap"].median_s,
+            "vmap_over_numpy_speedup": base / timings["vmap"].median_s,
+            "loop_jit_over_numpy_speedup": base / loop,
+            "vmap_f32_over_vmap_speedup": timings["vmap"].median_s / timings["vmap_f32"].median_s,
+        },
+        "agreement": agreement,
+        "volatile": {
+            "median_s": {k: t.median_s for k, t in timings.items()},
+            "min_s": {k: t.min_s for k, t in timings.items()},
+            "times_s": {k: t.times_s for k, t in timings.items()},
+            "compile_s": compile_s,
+            "numpy_full_run_s": numpy_facts["full_run_s"],
+            "wall_s": time.perf_counter() - t_start,
+            "load_avg_start": load_start,  # other jobs on the machine skew the times
+        },
+    }
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def table_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for name, v in record["variants"].items():
+        rows.append({
+            "variant": name,
+            "platform": v["platform"],
+            "median_s": record["volatile"]["median_s"][name],
+            "x_vs_numpy": v["speedup_vs_numpy"],
+            "x_vs_loop_jit": v["speedup_vs_loop_jit"],
+            "eff_GB/s": v["effective_GBps"],
+            "frac_of_bw": v["fraction_of_bandwidth"],
+            "GFLOP/s": v["GFLOPs"],
+        })
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.perceptron",
+                                     description=__doc__.splitlines()[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="n=1000, T=200 (seconds)")
+    size.add_argument("--tiny", action="store_true", help="generated 200x50, T=20 (tests)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"record path (default bench/results/{NAME}.json)")
+    parser.add_argument("--device-note", default=None, help="free text stored in the record")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    config = TINY if args.tiny else QUICK if args.quick else FULL
+
+    record = bench(config)
+    record["command"] = " ".join(["python -m bench.perceptron", *argv])
+    record["device_note"] = args.device_note
+    bw = record["bandwidth"]
+    print(f"bench.perceptron ({config.mode}): n={record['config']['n']}, d={config.d}, "
+          f"T={config.num_steps}, {len(config.gammas)} step sizes, data: "
+          f"{record['data']['source']}; JAX backend {jax.default_backend()} "
+          f"({jax.devices()[0].device_kind})")
+    print(f"memory bandwidth: host {bw['host_GBps']:.1f} GB/s (numpy read "
+          f"{bw['numpy_read_GBps']:.1f}, copy {bw['numpy_copy_GBps']:.1f}, jax read "
+          f"{bw['jax_read_GBps']:.1f}); JAX device {bw['device_GBps']:.1f} GB/s")
+    _common.print_table(table_rows(record))
+    r, ag = record["ratios"], record["agreement"]
+    print(f"vmap is {r['vmap_over_loop_jit_speedup']:.2f}x the per-γ jitted loop and "
+          f"{r['vmap_over_numpy_speedup']:.2f}x NumPy; float32 vmap is "
+          f"{r['vmap_f32_over_vmap_speedup']:.2f}x float64 vmap")
+    print(f"agreement of θ_T, max relative difference: {ag['max_rel_diff_stable']:.1e} for "
+          f"γ <= {config.stable_max_step:g} (rtol {config.rtol_stable:g}), "
+          f"{ag['max_rel_diff_large_step']:.1e} for larger γ (rtol {config.rtol_large_step:g})")
+    nt = record["numpy_timing"]
+    print(f"numpy: BLAS threads {nt['blas_threads']} (1 thread is "
+          f"{nt['one_thread_over_default_speedup']:.2f}x the default); timed "
+          f"{nt['steps_timed_per_gamma']} steps per γ, scaled x{nt['scale_factor']:g} (a full run "
+          f"took {nt['full_run_over_scaled']:.2f}x that)")
+    path = _common.write_record(NAME, record, args.out)
+    print(f"record -> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
