@@ -27,6 +27,7 @@ __all__ = [
     "Timing",
     "timeit",
     "memory_bandwidth",
+    "flop_rate",
     "machine_info",
     "write_record",
     "print_table",
@@ -112,6 +113,36 @@ def memory_bandwidth(
     host = [out["numpy_read_GBps"], out["numpy_copy_GBps"]]
     out["host_GBps"] = max(host + ([out["jax_read_GBps"]] if on_cpu else []))
     out["device_GBps"] = out["host_GBps"] if on_cpu else out["jax_read_GBps"]
+    return out
+
+
+_jit_dot = jax.jit(jnp.dot)
+
+
+def flop_rate(size: int = 1536, *, repeats: int = 5) -> dict[str, Any]:
+    """Measure the dense matrix-product rate this run is compared against, in GFLOP/s.
+
+    A square ``size``-by-``size`` product (``2·size³`` flops), best of ``repeats``, through
+    NumPy's BLAS on the host and through a jitted ``jnp.dot`` on JAX's default device, in
+    float64 and float32. ``peak_<dtype>`` is the best of them on the device JAX runs on (plus
+    NumPy when that device is the CPU): the practical FLOP ceiling of the machine.
+    """
+    on_cpu = jax.default_backend() == "cpu"
+    flops = 2.0 * size**3
+    rng = np.random.default_rng(0)
+    out: dict[str, Any] = {"size": size, "repeats": repeats}
+    for dtype in ("float64", "float32"):
+        a = rng.random((size, size)).astype(dtype)
+        b = rng.random((size, size)).astype(dtype)
+        t = timeit(lambda a=a, b=b: a @ b, repeats=repeats)
+        out[f"numpy_{dtype}_GFLOPs"] = flops / t.min_s / 1e9
+        if dtype == "float64" and not jax.config.jax_enable_x64:
+            continue
+        aj, bj = jnp.asarray(a), jnp.asarray(b)
+        t = timeit(lambda aj=aj, bj=bj: _jit_dot(aj, bj), repeats=repeats)
+        out[f"jax_{dtype}_GFLOPs"] = flops / t.min_s / 1e9
+        cands = [out[f"jax_{dtype}_GFLOPs"]] + ([out[f"numpy_{dtype}_GFLOPs"]] if on_cpu else [])
+        out[f"peak_{dtype}_GFLOPs"] = max(cands)
     return out
 
 

@@ -73,12 +73,13 @@ class Config:
     rtol_stable: float = 1e-9
     rtol_large_step: float = 0.1
     bandwidth_bytes: int = 2**28  # 256 MB, far above the last-level cache
+    flop_size: int = 1536  # square matrix product for the FLOP-rate yardstick
 
 
 FULL = Config("full", num_steps=2000, n_per_class=2500, numpy_steps=200)
-QUICK = Config("quick", num_steps=200, n_per_class=500, numpy_steps=200)
+QUICK = Config("quick", num_steps=200, n_per_class=500, numpy_steps=200, flop_size=1024)
 TINY = Config("tiny", num_steps=20, n_per_class=100, numpy_steps=10, d=50, generated=True,
-              repeats=2, bandwidth_bytes=2**24)
+              repeats=2, bandwidth_bytes=2**24, flop_size=256)
 
 
 # --------------------------------------------------------------------------- data
@@ -249,6 +250,7 @@ def bench(config: Config) -> dict[str, Any]:
     a, y, data_info = load_data(config)
     (n, d), T, G = a.shape, config.num_steps, len(config.gammas)
     bandwidth = _common.memory_bandwidth(config.bandwidth_bytes)
+    matmul = _common.flop_rate(config.flop_size)
     timings, compile_s = time_jax(config, a, y)
     timings["numpy"], theta_np, numpy_facts = time_numpy(config, a, y)
     agreement = check_agreement(
@@ -276,6 +278,8 @@ def bench(config: Config) -> dict[str, Any]:
             "effective_GBps": gbps,
             "fraction_of_bandwidth": gbps / bandwidth["host_GBps" if on_host else "device_GBps"],
             "GFLOPs": flops / t.median_s / 1e9,
+            "fraction_of_flop_rate": flops / t.median_s / 1e9 / matmul[
+                "peak_float32_GFLOPs" if name == "vmap_f32" else "peak_float64_GFLOPs"],
             "speedup_vs_numpy": base / t.median_s,
             "speedup_vs_loop_jit": loop / t.median_s,
         }
@@ -285,6 +289,7 @@ def bench(config: Config) -> dict[str, Any]:
         "data": data_info,
         "numpy_timing": {k: v for k, v in numpy_facts.items() if k != "full_run_s"},
         "bandwidth": bandwidth,
+        "matmul": matmul,
         "variants": variants,
         "ratios": {
             "vmap_over_loop_jit_speedup": loop / timings["vmap"].median_s,
@@ -320,6 +325,7 @@ def table_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
             "eff_GB/s": v["effective_GBps"],
             "frac_of_bw": v["fraction_of_bandwidth"],
             "GFLOP/s": v["GFLOPs"],
+            "frac_of_flops": v["fraction_of_flop_rate"],
         })
     return rows
 
@@ -348,6 +354,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"memory bandwidth: host {bw['host_GBps']:.1f} GB/s (numpy read "
           f"{bw['numpy_read_GBps']:.1f}, copy {bw['numpy_copy_GBps']:.1f}, jax read "
           f"{bw['jax_read_GBps']:.1f}); JAX device {bw['device_GBps']:.1f} GB/s")
+    mm = record["matmul"]
+    print(f"matrix-product rate: float64 {mm['peak_float64_GFLOPs']:.1f} GFLOP/s, float32 "
+          f"{mm['peak_float32_GFLOPs']:.1f} GFLOP/s (best of NumPy BLAS and XLA, "
+          f"{mm['size']}x{mm['size']})")
     _common.print_table(table_rows(record))
     r, ag = record["ratios"], record["agreement"]
     print(f"vmap is {r['vmap_over_loop_jit_speedup']:.2f}x the per-γ jitted loop and "

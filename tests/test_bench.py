@@ -39,6 +39,8 @@ def test_perceptron_tiny_record(tmp_path, capsys):
         assert rec["bandwidth"][key] > 0
     assert {"backend", "device_kind", "git_commit", "cpu_count"} <= set(rec["env"])
     assert set(rec["volatile"]["median_s"]) == VARIANTS
+    assert rec["matmul"]["peak_float64_GFLOPs"] > 0
+    assert all(v["fraction_of_flop_rate"] > 0 for v in rec["variants"].values())
     assert set(rec["volatile"]["compile_s"]) == {"vmap", "loop_jit", "vmap_f32"}
     assert "vmap" in capsys.readouterr().out
 
