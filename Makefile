@@ -47,7 +47,7 @@ test: setup
 test-all: setup data
 	$(PY) -m pytest -q -m "slow or not slow"
 
-smoke: setup
+smoke: data
 	@d=$$(mktemp -d); echo "smoke figures -> $$d"; $(PY) -m experiments all --figure all --smoke --out $$d
 
 lint: setup
