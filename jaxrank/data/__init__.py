@@ -13,6 +13,7 @@ from jaxrank.data.images import (
     load_mnist_5k,
     read_idx,
 )
+from jaxrank.data.splits import kfold_masks
 from jaxrank.data.synthetic import (
     gaussian_random_labels,
     planted_margin,
@@ -26,6 +27,7 @@ __all__ = [
     "DataNotFoundError",
     "binary_pair",
     "gaussian_random_labels",
+    "kfold_masks",
     "load_digits",
     "load_fashion_mnist",
     "load_mnist_5k",
