@@ -168,14 +168,7 @@ SOLVERS = {
 
 def _metrics(features, labels):
     def record(theta, state):
-        m = P.margins(theta, features, labels)
-        return {
-            "accuracy": P.accuracy(theta, features, labels),
-            "loss": jnp.mean(jax.nn.softplus(-m)),
-            "grad_norm": jnp.linalg.norm(P.logistic_grad(theta, features, labels)),
-            "num_mistakes": jnp.sum(m <= 0),
-            "min_abs_margin": jnp.min(jnp.abs(m)),
-        }
+        return P.diagnostics(theta, features, labels)
 
     return record
 

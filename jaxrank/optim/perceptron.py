@@ -40,6 +40,7 @@ __all__ = [
     "normalization_factor",
     "accuracy",
     "num_mistakes",
+    "diagnostics",
     "LRGDState",
     "NormalizedLRGDState",
     "PerceptronState",
@@ -113,6 +114,25 @@ def accuracy(theta: jax.Array, features: jax.Array, labels: jax.Array) -> jax.Ar
 def num_mistakes(theta: jax.Array, features: jax.Array, labels: jax.Array) -> jax.Array:
     r""":math:`|S(\theta)| = |\{i : y_i a_i^\top\theta \le 0\}|`, an int32 scalar."""
     return jnp.sum(margins(theta, features, labels) <= 0).astype(jnp.int32)
+
+
+def diagnostics(theta: jax.Array, features: jax.Array, labels: jax.Array) -> dict[str, jax.Array]:
+    r"""Everything the paper plots about an iterate, from one pass of margins (two matvecs).
+
+    Returns a dict of scalars: ``accuracy`` (fraction with :math:`m_i > 0`, exactly 1 when (1)
+    is solved), ``loss`` :math:`f(\theta)`, ``grad_norm`` :math:`\|\nabla f(\theta)\|`,
+    ``num_mistakes`` :math:`|S(\theta)|` (int32) and ``min_abs_margin`` :math:`\min_i |m_i|`.
+    Use it as ``run(..., record=lambda th, s: diagnostics(th, A, y))``.
+    """
+    m = margins(theta, features, labels)
+    n = m.shape[0]
+    return {
+        "accuracy": jnp.sum(m > 0).astype(m.dtype) / n,
+        "loss": jnp.mean(jax.nn.softplus(-m)),
+        "grad_norm": jnp.linalg.norm(_grad_from_margins(m, features, labels)),
+        "num_mistakes": jnp.sum(m <= 0).astype(jnp.int32),
+        "min_abs_margin": jnp.min(jnp.abs(m)),
+    }
 
 
 def _signed(features, labels, weights):

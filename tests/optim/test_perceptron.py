@@ -353,3 +353,16 @@ def test_accuracy_is_exactly_one_when_separated():
     y = jnp.ones(2750)
     assert float(P.accuracy(jnp.ones(1), a, y)) == 1.0
     assert float(P.accuracy(-jnp.ones(1), a, y)) == 0.0
+
+
+def test_diagnostics_match_the_separate_primitives(hard):
+    a, y = hard
+    theta = jax.random.normal(jax.random.key(5), (a.shape[1],))
+    d = P.diagnostics(theta, a, y)
+    np.testing.assert_allclose(d["loss"], P.logistic_loss(theta, a, y), **IDENTITY.kw())
+    np.testing.assert_allclose(d["grad_norm"], jnp.linalg.norm(jax.grad(P.logistic_loss)(
+        theta, a, y)), **IDENTITY.kw())
+    assert float(d["accuracy"]) == float(P.accuracy(theta, a, y))
+    assert int(d["num_mistakes"]) == int(P.num_mistakes(theta, a, y))
+    m = np.asarray(y) * (np.asarray(a) @ np.asarray(theta))
+    np.testing.assert_allclose(d["min_abs_margin"], np.min(np.abs(m)), **IDENTITY.kw())
