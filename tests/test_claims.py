@@ -68,3 +68,12 @@ def test_row_ok_only_when_measured_equals_documented():
     good = check.Row("p", claim, check.Outcome(True, "m", "g"), "reproduced")
     bad = check.Row("p", claim, check.Outcome(False, "m", "g"), "reproduced")
     assert good.ok and not bad.ok
+
+
+def test_committed_report_is_up_to_date():
+    rows = {s: check.evaluate(s, MODULES[s]) for s in sorted(MODULES)}
+    committed = (check.REPO_ROOT / "paper_repro" / "REPORT.md").read_text()
+    assert committed == check.report(rows) + "\n", (
+        "paper_repro/REPORT.md is stale: run `python -m paper_repro.check --report "
+        "paper_repro/REPORT.md`"
+    )
