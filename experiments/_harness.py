@@ -14,6 +14,7 @@ registry of :class:`Figure` entries keyed by the paper's figure ids) and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as _dt
 import importlib
@@ -26,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -313,17 +314,43 @@ class NonFiniteResultError(RuntimeError):
     pass
 
 
+DTYPES = ("float32", "float64")
+
+
+@contextlib.contextmanager
+def precision(dtype: str | None) -> Iterator[None]:
+    """Set JAX's x64 flag from a config's ``dtype`` for the duration of one figure, then restore.
+
+    The harness owns precision: a paper's ``Config.dtype`` ("float32" or "float64") decides it,
+    so running papers in any order gives the same records. ``None`` leaves the flag as it is.
+    """
+    import jax
+
+    if dtype is None:
+        yield
+        return
+    if dtype not in DTYPES:
+        raise ValueError(f"`Config.dtype` must be one of {DTYPES}, got {dtype!r}")
+    old = bool(jax.config.jax_enable_x64)
+    jax.config.update("jax_enable_x64", dtype == "float64")
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", old)
+
+
 def run_figure(
     paper: Paper, fig_id: str, *, smoke: bool, out_dir: Path, command: str | None = None
 ) -> dict[str, Any]:
     """Compute one figure, write its record, PNG and PDF into ``out_dir``; return the record."""
     config = paper.smoke if smoke else paper.full
-    if paper.setup is not None:
-        paper.setup(config)
     entry = paper.figures[fig_id]
-    t0 = time.perf_counter()
-    results = entry.run(config)
-    wall = time.perf_counter() - t0
+    with precision(getattr(config, "dtype", None)):
+        if paper.setup is not None:
+            paper.setup(config)
+        t0 = time.perf_counter()
+        results = entry.run(config)
+        wall = time.perf_counter() - t0
     bad = first_nan(results.series)
     if bad is not None:
         name, idx = bad

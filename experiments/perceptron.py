@@ -98,11 +98,6 @@ PAPER_TABLE1 = {
 }
 
 
-def _setup(config: Config) -> None:
-    # Experiments, not the library, choose the precision (STYLE.md §11).
-    jax.config.update("jax_enable_x64", config.dtype == "float64")
-
-
 # --------------------------------------------------------------------------- data
 
 
@@ -167,7 +162,7 @@ SOLVERS = {
 
 
 def _metrics(features, labels):
-    def record(theta, state):
+    def record(theta, state, *args):
         return P.diagnostics(theta, features, labels)
 
     return record
@@ -634,7 +629,6 @@ PAPER = Paper(
     figures=FIGURES,
     full=FULL,
     smoke=SMOKE,
-    setup=_setup,
 )
 
 main = _harness.make_main(PAPER)

@@ -22,21 +22,71 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REPRODUCED = "reproduced"
+PARTLY = "partly reproduced"
 NOT_REPRODUCED = "not reproduced"
+UNDECIDED = "undecided"
+STATUSES = (REPRODUCED, PARTLY, NOT_REPRODUCED, UNDECIDED)
 MISSING = "missing record"
 
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    """What one claim measured: the verdict, the measured value(s), and the margin used."""
+    """What one claim measured: the verdict, the measured value(s), and the criterion used.
 
-    reproduced: bool
+    Attributes:
+      reproduced: ``True``/``False``, or one of :data:`STATUSES` for a graded verdict.
+      measured: the measured numbers, one line.
+      criterion: the decision rule (tolerance, ordering, ...), one line.
+      decided: how many cases the claim could decide (``0`` makes it ``undecided``).
+      cases: how many cases it looked at (decided or not).
+    """
+
+    reproduced: bool | str
     measured: str
-    margin: str
+    criterion: str
+    decided: int | None = None
+    cases: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.reproduced, str) and self.reproduced not in STATUSES:
+            raise ValueError(f"`Outcome(reproduced=...)` must be a bool or one of {STATUSES}, "
+                             f"got {self.reproduced!r}")
+
+    @property
+    def margin(self) -> str:  # the pre-v2 name of `criterion`
+        return self.criterion
 
     @property
     def status(self) -> str:
+        if self.decided == 0:
+            return UNDECIDED
+        if isinstance(self.reproduced, str):
+            return self.reproduced
         return REPRODUCED if self.reproduced else NOT_REPRODUCED
+
+    @classmethod
+    def from_cases(
+        cls, cases: Mapping[str, bool | None], measured: str, criterion: str
+    ) -> Outcome:
+        """An aggregate claim over named cases; ``None`` marks an undecided case.
+
+        All decided cases hold: reproduced; some: partly reproduced; none: not reproduced; no
+        decided case at all: undecided. ``measured`` gets a "k/n held (d decided)" suffix.
+        """
+        decided = [v for v in cases.values() if v is not None]
+        held = sum(bool(v) for v in decided)
+        if not decided:
+            status = UNDECIDED
+        elif held == len(decided):
+            status = REPRODUCED
+        elif held:
+            status = PARTLY
+        else:
+            status = NOT_REPRODUCED
+        failed = [k for k, v in cases.items() if v is False]
+        suffix = f" [{held}/{len(decided)} held, {len(decided)} of {len(cases)} decided"
+        suffix += f"; failing: {', '.join(failed[:6])}]" if failed else "]"
+        return cls(status, measured + suffix, criterion, len(decided), len(cases))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +157,7 @@ def documented_outcomes(md_path: Path) -> dict[str, str]:
             continue
         cells = [c.strip().strip("*`").strip().lower() for c in m.group("rest").split("|")]
         for cell in cells:
-            if cell in (REPRODUCED, NOT_REPRODUCED):
+            if cell in STATUSES:
                 out[m.group("id")] = cell
                 break
     return out

@@ -30,7 +30,7 @@ def _train_and_score(x, y, masks, seed, fold):
     held_out = masks[fold]
     params = MODEL.init(jax.random.key(seed), x[:1])
     params, state, losses = run(SOLVER, params, STEPS, x, y, (~held_out).astype(x.dtype),
-                                record=lambda p, s: s.loss)
+                                record=lambda p, s, *_: s.loss)
     correct = (y * MODEL.apply(params, x) > 0).astype(x.dtype)
     test_acc = jnp.sum(held_out * correct) / jnp.sum(held_out)
     return {"test_accuracy": test_acc, "final_loss": state.loss, "first_loss": losses[1]}

@@ -124,7 +124,7 @@ def test_rejects_empty_devices():
 # --------------------------------------------------------------------------- multi-device
 
 
-def _record_loss(theta, state):
+def _record_loss(theta, state, *_):
     return state.loss
 
 

@@ -1,12 +1,23 @@
 """Optimizers: one module per method family, all following the :class:`Solver` contract."""
 
 from jaxrank.optim import margin, perceptron
-from jaxrank.optim._base import OptaxSolverState, Solver, from_optax, run
+from jaxrank.optim._base import (
+    OptaxSolverState,
+    Solver,
+    cached_factory,
+    from_optax,
+    run,
+    run_until,
+    step_inputs,
+)
 from jaxrank.optim.margin import MarginCertificate, hard_margin
 
 __all__ = [
     "Solver",
     "run",
+    "run_until",
+    "step_inputs",
+    "cached_factory",
     "from_optax",
     "OptaxSolverState",
     "perceptron",

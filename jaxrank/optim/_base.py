@@ -1,37 +1,52 @@
-"""The solver contract shared by every method in :mod:`jaxrank.optim`, and the one loop helper.
+"""The solver contract shared by every method in :mod:`jaxrank.optim`, and the loop helpers.
 
 A method that is not a plain gradient-to-update map is a :class:`Solver`: a NamedTuple of two
 pure functions,
 
 * ``init(params, *args) -> state``
-* ``update(params, state, *args) -> (params, state)``
+* ``update(params, state, *args, *step) -> (params, state)``
 
-where ``args`` are the data/oracles (features, labels, ...) and ``state`` is a NamedTuple of
-arrays (a step counter plus diagnostics). Hyperparameters live in the factory's closure and may be
-traced arrays, so sweeps ``vmap`` the factory itself.
+where ``args`` are the data/oracles fixed for the whole run (features, labels, ...), ``step`` the
+per-step inputs (a minibatch or the loss revealed at round t, and/or a PRNG key; see
+:func:`run`), and ``state`` is a NamedTuple of arrays (a step counter plus diagnostics).
+Hyperparameters live in the factory's closure and may be traced arrays, so sweeps ``vmap`` the
+factory itself.
 
-:func:`run` drives any solver for a fixed number of steps with one jitted ``lax.scan``.
+:func:`run` drives any solver for a fixed number of steps with one jitted ``lax.scan``;
+:func:`run_until` iterates until a predicate holds (one jitted ``lax.while_loop``).
 :func:`from_optax` adapts an ``optax.GradientTransformation`` plus a loss into a ``Solver`` so
-baselines such as SGD or Adam go through the same loop.
+baselines such as SGD or Adam go through the same loops. :func:`cached_factory` makes a factory
+return the *same* ``Solver`` object for the same concrete hyperparameters, so that repeated
+calls reuse one compilation.
 """
 
 from __future__ import annotations
 
 import functools
+import numbers
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxrank import _checks
 
-__all__ = ["Solver", "run", "from_optax", "OptaxSolverState"]
+__all__ = [
+    "Solver",
+    "run",
+    "run_until",
+    "step_inputs",
+    "cached_factory",
+    "from_optax",
+    "OptaxSolverState",
+]
 
 Params = Any
 State = Any
-Record = Callable[[Params, State], Any]
+Record = Callable[..., Any]
 
 
 class Solver(NamedTuple):
@@ -41,39 +56,141 @@ class Solver(NamedTuple):
     update: Callable[..., tuple[Params, State]]
 
 
-@functools.partial(jax.jit, static_argnames=("update", "num_steps", "record"))
-def _scan(update, params, state, args, num_steps, record):
-    def body(carry, _):
-        p, s = carry
-        out = None if record is None else record(p, s)
-        p, s = update(p, s, *args)
-        return (p, s), out
+# --------------------------------------------------------------------------- factory cache
 
-    (params, state), traj = jax.lax.scan(body, (params, state), None, length=num_steps)
+
+def _hyper_key(value: Any) -> Any:
+    """A hashable key for a concrete hyperparameter, or raise TypeError when there is none."""
+    if value is None or isinstance(value, (bool, str)):
+        return (type(value).__name__, value)
+    if isinstance(value, numbers.Number):
+        return (type(value).__name__, value)
+    if isinstance(value, (tuple, list)):
+        return (type(value).__name__, tuple(_hyper_key(v) for v in value))
+    if isinstance(value, (np.ndarray, np.generic, jax.Array)):
+        if not _checks.is_concrete(value):
+            raise TypeError("traced")
+        arr = np.asarray(value)
+        if arr.size > 64:
+            raise TypeError("large array")
+        return ("array", str(arr.dtype), arr.shape, arr.tobytes())
+    if callable(value):
+        # functions (schedules, oracles) are keyed by identity: a stable object reuses the cache
+        return ("callable", id(value))
+    raise TypeError(f"unhashable {type(value)}")
+
+
+def cached_factory(factory: Callable[..., Any]) -> Callable[..., Any]:
+    """Memoize a solver factory on its concrete hyperparameters.
+
+    ``run``/``run_until`` compile once per ``update`` function object, and a factory builds new
+    closures on each call, so without this ``run(lr_gd(1.0), ...)`` twice compiles twice. With
+    it, a factory called again with equal concrete hyperparameters (same Python type and value, or
+    the same small concrete array) returns the identical ``Solver``. Traced hyperparameters
+    (inside ``vmap``/``jit``) bypass the cache. Argument checks run on every call.
+
+    Example:
+      >>> @cached_factory
+      ... def sgd_like(step_size):
+      ...     return Solver(lambda p: None, lambda p, s: (p - step_size, s))
+      >>> sgd_like(0.1) is sgd_like(0.1), sgd_like(0.1) is sgd_like(0.2)
+      (True, False)
+    """
+    cache: dict[Any, Any] = {}
+
+    @functools.wraps(factory)
+    def wrapper(*args, **kwargs):
+        try:
+            key = (
+                tuple(_hyper_key(a) for a in args),
+                tuple(sorted((k, _hyper_key(v)) for k, v in kwargs.items())),
+            )
+        except TypeError:
+            return factory(*args, **kwargs)
+        hit = cache.get(key)
+        if hit is None:
+            hit = factory(*args, **kwargs)
+            if len(cache) < 4096:
+                cache[key] = hit
+        return hit
+
+    wrapper.cache_clear = cache.clear  # type: ignore[attr-defined]
+    return wrapper
+
+
+# --------------------------------------------------------------------------- loops
+
+
+def step_inputs(xs: Any, key: jax.Array | None, t: jax.Array) -> tuple[Any, ...]:
+    """The per-step trailing arguments of ``update``/``record`` at step ``t``.
+
+    ``(xs_t,)`` when ``xs`` is given (``xs_t`` is its slice ``t`` along the leading axis, already
+    sliced by the scan), then ``(key_t,)`` with ``key_t = jax.random.fold_in(key, t)`` when
+    ``key`` is given. :func:`run` and :func:`run_until` use the same keys, so a fixed-length and a
+    stopping run of a stochastic method see the same randomness.
+    """
+    out: tuple[Any, ...] = () if xs is None else (xs,)
+    if key is not None:
+        out = out + (jax.random.fold_in(key, t),)
+    return out
+
+
+@functools.partial(jax.jit, static_argnames=("update", "num_steps", "record", "has_xs"))
+def _scan(update, params, state, args, xs, key, num_steps, record, has_xs):
+    def body(carry, x_t):
+        p, s, t = carry
+        extra = step_inputs(x_t if has_xs else None, key, t)
+        out = None if record is None else record(p, s, *args, *extra)
+        p, s = update(p, s, *args, *extra)
+        return (p, s, t + 1), out
+
+    t0 = jnp.zeros((), jnp.int32)
+    (params, state, _), traj = jax.lax.scan(
+        body, (params, state, t0), xs if has_xs else None, length=num_steps
+    )
     return params, state, traj
+
+
+def _check_key(key: Any, where: str) -> None:
+    if key is None:
+        return
+    if not isinstance(key, jax.Array) or not (
+        jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+        or (key.dtype == jnp.uint32 and key.shape[-1:] == (2,))
+    ):
+        raise TypeError(f"`{where}` must be a jax.random.key(...), got {type(key)} {key!r}")
 
 
 def run(
     solver: Solver,
     params: Params,
-    num_steps: int,
+    num_steps: int | None,
     *args: Any,
+    xs: Any = None,
+    key: jax.Array | None = None,
     record: Record | None = None,
 ) -> tuple[Params, State, Any]:
     r"""Run ``solver`` for ``num_steps`` updates on one jitted ``lax.scan``.
 
     .. math::
-        (x_{t+1}, s_{t+1}) = \mathrm{update}(x_t, s_t, \ldots), \quad
+        (x_{t+1}, s_{t+1}) = \mathrm{update}(x_t, s_t, \ldots, \xi_t, k_t), \quad
         s_0 = \mathrm{init}(x_0, \ldots)
 
     Args:
       solver: a :class:`Solver`.
       params: the starting point :math:`x_0` (any pytree of arrays).
-      num_steps: number of updates :math:`T` (a static Python int).
-      *args: data and oracles passed to ``init`` and ``update`` unchanged.
-      record: optional ``record(params, state) -> pytree``, evaluated on the iterate *entering*
-        each step, so ``trajectory[t] = record(x_t, s_t)`` for ``t = 0, ..., T-1``. Must be a
-        stable function object (define it once) or each call recompiles.
+      num_steps: number of updates :math:`T` (a static Python int); may be ``None`` when ``xs``
+        is given (then :math:`T` is its leading dimension).
+      *args: data and oracles passed to ``init`` and to every ``update`` unchanged.
+      xs: optional per-step inputs :math:`\xi_t` (a pytree whose leaves have leading axis
+        :math:`T`: the loss revealed at round t, a minibatch index, ...); ``update`` then receives
+        ``xs[t]`` after ``*args``.
+      key: optional PRNG key; ``update`` then receives ``k_t = fold_in(key, t)`` as its last
+        argument (no Python loop, no pre-split array of keys).
+      record: optional ``record(params, state, *args, *step) -> pytree``, seeing exactly what
+        ``update`` sees and evaluated on the iterate *entering* each step, so
+        ``trajectory[t] = record(x_t, s_t, ...)`` for ``t = 0, ..., T-1``. Must be a stable
+        function object (define it once) or each call recompiles.
 
     Returns:
       ``(params_T, state_T, trajectory)``; ``trajectory`` is ``None`` when ``record`` is None,
@@ -81,20 +198,109 @@ def run(
 
     ``init`` runs outside the compiled loop, so on concrete inputs its eager argument checks
     (labels, NaNs) fire with clear messages; inside ``vmap``/``jit`` everything is traced.
-    Repeated calls with the same ``solver`` object, ``num_steps`` and ``record`` reuse one
-    compilation.
+    Repeated calls with the same ``solver.update``, ``num_steps`` and ``record`` objects reuse one
+    compilation (factories decorated with :func:`cached_factory` return the same object for the
+    same hyperparameters).
 
     Example:
-      >>> import jax.numpy as jnp
+      >>> import jax, jax.numpy as jnp
       >>> from jaxrank.optim import perceptron, run
       >>> A = jnp.array([[1.0, 0.5], [-1.0, -0.2]]); y = jnp.array([1.0, -1.0])
       >>> theta, state, traj = run(perceptron.lr_gd(10.0), jnp.zeros(2), 5, A, y)
+      >>> # an online method: round t reveals the target c_t
+      >>> sgd = Solver(lambda x: None, lambda x, s, c: (x - 0.5 * (x - c), s))
+      >>> x, _, traj = run(sgd, 0.0, None, xs=jnp.ones(4), record=lambda x, s, c: (x - c) ** 2)
+      >>> traj.tolist()
+      [1.0, 0.25, 0.0625, 0.015625]
     """
-    _checks.check_positive_int(num_steps, "run(num_steps=...)")
     if not isinstance(solver, Solver):
         raise TypeError(f"`run(solver=...)` must be a jaxrank.optim.Solver, got {type(solver)}")
+    has_xs = xs is not None
+    if has_xs:
+        leaves = jax.tree.leaves(xs)
+        if not leaves or any(jnp.ndim(v) == 0 for v in leaves):
+            raise ValueError("`run(xs=...)` must be a pytree of arrays with a leading time axis")
+        lengths = {int(jnp.shape(v)[0]) for v in leaves}
+        if len(lengths) != 1:
+            raise ValueError(f"`run(xs=...)` leaves must share one leading length, got {lengths}")
+        (length,) = lengths
+        if num_steps is None:
+            num_steps = length
+        elif num_steps != length:
+            raise ValueError(
+                f"`run(num_steps=...)` must equal the leading length of `xs` ({length}), "
+                f"got {num_steps}"
+            )
+    elif num_steps is None:
+        raise TypeError("`run(num_steps=...)` must be a positive int when `xs` is None, got None")
+    _checks.check_positive_int(num_steps, "run(num_steps=...)")
+    _check_key(key, "run(key=...)")
     state = solver.init(params, *args)
-    return _scan(solver.update, params, state, tuple(args), num_steps, record)
+    return _scan(solver.update, params, state, tuple(args), xs, key, num_steps, record, has_xs)
+
+
+@functools.partial(jax.jit, static_argnames=("update", "done", "max_steps"))
+def _until(update, done, params, state, args, key, max_steps):
+    def cond(carry):
+        t, p, s = carry
+        return (t < max_steps) & ~done(p, s, *args)
+
+    def body(carry):
+        t, p, s = carry
+        p, s = update(p, s, *args, *step_inputs(None, key, t))
+        return t + 1, p, s
+
+    t, params, state = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), params, state))
+    steps = jnp.where(done(params, state, *args), t, -1).astype(jnp.int32)
+    return params, state, steps
+
+
+def run_until(
+    solver: Solver,
+    params: Params,
+    done: Callable[..., jax.Array],
+    *args: Any,
+    max_steps: int,
+    key: jax.Array | None = None,
+) -> tuple[Params, State, jax.Array]:
+    r"""Iterate ``solver`` until ``done`` holds, on one jitted ``lax.while_loop``.
+
+    Returns the first :math:`t \ge 0` with ``done(x_t, s_t, *args)`` true (tested *before* the
+    update of step :math:`t`, so a method done after two updates returns 2), or ``-1`` when no
+    :math:`t \le` ``max_steps`` satisfies it, together with the final iterate and state.
+
+    Args:
+      solver: a :class:`Solver`.
+      params: the starting point :math:`x_0`.
+      done: ``done(params, state, *args) -> bool scalar``; a stable function object (define it at
+        module level) so repeated calls reuse one compilation.
+      *args: data and oracles, as in :func:`run`.
+      max_steps: the iteration cap (static int).
+      key: optional PRNG key; ``update`` receives ``fold_in(key, t)`` last, as in :func:`run`.
+
+    Returns:
+      ``(params, state, steps)`` with ``steps`` an int32 scalar (``-1``: cap reached). vmap it
+      over hyperparameters by building the solver inside the mapped function.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> halve = Solver(lambda x: None, lambda x, s: (x / 2, s))
+      >>> run_until(halve, jnp.float32(1.0), lambda x, s: x < 0.1, max_steps=100)[2]
+      Array(4, dtype=int32)
+    """
+    if not isinstance(solver, Solver):
+        raise TypeError(
+            f"`run_until(solver=...)` must be a jaxrank.optim.Solver, got {type(solver)}"
+        )
+    if not callable(done):
+        raise TypeError(f"`run_until(done=...)` must be callable, got {type(done)}")
+    _checks.check_positive_int(max_steps, "run_until(max_steps=...)")
+    _check_key(key, "run_until(key=...)")
+    state = solver.init(params, *args)
+    return _until(solver.update, done, params, state, tuple(args), key, max_steps)
+
+
+# --------------------------------------------------------------------------- optax
 
 
 class OptaxSolverState(NamedTuple):
@@ -105,6 +311,7 @@ class OptaxSolverState(NamedTuple):
     loss: jax.Array
 
 
+@cached_factory
 def from_optax(
     optimizer: optax.GradientTransformation, loss_fn: Callable[..., jax.Array]
 ) -> Solver:
@@ -112,7 +319,9 @@ def from_optax(
 
     ``update`` takes one step ``x_{t+1} = x_t + u_t`` with ``u_t`` the optax update of
     ``∇ loss_fn(x_t, *args)``; ``state.loss`` is ``loss_fn(x_t, *args)`` at the iterate the step
-    started from (``nan`` after ``init``).
+    started from (``nan`` after ``init``). Per-step inputs of :func:`run` (``xs``, ``key``) are
+    passed on to ``loss_fn`` after ``*args``, so minibatch SGD is
+    ``run(from_optax(optax.sgd(lr), loss), params, None, data, xs=batch_indices)``.
 
     Example:
       >>> import optax, jax.numpy as jnp

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrank import _checks
-from jaxrank.optim._base import Solver
+from jaxrank.optim._base import Solver, cached_factory, run_until
 
 __all__ = [
     "margins",
@@ -122,7 +122,7 @@ def diagnostics(theta: jax.Array, features: jax.Array, labels: jax.Array) -> dic
     Returns a dict of scalars: ``accuracy`` (fraction with :math:`m_i > 0`, exactly 1 when (1)
     is solved), ``loss`` :math:`f(\theta)`, ``grad_norm`` :math:`\|\nabla f(\theta)\|`,
     ``num_mistakes`` :math:`|S(\theta)|` (int32) and ``min_abs_margin`` :math:`\min_i |m_i|`.
-    Use it as ``run(..., record=lambda th, s: diagnostics(th, A, y))``.
+    Use it as ``run(..., record=lambda th, s, A, y: diagnostics(th, A, y))``.
     """
     m = margins(theta, features, labels)
     n = m.shape[0]
@@ -174,6 +174,7 @@ def _nan_scalar(dtype):
     return jnp.full((), jnp.nan, dtype)
 
 
+@cached_factory
 def lr_gd(step_size: Any) -> Solver:
     r"""Gradient descent on the logistic loss, with any (large) step size.
 
@@ -236,6 +237,7 @@ class NormalizedLRGDState(NamedTuple):
     beta: jax.Array
 
 
+@cached_factory
 def normalized_lr_gd(step_size: Any) -> Solver:
     r"""Normalized LR+GD: gradient descent with the adaptive step :math:`\gamma\beta_t`.
 
@@ -302,6 +304,7 @@ def _perceptron_init(fn):
     return init
 
 
+@cached_factory
 def batch_perceptron() -> Solver:
     r"""Batch Perceptron, the :math:`\gamma\to\infty` limit of LR+GD divided by γ.
 
@@ -335,6 +338,7 @@ def batch_perceptron() -> Solver:
     return Solver(_perceptron_init("batch_perceptron"), update)
 
 
+@cached_factory
 def normalized_batch_perceptron() -> Solver:
     r"""Normalized Batch Perceptron: the mistakes' mean direction.
 
@@ -359,6 +363,7 @@ def normalized_batch_perceptron() -> Solver:
     return Solver(_perceptron_init("normalized_batch_perceptron"), update)
 
 
+@cached_factory
 def perceptron(choice: Literal["first", "worst"] = "first") -> Solver:
     r"""The classical (Rosenblatt) perceptron: one mistaken sample per update.
 
@@ -394,24 +399,9 @@ def perceptron(choice: Literal["first", "worst"] = "first") -> Solver:
 # --------------------------------------------------------------------------- separation
 
 
-def _iterations_impl(update, init_state, theta0, features, labels, max_iters):
-    def separated(theta):
-        return jnp.all(margins(theta, features, labels) > 0)
-
-    def cond(carry):
-        t, theta, _ = carry
-        return (t < max_iters) & ~separated(theta)
-
-    def body(carry):
-        t, theta, state = carry
-        theta, state = update(theta, state, features, labels)
-        return t + 1, theta, state
-
-    t, theta, _ = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), theta0, init_state))
-    return jnp.where(separated(theta), t, -1).astype(jnp.int32)
-
-
-_iterations_jit = jax.jit(_iterations_impl, static_argnames=("update", "max_iters"))
+def _separated(theta, state, features, labels):
+    """The stopping predicate of problem (1): every margin strictly positive."""
+    return jnp.all(margins(theta, features, labels) > 0)
 
 
 def iterations_to_separate(
@@ -443,8 +433,7 @@ def iterations_to_separate(
     """
     _checks.check_positive_int(max_iters, "iterations_to_separate(max_iters=...)")
     theta0 = jnp.zeros(jnp.shape(features)[1:], jnp.result_type(features))
-    state = solver.init(theta0, features, labels)
-    return _iterations_jit(solver.update, state, theta0, features, labels, max_iters)
+    return run_until(solver, theta0, _separated, features, labels, max_steps=max_iters)[2]
 
 
 # --------------------------------------------------------------------------- bounds

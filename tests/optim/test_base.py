@@ -17,12 +17,12 @@ from tests._tolerances import IDENTITY
 # --------------------------------------------------------------------------- helpers
 
 
-def _record_lr(params, state):
+def _record_lr(params, state, *_):
     """Module-level record function: one stable object, so `run` compiles once for it."""
     return {"params": params, "count": state.count, "loss": state.loss}
 
 
-def _record_optax(params, state):
+def _record_optax(params, state, *_):
     return {"params": params, "count": state.count, "loss": state.loss}
 
 
@@ -32,7 +32,7 @@ def manual_loop(solver, params, num_steps, *args, record=None):
     records = []
     for _ in range(num_steps):
         if record is not None:
-            records.append(record(params, state))
+            records.append(record(params, state, *args))
         params, state = solver.update(params, state, *args)
     traj = None if record is None else jax.tree.map(lambda *xs: np.stack(xs), *records)
     return params, state, traj

@@ -140,7 +140,7 @@ def test_batch_perceptron_step_matches_numpy(separable):
 
 
 def _mistake_sets(solver, a, y, steps):
-    def rec(theta, state):
+    def rec(theta, state, *_):
         return P.margins(theta, a, y) <= 0
 
     return np.asarray(run(solver, jnp.zeros(a.shape[1]), steps, a, y, record=rec)[2])
@@ -188,7 +188,7 @@ def test_thm41_closed_form_numbers():
     a, y = map(jnp.asarray, thm41_dataset())
     gamma = 100.0
     _, _, traj = run(P.lr_gd(gamma), jnp.zeros(2), 3, a, y,
-                     record=lambda th, s: th)
+                     record=lambda th, s, *_: th)
     th1, th2 = traj[1], traj[2]
     np.testing.assert_allclose(th1, gamma * np.array([0.5, 0.75]), **IDENTITY.kw())
     f1 = 0.5 * (np.logaddexp(0, gamma / 4) + np.logaddexp(0, -7 * gamma / 2))
@@ -276,7 +276,7 @@ def test_huge_step_sizes_stay_finite(separable):
     a, y = separable
     for solver in (P.lr_gd(1e8), P.normalized_lr_gd(1e8)):
         theta, _, traj = run(solver, jnp.zeros(a.shape[1]), 50, a, y,
-                             record=lambda th, s: P.logistic_loss(th, a, y))
+                             record=lambda th, s, *_: P.logistic_loss(th, a, y))
         assert np.all(np.isfinite(theta)) and np.all(np.isfinite(traj))
 
 
