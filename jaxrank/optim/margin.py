@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrank import _checks
+from jaxrank._numerics import stable_norm
 
 __all__ = ["MarginCertificate", "hard_margin"]
 
@@ -67,24 +68,17 @@ class _State(NamedTuple):
     upper: jax.Array  # best upper bound so far
 
 
-def _stable_norm(v: jax.Array) -> jax.Array:
-    """Euclidean norm scaled by max|v_j| (no overflow/underflow of the squares); 0 for v = 0."""
-    scale = jnp.max(jnp.abs(v))
-    safe = jnp.where(scale > 0, scale, 1)
-    return scale * jnp.sqrt(jnp.sum(jnp.square(v / safe)))
-
-
 def _gram_top_eigenvalue(z: jax.Array) -> jax.Array:
     """Rayleigh-quotient estimate (from below) of λ_max(Z Zᵀ) = ‖Z‖₂² by power iteration."""
     d = z.shape[1]
     v = jax.random.normal(jax.random.key(0), (d,), z.dtype)  # fixed start: the result is pure
 
     def body(_, v):
-        v = v / jnp.where(_stable_norm(v) > 0, _stable_norm(v), 1)
+        v = v / jnp.where(stable_norm(v) > 0, stable_norm(v), 1)
         return z.T @ (z @ v)
 
     v = jax.lax.fori_loop(0, _POWER_ITERS, body, v)
-    v = v / jnp.where(_stable_norm(v) > 0, _stable_norm(v), 1)
+    v = v / jnp.where(stable_norm(v) > 0, stable_norm(v), 1)
     lam = jnp.sum(jnp.square(z @ v))
     return jnp.where(lam > 0, lam, 1)
 
@@ -141,7 +135,7 @@ def _hard_margin(features, labels, max_steps, rtol):
         restart = jnp.vdot(grad, alpha - s.alpha) < 0
 
         # Certificates at the new α (valid for any α >= 0, accepted step or not).
-        norm_w = _stable_norm(w)
+        norm_w = stable_norm(w)
         total = jnp.sum(alpha)
         upper = jnp.where(total > 0, norm_w / jnp.where(total > 0, total, 1), jnp.inf)
         safe_norm_w = jnp.where(norm_w > 0, norm_w, 1)

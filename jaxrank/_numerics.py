@@ -1,0 +1,59 @@
+"""Shared numerically careful primitives: one safe norm for the whole library.
+
+Every module that needs a Euclidean norm of a vector or pytree that may be zero, tiny or huge
+uses :func:`safe_norm` (finite value *and* finite gradient at 0) or :func:`stable_norm` (no
+overflow/underflow of the squares), never a private copy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["stable_norm", "safe_norm", "tree_norm"]
+
+
+def stable_norm(v: jax.Array, axis: int | tuple[int, ...] | None = None) -> jax.Array:
+    """Euclidean norm scaled by ``max|v_j|`` (no overflow/underflow of squares); 0 for ``v = 0``.
+
+    Example:
+      >>> f"{float(stable_norm(jnp.array([3e30, 4e30], jnp.float32))):.3g}"  # squares overflow
+      '5e+30'
+    """
+    scale = jnp.max(jnp.abs(v), axis=axis, keepdims=True)
+    safe = jnp.where(scale > 0, scale, 1)
+    out = safe * jnp.sqrt(jnp.sum(jnp.square(v / safe), axis=axis, keepdims=True))
+    out = jnp.where(scale > 0, out, 0)
+    return jnp.squeeze(out, axis=axis) if axis is not None else out.reshape(())
+
+
+def safe_norm(v: jax.Array, min_norm: float = 0.0, axis: Any = None) -> jax.Array:
+    r"""``max(‖v‖₂, min_norm)`` with a finite (zero) gradient at ``v = 0``.
+
+    The plain ``jnp.linalg.norm`` has a NaN gradient at 0; this is the double-``where`` form
+    (as ``optax.safe_norm``), with scaling so huge entries do not overflow.
+
+    Example:
+      >>> jax.grad(safe_norm)(jnp.zeros(3)).tolist()
+      [0.0, 0.0, 0.0]
+    """
+    pos = jnp.any(v != 0, axis=axis)
+    safe_v = jnp.where(jnp.expand_dims(pos, axis) if axis is not None else pos, v, 1)
+    norm = jnp.where(pos, stable_norm(safe_v, axis=axis), 0)
+    return jnp.maximum(norm, min_norm)
+
+
+def tree_norm(tree: Any) -> jax.Array:
+    """Euclidean norm of all leaves of a pytree together, safe at 0 (see :func:`safe_norm`).
+
+    Example:
+      >>> float(tree_norm({"a": jnp.array([3.0]), "b": jnp.array([[4.0]])}))
+      5.0
+    """
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        return jnp.zeros(())
+    flat = jnp.concatenate([jnp.ravel(x) for x in leaves])
+    return safe_norm(flat)
