@@ -88,7 +88,7 @@ def _hard_margin(features, labels, max_steps, rtol):
     dtype = features.dtype
     n, d = features.shape
     z = labels[:, None] * features  # rows z_i = y_i a_i
-    row_norm = jax.vmap(_stable_norm)(z)
+    row_norm = jax.vmap(stable_norm)(z)
     radius = jnp.max(row_norm)  # R = max_i ‖a_i‖
     live = row_norm > 0  # a zero row has a constant zero margin: its α_i stays 0
     # Any single point bounds μ: min_i y_i a_iᵀθ <= y_j a_jᵀθ <= ‖a_j‖ (a zero row gives μ <= 0).
