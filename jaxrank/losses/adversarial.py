@@ -119,8 +119,9 @@ def pgd_attack(
     Example:
       >>> import jax.numpy as jnp
       >>> x = jnp.zeros((1, 3))
-      >>> pgd_attack(lambda z: z.sum(-1), x, epsilon=0.1, norm="linf", steps=3,
-      ...            step_size=0.05).round(4).tolist()
+      >>> xa = pgd_attack(lambda z: z.sum(-1), x, epsilon=0.1, norm="linf", steps=3,
+      ...                 step_size=0.05)
+      >>> [[round(v, 4) for v in row] for row in xa.tolist()]
       [[0.1, 0.1, 0.1]]
     """
     _check_attack("pgd_attack", epsilon, norm, steps, step_size, "steps")
@@ -193,7 +194,7 @@ def pgd_margin_attack(apply_fn: ApplyFn, params, x, labels, *, epsilon, norm, st
       >>> f = lambda p, z: z @ p
       >>> xa = pgd_margin_attack(f, jnp.eye(2), jnp.array([[1.0, 0.0]]), jnp.array([0]),
       ...                        epsilon=0.6, norm="linf", steps=5, step_size=0.3)
-      >>> xa.round(4).tolist()
+      >>> [[round(v, 4) for v in row] for row in xa.tolist()]
       [[0.4, 0.6]]
     """
     _check_xy(x, labels, "pgd_margin_attack")
