@@ -21,6 +21,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -284,7 +285,11 @@ def comp_sum_bound(t: Any, *, tau: Any, num_classes: int) -> jax.Array:
     t = jnp.asarray(t, dtype=jnp.result_type(t, float))
     tau = jnp.asarray(tau, dtype=t.dtype)
     t, tau = jnp.broadcast_arrays(t, tau)
-    n = jnp.asarray(num_classes, t.dtype)
+    return _bound(t, tau, jnp.asarray(num_classes, t.dtype))
+
+
+@jax.jit
+def _bound(t, tau, n):
     cut = _cut(t.dtype)
     # general τ ∉ {1, 2}: G = M^{2−τ} = exp((2−τ) log M)
     tau_g = jnp.where((jnp.abs(tau - 1) < cut) | (tau >= 2), 0.5, tau)
@@ -325,18 +330,20 @@ def comp_sum_bound_inverse(eps: Any, *, tau: Any, num_classes: int,
     eps = jnp.asarray(eps, dtype=jnp.result_type(eps, float))
     tau = jnp.asarray(tau, dtype=eps.dtype)
     eps, tau = jnp.broadcast_arrays(eps, tau)
+    return _bound_inverse(eps, tau, jnp.asarray(num_classes, eps.dtype), iterations)
 
+
+@functools.partial(jax.jit, static_argnums=3)
+def _bound_inverse(eps, tau, n, iterations):
     def body(_, lohi):
         lo, hi = lohi
         mid = 0.5 * (lo + hi)
-        below = comp_sum_bound(mid, tau=tau, num_classes=num_classes) < eps
+        below = _bound(mid, tau, n) < eps
         return jnp.where(below, mid, lo), jnp.where(below, hi, mid)
 
     lo, hi = jax.lax.fori_loop(0, iterations, body, (jnp.zeros_like(eps), jnp.ones_like(eps)))
     out = hi  # T(hi) ≥ ε: Γ never underestimates
-    out = jnp.where(eps >= comp_sum_bound(jnp.ones_like(eps), tau=tau,
-                                          num_classes=num_classes), 1.0, out)
-    n = jnp.asarray(num_classes, eps.dtype)
+    out = jnp.where(eps >= _bound(jnp.ones_like(eps), tau, n), 1.0, out)
     return jnp.where(tau >= 2, jnp.minimum(n * eps, 1.0), out)
 
 
@@ -392,7 +399,7 @@ def conditional_min_loss(probs: jax.Array, *, tau: Any, axis: int = -1) -> jax.A
     """
     check_tau(tau, "conditional_min_loss(tau=...)")
     p = jnp.moveaxis(jnp.asarray(probs, dtype=jnp.result_type(probs, float)), axis, -1)
-    tau = jnp.asarray(tau, dtype=p.dtype)
+    tau = jnp.broadcast_to(jnp.asarray(tau, dtype=p.dtype), p.shape[:-1])
     cut = _cut(p.dtype)
     tau_g = jnp.where((jnp.abs(tau - 1) < cut) | (tau >= 2), 0.5, tau)
     r = 1 / (2 - tau_g)
