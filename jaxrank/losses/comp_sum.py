@@ -365,8 +365,12 @@ def comp_sum_bound_inverse_sqrt(eps: Any, *, tau: Any, num_classes: int) -> jax.
     _check_num_classes(num_classes, "comp_sum_bound_inverse_sqrt(num_classes=...)")
     _checks.check_nonnegative(eps, "comp_sum_bound_inverse_sqrt(eps=...)")
     eps = jnp.asarray(eps, dtype=jnp.result_type(eps, float))
-    tau = jnp.asarray(tau, dtype=eps.dtype)
-    n = jnp.asarray(num_classes, eps.dtype)
+    return _bound_inverse_sqrt(eps, jnp.asarray(tau, dtype=eps.dtype),
+                               jnp.asarray(num_classes, eps.dtype))
+
+
+@jax.jit
+def _bound_inverse_sqrt(eps, tau, n):
     low = jnp.sqrt(2**tau * (2 - tau) * eps)
     high = jnp.sqrt(2 * n ** (tau - 1) * eps)
     out = jnp.where(tau < 1, low, jnp.where(tau < 2, high, n * eps))
@@ -465,15 +469,15 @@ def conditional_comp_sum_risk(logits: jax.Array, probs: jax.Array, *, tau: Any) 
       >>> round(float(conditional_comp_sum_risk(jnp.zeros(2), jnp.array([0.5, 0.5]), tau=1.0)), 6)
       0.693147
     """
-    n = jnp.shape(logits)[-1]
     if jnp.shape(probs) != jnp.shape(logits):
         raise ValueError(
             f"`conditional_comp_sum_risk(probs=...)` must have the shape of logits "
             f"{tuple(jnp.shape(logits))}, got {tuple(jnp.shape(probs))}"
         )
-    ys = jnp.broadcast_to(jnp.arange(n), jnp.shape(logits))
-    rows = jnp.broadcast_to(logits[..., None, :], jnp.shape(logits)[:-1] + (n, n))
-    per = comp_sum_loss(rows, ys, tau=tau)  # per[..., y] = ℓ_τ(h, x, y)
+    check_tau(tau, "conditional_comp_sum_risk(tau=...)")
+    s = jnp.maximum(-jax.nn.log_softmax(logits, axis=-1), 0)  # −log p_y for every y
+    tau = jnp.asarray(tau, s.dtype)
+    per = _tempered(s, tau if tau.ndim == 0 else tau[..., None])  # per[..., y] = ℓ_τ(h, x, y)
     return jnp.sum(probs * per, axis=-1)
 
 

