@@ -1,4 +1,30 @@
 """Loss functions, ``loss(logits, labels, *, hyper, axis=-1) -> per-example loss`` (optax order)."""
 
-from jaxrank.losses.comp_sum import bounded_conditional_min_loss, comp_sum_bound, comp_sum_bound_inverse, comp_sum_bound_inverse_sqrt, comp_sum_loss, comp_sum_phi, conditional_comp_sum_risk, conditional_min_loss, conditional_minimizer, excess_zero_one_risk, generalized_cross_entropy_loss, logistic_loss, mae_loss, minimizability_gap, sum_exp_loss  # noqa: E501, F401  (compsum)
-from jaxrank.losses.adversarial import comp_sum_delta_distance, margin_loss, pgd_at_loss, pgd_attack, pgd_ce_attack, pgd_margin_attack, robust_accuracy, smooth_adversarial_comp_sum_loss, trades_loss  # noqa: E501, F401  (compsum)
+from jaxrank.losses.adversarial import (  # noqa: E501, F401  (compsum)
+    comp_sum_delta_distance,
+    margin_loss,
+    pgd_at_loss,
+    pgd_attack,
+    pgd_ce_attack,
+    pgd_margin_attack,
+    robust_accuracy,
+    smooth_adversarial_comp_sum_loss,
+    trades_loss,
+)
+from jaxrank.losses.comp_sum import (  # noqa: E501, F401  (compsum)
+    bounded_conditional_min_loss,
+    comp_sum_bound,
+    comp_sum_bound_inverse,
+    comp_sum_bound_inverse_sqrt,
+    comp_sum_loss,
+    comp_sum_phi,
+    conditional_comp_sum_risk,
+    conditional_min_loss,
+    conditional_minimizer,
+    excess_zero_one_risk,
+    generalized_cross_entropy_loss,
+    logistic_loss,
+    mae_loss,
+    minimizability_gap,
+    sum_exp_loss,
+)

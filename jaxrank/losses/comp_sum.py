@@ -527,4 +527,5 @@ def _check_unit(t: Any, where: str) -> None:
         return
     arr = np.asarray(t)
     if np.any(np.isnan(arr)) or np.any(arr < 0) or np.any(arr > 1):
-        raise ValueError(f"`{where}` must lie in [0, 1], got {arr.item() if arr.ndim == 0 else arr}")
+        shown = arr.item() if arr.ndim == 0 else arr
+        raise ValueError(f"`{where}` must lie in [0, 1], got {shown}")

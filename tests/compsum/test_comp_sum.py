@@ -7,7 +7,6 @@ import optax
 import pytest
 from jax.test_util import check_grads
 
-from jaxrank.losses import comp_sum as C
 from jaxrank.losses import (
     bounded_conditional_min_loss,
     comp_sum_bound,
@@ -25,6 +24,7 @@ from jaxrank.losses import (
     minimizability_gap,
     sum_exp_loss,
 )
+from jaxrank.losses import comp_sum as C
 from tests._tolerances import IDENTITY, IDENTITY_F32, NUMERICAL
 
 TAUS = (0.0, 0.5, 1.0, 1.5, 1.9, 2.0)
@@ -238,7 +238,7 @@ def test_pointwise_calibration_inequality(n):
 
 
 def test_conditional_min_loss_is_the_minimum():
-    """C*_τ = min_h C_τ(h): the closed form minimiser attains it, and gradient descent can't beat it."""
+    """C*_τ = min_h C_τ(h): the closed-form minimiser attains it; L-BFGS cannot beat it."""
     p = _probs(7, 4, 5)
     for tau in (0.0, 0.5, 1.0, 1.5):
         q = conditional_minimizer(p, tau=tau)
