@@ -61,7 +61,7 @@ def test_lipschitz_upper_bound_for_tau_at_least_one():
         assert np.all(np.asarray(lhs) <= np.asarray(comp_sum_loss(h, y, tau=tau) + d) + 1e-12)
 
 
-@pytest.mark.slow  # several PGD compilations (about 6 s unloaded)
+@pytest.mark.slow  # several PGD compilations: 58 s measured at load average 25
 def test_smooth_adversarial_loss_upper_bounds_plain_and_adversarial_loss():
     for tau in (1.0, 1.5):
         kw = dict(tau=tau, epsilon=0.2, norm="linf", attack_steps=5, step_size=0.1, key=KEY)
