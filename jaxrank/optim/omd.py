@@ -681,8 +681,8 @@ def omd_ensemble(
         g = g.astype(x.dtype)
         etas = state.learning_rates[:, None]
         cum_loss = state.cum_loss + state.x_base @ g  # L_{t,i}
-        x_hat = project(state.x_hat - etas * g)  # base x̂_{t+1,i}
-        x_base = project(x_hat - etas * g)  # base x_{t+1,i}, hint M_{t+1} = g_t
+        x_hat = project(state.x_hat - etas * g[None, :])  # base x̂_{t+1,i}
+        x_base = project(x_hat - etas * g[None, :])  # base x_{t+1,i}, hint M_{t+1} = g_t
         weights = jax.nn.softmax(-meta_learning_rate * (cum_loss + x_base @ g))
         x_next = weights @ x_base
         new = EnsembleState(state.count + 1, x_hat, x_base, cum_loss, weights,
