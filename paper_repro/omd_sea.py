@@ -5,8 +5,8 @@ The paper is theoretical (no experiments, no published numbers): every claim bel
 theorems, or the spec's concrete reading of one (shared/specs/omd_sea.md §5), tested on designed
 synthetic SEA environments. Theorems hide constants; where a claim fixes a constant (C1: 1, C5:
 the band [0.01, 10], C12: 2) it is our reading and says so. Comparisons between methods are decided
-only when the gap exceeds ``Z`` combined standard errors over seeds; otherwise the case is
-undecided.
+only when the gap exceeds ``Z`` combined standard errors over seeds and ``REL_MIN`` of the larger
+value; otherwise the case is undecided.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from paper_repro.check import Claim, Outcome
 
 SLUG = "omd_sea"
 Z = 2.0  # standard errors a difference must exceed to decide a comparison
+REL_MIN = 0.01  # ...and a relative size: gaps under 1% (e.g. of deterministic s = 0 runs) are
+# undecided, not wins
 F1_CASES = ("iid_noisy", "iid_small", "rotation", "switches", "alternation", "corrupted")
 BOUND_CONSTANT = 1.0  # C1, C13: regret ≤ constant × bound (the theorems hide constants)
 F2_BAND = (0.01, 10.0)  # C5 (spec §5, F2)
@@ -40,7 +42,7 @@ def _less(a: float, sa: float, b: float, sb: float) -> bool | None:
     """a < b decided beyond Z combined standard errors; None when within them."""
     gap = b - a
     se = math.hypot(sa, sb)
-    if abs(gap) <= Z * se or gap == 0:
+    if abs(gap) <= max(Z * se, REL_MIN * max(abs(a), abs(b))):
         return None
     return gap > 0
 
