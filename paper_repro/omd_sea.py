@@ -70,7 +70,7 @@ def c2(records):
     won = _less(ra, sa, rb, sb)
     return Outcome.from_cases({"iid_small": won},
                               f"OMD {ra:.3g} ± {sa:.2g} vs OGD {rb:.3g} ± {sb:.2g}",
-                              f"OMD E[R_T] < OGD's by more than {Z:g} SE (iid, small noise)")
+                              f"OMD E[R_T] < OGD's by > {Z:g} SE and > 1% (iid, small noise)")
 
 
 def c3(records):
@@ -78,7 +78,7 @@ def c3(records):
     won = _less(ra, sa, rb, sb)
     return Outcome.from_cases({"rotation": won},
                               f"OMD {ra:.3g} ± {sa:.2g} vs OGD {rb:.3g} ± {sb:.2g}",
-                              f"OMD E[R_T] < OGD's by more than {Z:g} SE (s = 0, slow rotation)")
+                              f"OMD E[R_T] < OGD's by > {Z:g} SE and > 1% (s = 0, slow rotation)")
 
 
 def c4(records):
@@ -185,7 +185,7 @@ def c11(records):
         cases[n] = _less(ra, sa, rb, sb)
         parts.append(f"{n}: {ra:.4g}±{sa:.2g} vs {rb:.4g}±{sb:.2g}")
     return Outcome.from_cases(cases, "optimistic ONS vs ONS: " + "; ".join(parts),
-                              f"optimistic ONS E[R_T] lower by > {Z:g} SE")
+                              f"optimistic ONS E[R_T] lower by > {Z:g} SE and > 1%")
 
 
 def _f5_names(records):
