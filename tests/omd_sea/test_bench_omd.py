@@ -5,6 +5,7 @@ import json
 
 import jax
 import numpy as np
+import pytest
 
 from bench import omd_sea as bo
 from jaxrank.online import sea
@@ -23,6 +24,7 @@ def test_tiny_record(tmp_path):
     assert rec["variants"]["numpy"]["speedup_vs_numpy"] == 1.0
 
 
+@pytest.mark.slow  # the tiny run above already checks NumPy vs library agreement
 def test_numpy_reference_matches_library_regret():
     config = bo.TINY
     env, p, G = bo._setup(config)

@@ -63,7 +63,9 @@ def _final(name, seed, num_rounds=15):
     return losses
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n != "omd_entropy"])
+@pytest.mark.parametrize(
+    "name", [n if n == "omd_adaptive" else pytest.param(n, marks=pytest.mark.slow)
+             for n in NAMES if n != "omd_entropy"])
 def test_vmap_over_seeds_matches_loop(name):
     seeds = jnp.arange(3)
     batched = jax.vmap(lambda s: _final(name, s))(seeds)

@@ -10,7 +10,7 @@ import pytest
 from jaxrank.optim import omd
 from tests._tolerances import IDENTITY, NUMERICAL
 
-SEEDS = range(25)
+SEEDS = range(10)  # property-style: random g, M, u, η per seed
 
 
 def rollout(tx, grads, x0, hints=None):
@@ -31,7 +31,7 @@ def rollout(tx, grads, x0, hints=None):
 # --------------------------------------------------------------------------- projections
 
 
-@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("seed", range(3))
 def test_ball_projection_idempotent_nonexpansive_kkt(seed):
     rng = np.random.default_rng(seed)
     b = omd.ball(1.5)
@@ -54,7 +54,7 @@ def test_box_projection_idempotent_and_zero_vector_finite():
     assert np.allclose(jax.grad(lambda v: jnp.sum(omd.ball(1.0).project(v)))(jnp.zeros(3)), 1.0)
 
 
-@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("seed", range(3))
 def test_ball_qp_satisfies_kkt(seed):
     rng = np.random.default_rng(seed)
     a = rng.normal(size=(5, 5))
@@ -75,7 +75,7 @@ def test_ball_qp_satisfies_kkt(seed):
 # --------------------------------------------------------------------------- optax equivalence
 
 
-@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("seed", range(3))
 def test_unconstrained_omd_matches_closed_form_and_optax(seed):
     rng = np.random.default_rng(seed)
     eta, grads = 0.3, rng.normal(size=(12, 4))
@@ -130,7 +130,7 @@ def test_perfect_hint_bound_is_not_vacuous():
     assert _linearized(ys, g, u) == pytest.approx(5.5, rel=1e-12) and 5.5 > bound
 
 
-@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("seed", range(5))
 def test_perfect_hints_leave_only_the_first_term(seed):
     """With M_t = g_t (t ≥ 2) the bound is ‖u − x̂_1‖²/(2η) + (η/2)‖g_1‖², for every T."""
     rng = np.random.default_rng(seed)
@@ -144,7 +144,7 @@ def test_perfect_hints_leave_only_the_first_term(seed):
         assert np.all(lin <= np.sum(u**2) / (2 * eta) + eta / 2 * np.sum(grads[0] ** 2) + 1e-10)
 
 
-@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("seed", range(5))
 def test_regret_inequality_entropy(seed):
     """Negative entropy (1-strongly convex in ℓ1): Σ⟨g_t, x_t − u⟩ ≤ KL(u‖x̂_1)/η +
     (η/2)Σ‖g_t − M_t‖∞²."""

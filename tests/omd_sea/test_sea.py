@@ -50,8 +50,13 @@ def test_cumulative_sea_alternation_and_iid():
 # --------------------------------------------------------------------------- Monte Carlo
 
 
-@pytest.mark.parametrize("name", ["quadratic", "linear", "least_squares"])
-@pytest.mark.parametrize("t", [1, 7])
+@pytest.mark.parametrize(
+    ("name", "t"),
+    [("quadratic", 1), ("linear", 7), ("least_squares", 7),
+     pytest.param("quadratic", 7, marks=pytest.mark.slow),
+     pytest.param("linear", 1, marks=pytest.mark.slow),
+     pytest.param("least_squares", 1, marks=pytest.mark.slow)],
+)
 def test_monte_carlo_matches_closed_forms(name, t):
     env = sea.ENVIRONMENTS[name](D, R)
     p = params("alternation", noise=0.4)
@@ -69,6 +74,7 @@ def test_monte_carlo_matches_closed_forms(name, t):
     np.testing.assert_allclose(mc["mean_grad"], want, atol=0.05)
 
 
+@pytest.mark.slow
 def test_logistic_monte_carlo_noise_free_has_zero_sigma():
     env = sea.logistic(D, R)
     pts = jnp.asarray(np.random.default_rng(0).normal(size=(3, D)) * 0.3)
@@ -91,7 +97,9 @@ def _pgd(total_loss, steps=3000, lr=0.05):
     return x, float(total_loss(jnp.asarray(x)))
 
 
-@pytest.mark.parametrize("name", ["quadratic", "linear", "least_squares"])
+@pytest.mark.parametrize("name", ["least_squares",
+                                  pytest.param("quadratic", marks=pytest.mark.slow),
+                                  pytest.param("linear", marks=pytest.mark.slow)])
 def test_best_fixed_matches_projected_gd(name):
     env = sea.ENVIRONMENTS[name](D, R)
     T = 40
@@ -153,6 +161,7 @@ def test_noise_free_constant_target_has_bounded_regret():
     assert 0 < r[0] and r[-1] - r[0] < 1e-6 * max(1.0, abs(r[0]))  # flat from T = 400 to 4000
 
 
+@pytest.mark.slow
 def test_linear_iid_zero_mean_noise_regret_order():
     """c = 0, s > 0: comparator on the boundary, E R_T = O(D s √(dT)); the ratio stays in a band."""
     env = sea.linear(D, R)
