@@ -17,8 +17,10 @@ theorems* on synthetic SEA environments with closed-form σ², Σ² (shared/spec
 
 Command: ``python -m experiments.omd_sea [--figure ID|all] [--smoke]``. float64 throughout (regret
 is a difference of sums of 10⁵ losses). Each figure's grid (cases × seeds, or step sizes × seeds)
-is one compiled, vmapped call through :func:`jaxrank.sweep.sweep` per method. Expected time on the
-2-core CPU: about 5 minutes in FULL mode, under a minute in SMOKE.
+is one compiled, vmapped call through :func:`jaxrank.sweep.sweep` (all methods of a figure in one
+compiled function). Measured on the 2 shared CPU cores at load average 12-16: FULL 1001 s wall
+(about a third of it CPU time for this process, so about 5-6 minutes alone); SMOKE 5.6 min wall,
+95 s CPU, almost all XLA compilation.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class Config:
     f2_rounds: int = 10_000
     f2_noises: tuple[float, ...] = (0.0, 0.01, 0.03, 0.1, 0.3)
     f2_amplitudes: tuple[float, ...] = (0.0, 0.01, 0.03, 0.1, 0.3)
-    f2_band: tuple[float, float] = (0.01, 10.0)
+    f2_band: tuple[float, float] = (0.01, 10.0)  # claim C5's band for E[R_T]/bound
     # f3: strongly convex quadratic
     f3_rounds: int = 100_000
     f3_noises: tuple[float, ...] = (0.0, 0.05, 0.2)

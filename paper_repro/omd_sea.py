@@ -3,9 +3,9 @@
 
 The paper is theoretical (no experiments, no published numbers): every claim below is one of its
 theorems, or the spec's concrete reading of one (shared/specs/omd_sea.md §5), tested on designed
-synthetic SEA environments. Theorems hide constants; where a claim fixes a constant (C1: 1, C5:
-the band [0.01, 10], C12: 2) it is our reading and says so. Comparisons between methods are decided
-only when the gap exceeds ``Z`` combined standard errors over seeds and ``REL_MIN`` of the larger
+synthetic SEA environments. Theorems hide constants; where a claim fixes a constant (C1: 1,
+C5: the band ``Config.f2_band`` = [0.01, 10], C12: 2) it is our reading and says so.
+Comparisons between methods are decided only when the gap exceeds ``Z`` combined standard errors over seeds and ``REL_MIN`` of the larger
 value; otherwise the case is undecided.
 """
 
@@ -24,7 +24,6 @@ REL_MIN = 0.01  # ...and a relative size: gaps under 1% (e.g. of deterministic s
 # undecided, not wins
 F1_CASES = ("iid_noisy", "iid_small", "rotation", "switches", "alternation", "corrupted")
 BOUND_CONSTANT = 1.0  # C1, C13: regret ≤ constant × bound (the theorems hide constants)
-F2_BAND = (0.01, 10.0)  # C5 (spec §5, F2)
 ALTERNATION_FACTOR = 3.0  # C4: OMD within this factor of OGD under alternation
 SQRT_SLOPE_MAX = 0.6  # C4: "O(√T)" = log-log slope over the last decade ≤ 0.6
 LOG_EXPONENT_MAX = 0.25  # C7, C10: "logarithmic" = log-log slope ≤ 0.25 (√T would be 0.5)
@@ -103,7 +102,7 @@ def _f2_cells(records):
 
 def c5(records):
     s, cells = _f2_cells(records)
-    lo, hi = F2_BAND
+    lo, hi = records["f2"]["config"]["f2_band"]  # C5's band (spec §5, F2), from the config
     cases, ratios = {}, []
     for sn, an in cells:
         r = s[key("f2", sn, an, "omd", "ratio")]
