@@ -5,8 +5,8 @@ The paper is theoretical (no experiments, no published numbers): every claim bel
 theorems, or the spec's concrete reading of one (shared/specs/omd_sea.md §5), tested on designed
 synthetic SEA environments. Theorems hide constants; where a claim fixes a constant (C1: 1,
 C5: the band ``Config.f2_band`` = [0.01, 10], C12: 2) it is our reading and says so.
-Comparisons between methods are decided only when the gap exceeds ``Z`` combined standard errors over seeds and ``REL_MIN`` of the larger
-value; otherwise the case is undecided.
+Comparisons between methods are decided only when the gap exceeds ``Z`` combined standard
+errors over seeds and ``REL_MIN`` of the larger value; otherwise the case is undecided.
 """
 
 from __future__ import annotations
