@@ -496,6 +496,11 @@ def cumulative_sea(env: Environment, params: SEAParams, num_rounds: int) -> dict
     if env.sigma2 is None:
         raise ValueError(f"`cumulative_sea(env=...)`: {env.name} has no closed form; use "
                          "monte_carlo_sea")
+    return _cumulative(env, params, num_rounds)
+
+
+@functools.partial(jax.jit, static_argnames=("env", "num_rounds"))
+def _cumulative(env, params, num_rounds):
     ts = jnp.arange(1, num_rounds + 1, dtype=jnp.int32)
     s2 = jax.vmap(lambda t: env.sigma2(params, t))(ts)
     v2 = jax.vmap(lambda t: env.variation2(params, t))(ts)

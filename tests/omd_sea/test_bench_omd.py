@@ -11,6 +11,7 @@ from bench import omd_sea as bo
 from jaxrank.online import sea
 
 
+@pytest.mark.slow  # three compilations; `python -m bench.omd_sea --tiny` by hand or make test-all
 def test_tiny_record(tmp_path):
     out = tmp_path / "b.json"
     assert bo.main(["--tiny", "--out", str(out), "--device-note", "test"]) == 0
@@ -24,7 +25,6 @@ def test_tiny_record(tmp_path):
     assert rec["variants"]["numpy"]["speedup_vs_numpy"] == 1.0
 
 
-@pytest.mark.slow  # the tiny run above already checks NumPy vs library agreement
 def test_numpy_reference_matches_library_regret():
     config = bo.TINY
     env, p, G = bo._setup(config)
