@@ -1,6 +1,7 @@
 """Optimizers: one module per method family, all following the :class:`Solver` contract."""
 
 from jaxrank.optim import margin, perceptron
+from jaxrank.optim import omd  # noqa: F401  (omd_sea)
 from jaxrank.optim._base import (
     OptaxSolverState,
     Solver,

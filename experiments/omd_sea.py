@@ -1,0 +1,722 @@
+"""Chen, Zhang, Tu, Zhao, Zhang 2023, "Optimistic Online Mirror Descent for Bridging Stochastic and
+Adversarial Online Convex Optimization" (ICML 2023, arXiv:2302.04552; JMLR 2024).
+
+The paper is theoretical and has no experiments: every figure here is a *designed test of its
+theorems* on synthetic SEA environments with closed-form σ², Σ² (shared/specs/omd_sea.md §5):
+
+* ``f1``  regret vs T (log-log) on six linear SEA environments (iid noisy / iid small noise /
+          slow rotation / K switches / alternation / corrupted iid), optimistic OMD vs OGD,
+          AdaGrad-norm and optimistic FTRL; the convex theorem's bound D(√σ²₁:T + √Σ²₁:T).
+* ``f2``  interpolation heat map: E[R_T] / (D(√σ²₁:T + √Σ²₁:T) + LD²) over a (noise s) ×
+          (alternation amplitude a) grid, quadratic losses, OMD and OGD.
+* ``f3``  strongly convex (quadratic, λ = 1): OMD and OGD with η_t = 1/(λt), regret vs log T.
+* ``f4``  exp-concave (online least squares): optimistic ONS vs ONS, regret vs T.
+* ``f5``  dynamic regret (K-switch quadratic): the OMD ensemble vs every fixed-step OMD of its
+          grid vs OGD, against √((1 + P_T + σ² + Σ²)(1 + P_T)).
+* ``f6``  online-to-batch: F(x̄_T) − F* vs T for iid quadratic and linear losses, s = 0 and s > 0.
+
+Command: ``python -m experiments.omd_sea [--figure ID|all] [--smoke]``. float64 throughout (regret
+is a difference of sums of 10⁵ losses). Each figure's grid (cases × seeds, or step sizes × seeds)
+is one compiled, vmapped call through :func:`jaxrank.sweep.sweep` (all methods of a figure in one
+compiled function). Measured on the 2 shared CPU cores at load average 12-16: FULL 1001 s wall
+(about a third of it CPU time for this process, so about 5-6 minutes alone); SMOKE 5.6 min wall,
+95 s CPU, almost all XLA compilation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments import _harness
+from experiments._harness import Figure, Paper, Results
+from jaxrank.online import sea
+from jaxrank.optim import omd
+from jaxrank.sweep import sweep
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    dtype: str = "float64"  # regret = difference of sums over up to 1e5 rounds
+    num_seeds: int = 20
+    dim: int = 10
+    radius: float = 1.0
+    num_chunks: int = 100  # regret is evaluated at T_k = kT/num_chunks
+    delta: float = 1.0  # δ of the adaptive step
+    # f1: linear losses, six schedules
+    f1_rounds: int = 100_000
+    f1_center: float = 0.5
+    f1_noise_small: float = 0.05
+    f1_noise_large: float = 0.3
+    f1_switches: int = 4
+    f1_corruption_fraction: float = 0.01
+    # f2: quadratic losses, noise × alternation amplitude
+    f2_rounds: int = 10_000
+    f2_noises: tuple[float, ...] = (0.0, 0.01, 0.03, 0.1, 0.3)
+    f2_amplitudes: tuple[float, ...] = (0.0, 0.01, 0.03, 0.1, 0.3)
+    f2_band: tuple[float, float] = (0.01, 10.0)  # claim C5's band for E[R_T]/bound
+    # f3: strongly convex quadratic
+    f3_rounds: int = 100_000
+    f3_noises: tuple[float, ...] = (0.0, 0.05, 0.2)
+    f3_switches: int = 10
+    # f4: online least squares (exp-concave)
+    f4_rounds: int = 10_000
+    f4_dim: int = 5
+    f4_noises: tuple[float, ...] = (0.0, 0.1, 0.5)
+    f4_center: float = 0.5
+    # f5: dynamic regret
+    f5_rounds: int = 10_000
+    f5_switches: tuple[int, ...] = (2, 8, 32)
+    f5_noise: float = 0.05
+    f5_min_step: float = 1.0 / 64
+    f5_num_learners: int = 8
+    f5_meta_rate: float = 1.0
+    # f6: online-to-batch
+    f6_rounds: int = 100_000
+    f6_noises: tuple[float, ...] = (0.0, 0.3)
+    f6_dim: int = 5
+
+
+FULL = Config()
+SMOKE = dataclasses.replace(
+    FULL, num_seeds=3, num_chunks=10, f1_rounds=1000, f2_rounds=500, f2_noises=(0.0, 0.1),
+    f2_amplitudes=(0.0, 0.1), f3_rounds=1000, f4_rounds=500, f5_rounds=500,
+    f5_switches=(2, 8), f6_rounds=1000,
+)
+
+METHOD_LABELS = {
+    "omd": "optimistic OMD (adaptive η)",
+    "ogd": "OGD (η = D/(G√t))",
+    "adagrad": "AdaGrad-norm OGD",
+    "oftrl": "optimistic FTRL (adaptive η)",
+    "omd_sc": "optimistic OMD (η = 1/(λt))",
+    "ogd_sc": "OGD (η = 1/(λt))",
+    "ons": "ONS",
+    "oons": "optimistic ONS",
+    "ensemble": "OMD ensemble + optimistic Hedge",
+}
+
+
+def summary_key(*parts: Any) -> str:
+    """The one key builder shared with paper_repro/omd_sea.py: ``f1/iid_noisy/omd/regret``."""
+    return "/".join(str(p) for p in parts)
+
+
+def _seeds(config: Config) -> np.ndarray:
+    return np.arange(config.num_seeds)
+
+
+def _stack(params: list[sea.SEAParams]) -> sea.SEAParams:
+    return jax.tree.map(lambda *v: jnp.stack(v), *params)
+
+
+def _take(table: sea.SEAParams, i: jax.Array) -> sea.SEAParams:
+    return jax.tree.map(lambda v: v[i], table)
+
+
+def _x1(dim: int, radius: float, dtype=jnp.float64) -> jax.Array:
+    """Every learner starts at the boundary point R e_d (so that the start costs something)."""
+    return jnp.zeros(dim, dtype).at[-1].set(radius)
+
+
+def _learner(method: str, env: sea.Environment, p: sea.SEAParams, grad_bound, config: Config,
+             extra: Any = None):
+    R = env.radius
+    D = 2 * R
+    ball = omd.ball(R)
+    if method == "omd":
+        return omd.optimistic_omd(omd.adaptive_step(D, grad_bound, config.delta), projection=ball)
+    if method == "oftrl":
+        return omd.optimistic_ftrl(omd.adaptive_step(D, grad_bound, config.delta),
+                                   projection=ball)
+    if method == "ogd":
+        return omd.ogd(omd.sqrt_decay_step(D, grad_bound), projection=ball)
+    if method == "adagrad":
+        return omd.adagrad_norm(D, projection=ball)
+    if method == "omd_sc":
+        return omd.optimistic_omd(omd.strongly_convex_step(1.0), projection=ball)
+    if method == "ogd_sc":
+        return omd.ogd(omd.strongly_convex_step(1.0), projection=ball)
+    if method in ("ons", "oons"):
+        gamma, eps = extra
+        return omd.ons(gamma, eps, projection=ball, optimistic=method == "oons")
+    if method == "omd_fixed":
+        return omd.optimistic_omd(extra, projection=ball)
+    if method == "ensemble":
+        return omd.omd_ensemble(config.f5_min_step, config.f5_num_learners,
+                                meta_learning_rate=config.f5_meta_rate / (grad_bound * D),
+                                projection=ball)
+    raise ValueError(f"unknown method {method!r}")
+
+
+# --------------------------------------------------------------------------- static regret grid
+
+
+@functools.cache
+def _regret_fn(env_name: str, methods: tuple[str, ...], num_rounds: int, config: Config):
+    """A stable per-point function ``(table, grad_bound, extra, case, seed) -> R_{T_k}`` of every
+    method, shape (methods, K), for sweep: one compilation per figure, comparator shared."""
+    dim = config.f4_dim if env_name == "least_squares" else config.dim
+    env = sea.ENVIRONMENTS[env_name](dim, config.radius)
+    K = config.num_chunks
+
+    def one(table, grad_bound, extra, case, seed):
+        p = _take(table, case)
+        key = jax.random.key(seed)
+        ex = None if extra is None else jax.tree.map(lambda v: v[case], extra)
+        _, _, best = sea.prefix_best_fixed(env, p, key, num_rounds, K)
+        curves = []
+        for method in methods:
+            tx = _learner(method, env, p, grad_bound, config, ex)
+            _, _, losses = sea.play(tx, env, p, _x1(dim, config.radius), key, num_rounds)
+            curves.append(sea.regret_curve(losses, best, K))
+        return jnp.stack(curves)
+
+    return one
+
+
+def regret_grid(env_name, methods, params, num_rounds, config, grad_bound, extra=None):
+    """R_{T_k} for every case × seed × method: (cases, seeds, methods, K), one sharded vmapped
+    call (all methods of a figure in one compiled function)."""
+    fn = _regret_fn(env_name, tuple(methods), num_rounds, config)
+    table = _stack(params)
+    return sweep(fn, {"case": np.arange(len(params)), "seed": _seeds(config)}, table,
+                 jnp.asarray(grad_bound), extra)
+
+
+@functools.partial(jax.jit, static_argnames=("env", "num_rounds"))
+def _cumulative_jit(env, params, num_rounds):
+    ts = jnp.arange(1, num_rounds + 1, dtype=jnp.int32)
+    s2 = jax.vmap(lambda t: env.sigma2(params, t))(ts)
+    v2 = jax.vmap(lambda t: env.variation2(params, t))(ts)
+    return jnp.cumsum(s2), jnp.cumsum(v2), jnp.max(s2), jnp.max(v2[1:])
+
+
+def _cumulative(env, params, num_rounds, num_chunks):
+    """σ²_{1:T_k}, Σ²_{1:T_k} at the K horizons (closed forms)."""
+    s2, v2, _, _ = _cumulative_jit(env, params, num_rounds)
+    size = num_rounds // num_chunks
+    idx = size * np.arange(1, num_chunks + 1) - 1
+    return np.asarray(s2)[idx], np.asarray(v2)[idx]
+
+
+def _slope(x, y) -> float:
+    """Least-squares slope of log y on log x (NaN if any y ≤ 0)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if np.any(y <= 0):
+        return float("nan")
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def _last_decade(horizons) -> np.ndarray:
+    h = np.asarray(horizons)
+    return h >= h[-1] / 10
+
+
+# --------------------------------------------------------------------------- f1
+
+
+def _f1_cases(config: Config) -> dict[str, sea.SEAParams]:
+    T, d = config.f1_rounds, config.dim
+    c = jnp.zeros(d).at[0].set(config.f1_center)
+    small, large = config.f1_noise_small, config.f1_noise_large
+    return {
+        "iid_noisy": sea.sea_params(jnp.zeros(d), horizon=T, noise=large),
+        "iid_small": sea.sea_params(c, horizon=T, noise=small),
+        "rotation": sea.sea_params(c, horizon=T, noise=0.0, schedule="rotation",
+                                   period=4.0 * T),
+        "switches": sea.sea_params(c, horizon=T, noise=small, schedule="switches",
+                                   switches=config.f1_switches),
+        "alternation": sea.sea_params(c, horizon=T, noise=0.0, schedule="alternation"),
+        "corrupted": sea.sea_params(c, horizon=T, noise=small, schedule="corrupted",
+                                    corruption=int(config.f1_corruption_fraction * T)),
+    }
+
+
+F1_METHODS = ("omd", "ogd", "adagrad", "oftrl")
+
+
+def run_f1(config: Config) -> Results:
+    env = sea.linear(config.dim, config.radius)
+    cases = _f1_cases(config)
+    names, params = list(cases), list(cases.values())
+    T, K, D = config.f1_rounds, config.num_chunks, 2 * config.radius
+    G = max(float(env.grad_bound(p)) for p in params)
+    horizons = (T // K) * np.arange(1, K + 1)
+    series: dict[str, Any] = {"horizons": horizons}
+    summary: dict[str, Any] = {"rounds": T, "grad_bound": G}
+    regs = regret_grid("linear", F1_METHODS, params, T, config, G)  # (cases, seeds, M, K)
+    for j, method in enumerate(F1_METHODS):
+        for i, name in enumerate(names):
+            st = _harness.seed_summary(regs[i, :, j])
+            series[summary_key(name, method, "mean")] = st["mean"]
+            series[summary_key(name, method, "sem")] = st["sem"]
+            summary[summary_key("f1", name, method, "regret")] = float(st["mean"][-1])
+            summary[summary_key("f1", name, method, "regret_sem")] = float(st["sem"][-1])
+            summary[summary_key("f1", name, method, "regret_tenth")] = float(
+                st["mean"][K // 10 - 1])
+            mask = _last_decade(horizons)
+            summary[summary_key("f1", name, method, "slope")] = _slope(
+                horizons[mask], st["mean"][mask])
+    for name, p in cases.items():
+        s2, v2 = _cumulative(env, p, T, K)
+        bound = D * (np.sqrt(s2) + np.sqrt(v2))  # L = 0 for linear losses
+        series[summary_key(name, "bound")] = bound
+        summary[summary_key("f1", name, "sigma2")] = float(s2[-1])
+        summary[summary_key("f1", name, "variation2")] = float(v2[-1])
+        summary[summary_key("f1", name, "bound")] = float(bound[-1])
+    return Results(series=series, summary=summary, seeds=_seeds(config).tolist())
+
+
+def plot_f1(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s = record["results"]["series"]
+    names = ["iid_noisy", "iid_small", "rotation", "switches", "alternation", "corrupted"]
+    fig, axes = plt.subplots(2, 3, figsize=(11, 6.5))
+    h = np.asarray(s["horizons"])
+    for ax, name in zip(axes.ravel(), names, strict=True):
+        for method in F1_METHODS:
+            m = np.asarray(s[summary_key(name, method, "mean")])
+            ax.plot(h, m, label=METHOD_LABELS[method])
+        ax.plot(h, s[summary_key(name, "bound")], "k--", label="D(√σ²₁:T + √Σ²₁:T)")
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_title(name)
+        ax.set_xlabel("T")
+        ax.set_ylabel("E[R_T]")
+    axes[0, 0].legend()
+    fig.suptitle(record["title"])
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- f2
+
+
+def run_f2(config: Config) -> Results:
+    env = sea.quadratic(config.dim, config.radius)
+    T, K, D, L = config.f2_rounds, config.num_chunks, 2 * config.radius, env.smoothness
+    e1 = jnp.zeros(config.dim).at[0].set(1.0)
+    grid = [(s, a) for s in config.f2_noises for a in config.f2_amplitudes]
+    params = [sea.sea_params(a * e1, horizon=T, noise=s, schedule="alternation")
+              for s, a in grid]
+    G = max(float(env.grad_bound(p)) for p in params)
+    shape = (len(config.f2_noises), len(config.f2_amplitudes))
+    series: dict[str, Any] = {"noises": config.f2_noises, "amplitudes": config.f2_amplitudes}
+    summary: dict[str, Any] = {"rounds": T, "grad_bound": G}
+    bounds = np.array([
+        D * sum(np.sqrt(v[-1]) for v in _cumulative(env, p, T, K)) + L * D**2 for p in params])
+    series["bound"] = bounds.reshape(shape)
+    regs = regret_grid("quadratic", ("omd", "ogd"), params, T, config, G)
+    for j, method in enumerate(("omd", "ogd")):
+        reg = regs[:, :, j, -1]  # (cases, seeds)
+        mean = reg.mean(axis=1)
+        ratio = mean / bounds
+        series[summary_key(method, "regret")] = mean.reshape(shape)
+        series[summary_key(method, "ratio")] = ratio.reshape(shape)
+        for (s, a), m, r, sem in zip(grid, mean, ratio, reg.std(axis=1, ddof=1)
+                                     / np.sqrt(reg.shape[1]), strict=True):
+            summary[summary_key("f2", f"s={s:g}", f"a={a:g}", method, "regret")] = float(m)
+            summary[summary_key("f2", f"s={s:g}", f"a={a:g}", method, "regret_sem")] = float(sem)
+            summary[summary_key("f2", f"s={s:g}", f"a={a:g}", method, "ratio")] = float(r)
+    for (s, a), b in zip(grid, bounds, strict=True):
+        summary[summary_key("f2", f"s={s:g}", f"a={a:g}", "bound")] = float(b)
+    return Results(series=series, summary=summary, seeds=_seeds(config).tolist())
+
+
+def plot_f2(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s = record["results"]["series"]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
+    noises, amps = s["noises"], s["amplitudes"]
+    panels = [("omd/regret", "OMD E[R_T]"), ("omd/ratio", "OMD E[R_T] / bound"),
+              ("ogd/ratio", "OGD E[R_T] / bound")]
+    for ax, (k, title) in zip(axes, panels, strict=True):
+        v = np.asarray(s[k], float)
+        im = ax.imshow(np.log10(np.maximum(np.abs(v), 1e-12)), origin="lower", cmap="viridis")
+        for i in range(v.shape[0]):
+            for j in range(v.shape[1]):
+                ax.text(j, i, f"{v[i, j]:.2g}", ha="center", va="center", fontsize=6,
+                        color="w")
+        ax.set_xticks(range(len(amps)), [f"{a:g}" for a in amps])
+        ax.set_yticks(range(len(noises)), [f"{n:g}" for n in noises])
+        ax.set_xlabel("alternation amplitude a (drift)")
+        ax.set_ylabel("noise s")
+        ax.set_title(title + " (log10 colour)")
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.suptitle(record["title"] + "; bound = D(√σ²₁:T + √Σ²₁:T) + LD²")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- f3
+
+
+def _f3_cases(config: Config) -> dict[str, sea.SEAParams]:
+    T, d = config.f3_rounds, config.dim
+    c = jnp.zeros(d).at[0].set(0.5)
+    out = {f"s={s:g}": sea.sea_params(c, horizon=T, noise=s) for s in config.f3_noises}
+    out["switches"] = sea.sea_params(c, horizon=T, noise=0.0, schedule="switches",
+                                     switches=config.f3_switches)
+    return out
+
+
+def run_f3(config: Config) -> Results:
+    env = sea.quadratic(config.dim, config.radius)
+    cases = _f3_cases(config)
+    T, K = config.f3_rounds, config.num_chunks
+    horizons = (T // K) * np.arange(1, K + 1)
+    series: dict[str, Any] = {"horizons": horizons}
+    summary: dict[str, Any] = {"rounds": T}
+    G = max(float(env.grad_bound(p)) for p in cases.values())
+    regs = regret_grid("quadratic", ("omd_sc", "ogd_sc"), list(cases.values()), T, config, G)
+    for j, method in enumerate(("omd_sc", "ogd_sc")):
+        for i, name in enumerate(cases):
+            st = _harness.seed_summary(regs[i, :, j])
+            series[summary_key(name, method, "mean")] = st["mean"]
+            mask = _last_decade(horizons)
+            lo, hi = np.flatnonzero(mask)[0], K - 1
+            # slope of E[R_T] against ln T over the last decade, and log-log growth exponent
+            summary[summary_key("f3", name, method, "log_slope")] = float(
+                (st["mean"][hi] - st["mean"][lo]) / np.log(horizons[hi] / horizons[lo]))
+            summary[summary_key("f3", name, method, "exponent")] = _slope(
+                horizons[mask], st["mean"][mask])
+            summary[summary_key("f3", name, method, "regret")] = float(st["mean"][-1])
+            summary[summary_key("f3", name, method, "regret_tenth")] = float(st["mean"][lo])
+            summary[summary_key("f3", name, method, "regret_sem")] = float(st["sem"][-1])
+    for name, p in cases.items():
+        _, _, s2max, v2max = _cumulative_jit(env, p, T)
+        summary[summary_key("f3", name, "sigma2_max")] = float(s2max)
+        summary[summary_key("f3", name, "variation2_max_after_1")] = float(v2max)
+    return Results(series=series, summary=summary, seeds=_seeds(config).tolist())
+
+
+def plot_f3(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s = record["results"]["series"]
+    h = np.asarray(s["horizons"])
+    names = sorted({k.split("/")[0] for k in s if k.endswith("/mean")})
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4))
+    for ax, name in zip(np.atleast_1d(axes), names, strict=True):
+        for method in ("omd_sc", "ogd_sc"):
+            ax.plot(h, s[summary_key(name, method, "mean")], label=METHOD_LABELS[method])
+        ax.set_xscale("log")
+        ax.set_title(name)
+        ax.set_xlabel("T (log)")
+        ax.set_ylabel("E[R_T]")
+    np.atleast_1d(axes)[0].legend()
+    fig.suptitle(record["title"])
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- f4
+
+
+def _ons_constants(env, p, radius, dim):
+    """γ = ½ min(1/(4GD), α), ε = 1/(γ²D²) (Hazan et al. 2007) with α = 1/max(⟨a,x⟩ − b)²."""
+    D = 2 * radius
+    G = float(env.grad_bound(p))
+    c = float(jnp.linalg.norm(p.center))
+    alpha = 1.0 / (np.sqrt(dim) * (radius + c) + float(p.noise)) ** 2
+    gamma = 0.5 * min(1.0 / (4 * G * D), alpha)
+    return gamma, 1.0 / (gamma**2 * D**2)
+
+
+def run_f4(config: Config) -> Results:
+    d = config.f4_dim
+    env = sea.least_squares(d, config.radius)
+    T, K = config.f4_rounds, config.num_chunks
+    c = jnp.zeros(d).at[0].set(config.f4_center)
+    cases = {f"s={s:g}": sea.sea_params(c, horizon=T, noise=s) for s in config.f4_noises}
+    consts = [_ons_constants(env, p, config.radius, d) for p in cases.values()]
+    extra = (jnp.asarray([g for g, _ in consts]), jnp.asarray([e for _, e in consts]))
+    horizons = (T // K) * np.arange(1, K + 1)
+    series: dict[str, Any] = {"horizons": horizons}
+    summary: dict[str, Any] = {"rounds": T, "dim": d}
+    regs = regret_grid("least_squares", ("ons", "oons"), list(cases.values()), T, config, 1.0,
+                       extra)
+    for j, method in enumerate(("ons", "oons")):
+        for i, name in enumerate(cases):
+            st = _harness.seed_summary(regs[i, :, j])
+            series[summary_key(name, method, "mean")] = st["mean"]
+            mask = _last_decade(horizons)
+            summary[summary_key("f4", name, method, "exponent")] = _slope(
+                horizons[mask], st["mean"][mask])
+            summary[summary_key("f4", name, method, "regret")] = float(st["mean"][-1])
+            summary[summary_key("f4", name, method, "regret_sem")] = float(st["sem"][-1])
+    for (name, p), (gamma, _) in zip(cases.items(), consts, strict=True):
+        s2, v2, _, _ = _cumulative_jit(env, p, T)
+        summary[summary_key("f4", name, "gamma")] = gamma
+        summary[summary_key("f4", name, "log_sigma_plus_variation")] = float(
+            np.log(s2[-1] + v2[-1]))
+    return Results(series=series, summary=summary, seeds=_seeds(config).tolist())
+
+
+def plot_f4(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s = record["results"]["series"]
+    h = np.asarray(s["horizons"])
+    names = sorted({k.split("/")[0] for k in s if k.endswith("/mean")})
+    fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.4))
+    for ax, name in zip(np.atleast_1d(axes), names, strict=True):
+        for method in ("ons", "oons"):
+            ax.plot(h, s[summary_key(name, method, "mean")], label=METHOD_LABELS[method])
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"least squares, {name}")
+        ax.set_xlabel("T")
+        ax.set_ylabel("E[R_T]")
+    np.atleast_1d(axes)[0].legend()
+    fig.suptitle(record["title"])
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- f5
+
+
+def _dynamic_record(env):
+    def record(x, state, p, t, key):
+        z = env.sample(p, key, t)
+        return env.loss(x, z) - env.loss(env.minimizer(p, t), z)
+
+    return record
+
+
+@functools.cache
+def _dynamic_fn(config: Config):
+    """Per point: dynamic regret of the ensemble, of OGD and of fixed-step OMD on every step of
+    the ensemble's grid (vmapped), one compiled function."""
+    env = sea.quadratic(config.dim, config.radius)
+    record = _dynamic_record(env)
+    T = config.f5_rounds
+
+    def dyn(method, p, grad_bound, key, step=None):
+        tx = _learner(method, env, p, grad_bound, config, step)
+        _, _, gaps = sea.play(tx, env, p, _x1(config.dim, config.radius), key, T, record=record)
+        return jnp.sum(gaps)
+
+    def one(table, grad_bound, steps, case, seed):
+        p = _take(table, case)
+        key = jax.random.key(seed)
+        fixed = jax.vmap(lambda eta: dyn("omd_fixed", p, grad_bound, key, eta))(steps)
+        return dyn("ensemble", p, grad_bound, key), dyn("ogd", p, grad_bound, key), fixed
+
+    return one
+
+
+@functools.partial(jax.jit, static_argnames=("num_rounds", "radius"))
+def _path_length(params, num_rounds, radius):
+    env = sea.quadratic(params.center.shape[0], radius)
+    us = jax.vmap(lambda t: env.minimizer(params, t))(jnp.arange(1, num_rounds + 1))
+    return jnp.sum(jnp.sqrt(jnp.sum(jnp.square(jnp.diff(us, axis=0)), axis=1)))
+
+
+def run_f5(config: Config) -> Results:
+    env = sea.quadratic(config.dim, config.radius)
+    T = config.f5_rounds
+    c = jnp.zeros(config.dim).at[0].set(0.5)
+    cases = {f"K={k}": sea.sea_params(c, horizon=T, noise=config.f5_noise, schedule="switches",
+                                      switches=k) for k in config.f5_switches}
+    params = list(cases.values())
+    G = max(float(env.grad_bound(p)) for p in params)
+    steps = config.f5_min_step * 2.0 ** np.arange(config.f5_num_learners)
+    ens, ogd_, fixed = sweep(_dynamic_fn(config),
+                             {"case": np.arange(len(params)), "seed": _seeds(config)},
+                             _stack(params), jnp.asarray(G), jnp.asarray(steps))
+    out = {"ensemble": ens, "ogd": ogd_}  # (cases, seeds); fixed: (cases, seeds, steps)
+    series: dict[str, Any] = {"switches": list(config.f5_switches), "steps": steps}
+    summary: dict[str, Any] = {"rounds": T}
+    for i, (name, p) in enumerate(cases.items()):
+        path = float(_path_length(p, T, config.radius))
+        s2, v2, _, _ = _cumulative_jit(env, p, T)
+        bound = float(np.sqrt((1 + path + s2[-1] + v2[-1]) * (1 + path)))
+        fixed_mean = fixed[i].mean(axis=0)
+        best = int(np.argmin(fixed_mean))
+        summary[summary_key("f5", name, "path_length")] = path
+        summary[summary_key("f5", name, "bound")] = bound
+        summary[summary_key("f5", name, "best_fixed_step")] = float(steps[best])
+        summary[summary_key("f5", name, "best_fixed")] = float(fixed_mean[best])
+        summary[summary_key("f5", name, "best_fixed_sem")] = float(
+            fixed[i, :, best].std(ddof=1) / np.sqrt(fixed.shape[1]))
+        for method in ("ensemble", "ogd"):
+            m = out[method][i]
+            summary[summary_key("f5", name, method)] = float(m.mean())
+            summary[summary_key("f5", name, method, "sem")] = float(
+                m.std(ddof=1) / np.sqrt(len(m)))
+        series[summary_key(name, "fixed")] = fixed_mean
+        series[summary_key(name, "ensemble")] = float(out["ensemble"][i].mean())
+        series[summary_key(name, "ogd")] = float(out["ogd"][i].mean())
+        series[summary_key(name, "bound")] = bound
+    return Results(series=series, summary=summary, seeds=_seeds(config).tolist())
+
+
+def plot_f5(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s = record["results"]["series"]
+    names = [f"K={k}" for k in s["switches"]]
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.4))
+    steps = np.asarray(s["steps"])
+    for ax, name in zip(np.atleast_1d(axes), names, strict=True):
+        ax.plot(steps, s[summary_key(name, "fixed")], "o-", label="fixed-step OMD (grid)")
+        ax.axhline(s[summary_key(name, "ensemble")], color="C1", label="ensemble")
+        ax.axhline(s[summary_key(name, "ogd")], color="C2", label="OGD D/(G√t)")
+        ax.axhline(s[summary_key(name, "bound")], color="k", ls="--",
+                   label="√((1+P+σ²+Σ²)(1+P))")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("base step η")
+        ax.set_ylabel("E[dynamic regret]")
+        ax.set_title(f"K-switch quadratic, {name}")
+    np.atleast_1d(axes)[0].legend()
+    fig.suptitle(record["title"])
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- f6
+
+
+@functools.cache
+def _o2b_fn(config: Config):
+    """Per point: F(x̄_{T_k}) − F* and E[Σ_t (f_t(x_t) − f_t(x*))]/T_k for OMD on the iid
+    quadratic and linear environments (one compiled function for both)."""
+    T, K = config.f6_rounds, config.num_chunks
+    size = T // K
+    n = size * jnp.arange(1, K + 1)
+
+    def per_env(env_name, p, grad_bound, key):
+        env = sea.ENVIRONMENTS[env_name](config.f6_dim, config.radius)
+
+        def record(x, state, p, t, key):
+            z = env.sample(p, key, t)
+            return x, env.loss(x, z) - env.loss(env.minimizer(p, t), z)
+
+        tx = _learner("omd", env, p, grad_bound, config)
+        _, _, (xs, gaps) = sea.play(tx, env, p, _x1(config.f6_dim, config.radius), key, T,
+                                    record=record)
+        xbar = jnp.cumsum(xs.reshape(K, size, -1).sum(axis=1), axis=0) / n[:, None]
+        fx = jax.vmap(lambda x: _expected_loss(env_name, x, p))(xbar)
+        gap = fx - _expected_loss(env_name, env.minimizer(p, 1), p)
+        return gap, jnp.cumsum(gaps.reshape(K, size).sum(axis=1)) / n
+
+    def one(table, grad_bounds, case, seed):
+        p = _take(table, case)
+        key = jax.random.key(seed)
+        return {name: per_env(name, p, grad_bounds[i], key)
+                for i, name in enumerate(F6_ENVS)}
+
+    return one
+
+
+F6_ENVS = ("quadratic", "linear")
+
+
+def _expected_loss(env_name, x, p):
+    """F(x) up to a constant (iid): ½‖x − c‖² (quadratic) or ⟨c, x⟩ (linear)."""
+    if env_name == "quadratic":
+        return 0.5 * jnp.sum(jnp.square(x - p.center))
+    return jnp.dot(p.center, x)
+
+
+def run_f6(config: Config) -> Results:
+    T, K, d = config.f6_rounds, config.num_chunks, config.f6_dim
+    c = jnp.zeros(d).at[0].set(0.5)
+    horizons = (T // K) * np.arange(1, K + 1)
+    series: dict[str, Any] = {"horizons": horizons}
+    summary: dict[str, Any] = {"rounds": T}
+    mask = _last_decade(horizons)
+    params = [sea.sea_params(c, horizon=T, noise=s) for s in config.f6_noises]
+    grad_bounds = [max(float(sea.ENVIRONMENTS[e](d, config.radius).grad_bound(p))
+                       for p in params) for e in F6_ENVS]
+    out = sweep(_o2b_fn(config), {"case": np.arange(len(params)), "seed": _seeds(config)},
+                _stack(params), jnp.asarray(grad_bounds))
+    for env_name in F6_ENVS:
+        gap, reg = out[env_name]
+        for i, s in enumerate(config.f6_noises):
+            name = f"{env_name}/s={s:g}"
+            g_st, r_st = _harness.seed_summary(gap[i]), _harness.seed_summary(reg[i])
+            series[summary_key(name, "gap")] = g_st["mean"]
+            series[summary_key(name, "regret_over_T")] = r_st["mean"]
+            summary[summary_key("f6", name, "slope")] = _slope(horizons[mask],
+                                                               g_st["mean"][mask])
+            summary[summary_key("f6", name, "gap")] = float(g_st["mean"][-1])
+            # o2b: E[F(x̄_T)] − F* ≤ E[Σ(f_t(x_t) − f_t(x*))]/T, checked at every horizon
+            diff = gap[i] - reg[i]  # per seed, ≤ 0 in expectation
+            d_st = _harness.seed_summary(diff)
+            summary[summary_key("f6", name, "o2b_max_excess")] = float(np.max(d_st["mean"]))
+            summary[summary_key("f6", name, "o2b_max_excess_z")] = float(np.max(
+                d_st["mean"] / np.maximum(d_st["sem"], 1e-300)))
+    return Results(series=series, summary=summary, seeds=_seeds(config).tolist())
+
+
+def plot_f6(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s = record["results"]["series"]
+    h = np.asarray(s["horizons"])
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for ax, env_name in zip(axes, ("quadratic", "linear"), strict=True):
+        for j, k in enumerate(sorted(x for x in s if x.startswith(env_name) and
+                                     x.endswith("/gap"))):
+            name = k.removesuffix("/gap")
+            ax.plot(h, np.maximum(np.asarray(s[k], float), 1e-16), color=f"C{j}",
+                    label=f"F(x̄_T) − F*, {name.split('/')[1]}")
+            ax.plot(h, np.maximum(np.asarray(s[summary_key(name, "regret_over_T")], float),
+                                  1e-16), color=f"C{j}", ls="--", label="E[R_T(x*)]/T")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"online-to-batch, iid {env_name}")
+        ax.set_xlabel("T")
+        ax.legend()
+    fig.suptitle(record["title"])
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- registry
+
+FIGURES: dict[str, Figure] = {
+    "f1": Figure("Convex theorem (static regret O(√σ²₁:T + √Σ²₁:T)); designed test, no paper "
+                 "figure", "F1: regret vs T, linear SEA environments", run_f1, plot_f1),
+    "f2": Figure("Convex theorem, interpolation between stochastic and adversarial; designed "
+                 "test", "F2: E[R_T] / bound over noise × drift", run_f2, plot_f2),
+    "f3": Figure("Strongly convex theorem (logarithmic regret); designed test",
+                 "F3: strongly convex quadratic, η_t = 1/(λt)", run_f3, plot_f3),
+    "f4": Figure("Exp-concave theorem (O((d/α) log(σ²+Σ²))); designed test",
+                 "F4: online least squares, optimistic ONS vs ONS", run_f4, plot_f4),
+    "f5": Figure("Dynamic regret theorem (JMLR); designed test",
+                 "F5: dynamic regret of the OMD ensemble", run_f5, plot_f5),
+    "f6": Figure("Online-to-batch corollary; designed test",
+                 "F6: online-to-batch convergence of the averaged iterate", run_f6, plot_f6),
+}
+
+PAPER = Paper(
+    slug="omd_sea",
+    title="Optimistic OMD in the SEA model (Chen et al., ICML 2023 / JMLR 2024)",
+    reference="S. Chen, Y.-J. Zhang, W.-W. Tu, P. Zhao, L. Zhang. Optimistic Online Mirror "
+    "Descent for Bridging Stochastic and Adversarial Online Convex Optimization. ICML 2023, "
+    "arXiv:2302.04552; JMLR 25(178), 2024",
+    figures=FIGURES,
+    full=FULL,
+    smoke=SMOKE,
+)
+
+main = _harness.make_main(PAPER)
+
+if __name__ == "__main__":
+    raise SystemExit(main())

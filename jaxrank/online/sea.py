@@ -1,0 +1,540 @@
+r"""Stochastically extended adversarial (SEA) environments with closed-form σ², Σ² and oracles.
+
+The SEA model (Sachs, Hadiji, van Erven, Guzmán 2022; Chen et al. 2023, Sec. 2): at round t
+nature picks a distribution :math:`\mathcal D_t`, draws :math:`f_t \sim \mathcal D_t`, and the
+learner pays :math:`f_t(x_t)` and sees :math:`\nabla f_t(x_t)`. With
+:math:`F_t = \mathbb E_{\mathcal D_t} f_t`,
+
+.. math::
+    \sigma_t^2 = \max_{x\in X}\mathbb E\|\nabla f_t(x) - \nabla F_t(x)\|^2, \qquad
+    \Sigma_t^2 = \sup_{x\in X}\|\nabla F_t(x) - \nabla F_{t-1}(x)\|^2, \ \nabla F_0 \equiv 0.
+
+Every environment is a pure function of ``(params, key, t)``: :class:`SEAParams` holds the noise
+level s, the base centre c and a drift schedule (arrays, so sweeps ``vmap`` over them); round t's
+function is drawn with the PRNG key ``fold_in(key, t - 1)`` that :func:`jaxrank.optim.run` hands
+to step t − 1 (:func:`play` uses ``xs = rounds``, ``key = key``). X is the ball of radius R.
+
+Drift schedules of :math:`c_t` (``SCHEDULES``):
+
+* ``iid``: :math:`c_t = c`;
+* ``rotation``: :math:`c_t = \|c\|(\cos 2\pi t/P, \sin 2\pi t/P, 0, \ldots)`;
+* ``switches``: :math:`c_t = (-1)^{\lfloor (t-1)(K+1)/T\rfloor} c` (K switches);
+* ``alternation``: :math:`c_t = (-1)^t c`;
+* ``corrupted``: :math:`c_t = -c` on C evenly spread rounds (:math:`\lfloor tC/T\rfloor >
+  \lfloor (t-1)C/T\rfloor`), else c (adversarially corrupted i.i.d.).
+
+Environments (noise ξ = s·Rademacher, so :math:`\|\xi\|^2 = ds^2` exactly):
+
+* :func:`quadratic`: :math:`f_t(x) = \tfrac12\|x - c_t - \xi_t\|^2` (λ = L = 1);
+* :func:`linear`: :math:`f_t(x) = \langle c_t + \xi_t, x\rangle` (L = 0);
+* :func:`least_squares`: :math:`f_t(x) = \tfrac12(\langle a_t, x\rangle - b_t)^2`, a Rademacher,
+  :math:`b_t = \langle a_t, c_t\rangle + s\epsilon_t` (exp-concave on the ball; L = 1);
+* :func:`logistic`: :math:`f_t(x) = \log(1 + e^{-b_t\langle a_t, x\rangle})`,
+  :math:`a_t = b_t c_t + s\,\mathcal N(0, I)` (σ², Σ² by Monte Carlo, :func:`monte_carlo_sea`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrank import _checks
+from jaxrank._numerics import safe_norm
+from jaxrank.optim._base import from_optax, run, step_inputs
+from jaxrank.optim.omd import Ball, ball_qp
+
+__all__ = [
+    "SCHEDULES",
+    "SEAParams",
+    "sea_params",
+    "drift",
+    "Environment",
+    "quadratic",
+    "linear",
+    "least_squares",
+    "logistic",
+    "ENVIRONMENTS",
+    "round_key",
+    "sample_rounds",
+    "play",
+    "prefix_best_fixed",
+    "regret_curve",
+    "cumulative_sea",
+    "monte_carlo_sea",
+]
+
+SCHEDULES = ("iid", "rotation", "switches", "alternation", "corrupted")
+
+
+class SEAParams(NamedTuple):
+    """Noise and drift of one SEA environment (all arrays, so sweeps can vmap them).
+
+    Attributes:
+      noise: s ≥ 0, the per-coordinate noise scale.
+      center: c, shape (d,).
+      schedule: index into :data:`SCHEDULES` (int32).
+      period: P of ``rotation``.
+      switches: K of ``switches``.
+      corruption: C of ``corrupted``.
+      horizon: T (used by ``switches`` and ``corrupted``).
+    """
+
+    noise: Any
+    center: Any
+    schedule: Any
+    period: Any
+    switches: Any
+    corruption: Any
+    horizon: Any
+
+
+def sea_params(
+    center: Any,
+    *,
+    horizon: int,
+    noise: Any = 0.0,
+    schedule: str = "iid",
+    period: Any = 100.0,
+    switches: Any = 1,
+    corruption: Any = 0,
+) -> SEAParams:
+    """Build :class:`SEAParams` with eager checks.
+
+    Example:
+      >>> p = sea_params(jnp.ones(2), horizon=10, noise=0.1, schedule="alternation")
+      >>> drift(p, 1).tolist(), drift(p, 2).tolist()
+      ([-1.0, -1.0], [1.0, 1.0])
+    """
+    _checks.check_positive_int(horizon, "sea_params(horizon=...)")
+    _checks.check_nonnegative(noise, "sea_params(noise=...)")
+    _checks.check_positive(period, "sea_params(period=...)")
+    _checks.check_nonnegative(switches, "sea_params(switches=...)")
+    _checks.check_nonnegative(corruption, "sea_params(corruption=...)")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"`sea_params(schedule=...)` must be one of {SCHEDULES}, got {schedule!r}")
+    c = jnp.asarray(center)
+    _checks.check_rank(c, 1, "sea_params(center=...)")
+    _checks.check_floating(c, "sea_params(center=...)")
+    if schedule == "rotation" and c.shape[0] < 2:
+        raise ValueError("`sea_params(schedule='rotation')` needs dimension ≥ 2, got 1")
+    dt = c.dtype
+    return SEAParams(
+        jnp.asarray(noise, dt), c, jnp.asarray(SCHEDULES.index(schedule), jnp.int32),
+        jnp.asarray(period, dt), jnp.asarray(switches, jnp.int32),
+        jnp.asarray(corruption, jnp.int32), jnp.asarray(horizon, jnp.int32))
+
+
+def drift(params: SEAParams, t: Any) -> jax.Array:
+    r""":math:`c_t` of the schedule at round t (1-based; t = 0 gives :math:`c_0` := the formula)."""
+    c = params.center
+    dt = c.dtype
+    t = jnp.asarray(t, jnp.int32)
+    tf = t.astype(dt)
+    norm_c = safe_norm(c)
+    angle = 2 * jnp.pi * tf / params.period
+    rot = jnp.zeros_like(c).at[0].set(norm_c * jnp.cos(angle))
+    rot = rot.at[1 % c.shape[0]].add(norm_c * jnp.sin(angle))
+    horizon = jnp.maximum(params.horizon, 1)
+    seg = ((t - 1) * (params.switches + 1)) // horizon
+    sw = jnp.where(seg % 2 == 0, 1.0, -1.0).astype(dt) * c
+    alt = jnp.where(t % 2 == 0, 1.0, -1.0).astype(dt) * c
+    hit = (t * params.corruption) // horizon > ((t - 1) * params.corruption) // horizon
+    cor = jnp.where(hit, -1.0, 1.0).astype(dt) * c
+    branches = jnp.stack([c, rot, sw, alt, cor])
+    return branches[params.schedule]
+
+
+def _rademacher(key, shape, dtype):
+    return jax.random.rademacher(key, shape, dtype=jnp.int8).astype(dtype)
+
+
+class Environment(NamedTuple):
+    r"""One SEA environment on the ball of radius R (a NamedTuple of pure functions).
+
+    Attributes:
+      name, dim, radius: static description (d, R).
+      sample: ``sample(params, key, t) -> z_t`` (round data).
+      loss: ``loss(x, z) -> f_t(x)``.
+      expected_grad: ``(x, params, t) -> ∇F_t(x)`` (None: Monte Carlo only).
+      sigma2: ``(params, t) -> σ_t²`` closed form (None: Monte Carlo only).
+      variation2: ``(params, t) -> Σ_t²`` closed form, with :math:`\nabla F_0 \equiv 0`.
+      stats: ``z -> sufficient statistic`` of :math:`f_t` for the comparator (None: none).
+      best_fixed: ``(summed stats, n) -> (u, Σ f_t(u))``, the best fixed point in hindsight.
+      grad_bound: ``params -> G`` with :math:`\|\nabla f_t(x)\| \le G` on X (A1).
+      minimizer: ``(params, t) -> argmin_X F_t`` (dynamic comparator).
+      smoothness: L of :math:`F_t`.
+      round_loss: ``(x, params, t, key) -> f_t(x)``, the loss revealed at round t.
+      round_record: ``(x, state, params, t, key) -> f_t(x_t)``, a ``run`` record.
+    """
+
+    name: str
+    dim: int
+    radius: float
+    sample: Callable[..., Any]
+    loss: Callable[..., jax.Array]
+    expected_grad: Callable[..., jax.Array] | None
+    sigma2: Callable[..., jax.Array] | None
+    variation2: Callable[..., jax.Array] | None
+    stats: Callable[..., Any] | None
+    best_fixed: Callable[..., Any] | None
+    grad_bound: Callable[..., jax.Array] | None
+    minimizer: Callable[..., jax.Array] | None
+    smoothness: float
+    round_loss: Callable[..., jax.Array]
+    round_record: Callable[..., jax.Array]
+
+
+def _check_env(dim: Any, radius: Any, where: str) -> None:
+    _checks.check_positive_int(dim, f"{where}(dim=...)")
+    _checks.check_positive(radius, f"{where}(radius=...)")
+
+
+def _finish(name, dim, radius, sample, loss, **kw) -> Environment:
+    def round_loss(x, params, t, key):
+        return loss(x, sample(params, key, t))
+
+    def round_record(x, state, params, t, key):
+        return round_loss(x, params, t, key)
+
+    return Environment(name, dim, radius, sample, loss, round_loss=round_loss,
+                       round_record=round_record, **kw)
+
+
+def _variation(params, t, first):
+    """Σ_t² = ‖c_t − c_{t−1}‖² for t ≥ 2 and ``first`` at t = 1 (F_t − F_{t−1} = shift of c)."""
+    diff = drift(params, t) - drift(params, jnp.asarray(t) - 1)
+    return jnp.where(jnp.asarray(t) <= 1, first, jnp.sum(jnp.square(diff)))
+
+
+@functools.cache
+def quadratic(dim: int, radius: float) -> Environment:
+    r"""Quadratic SEA losses :math:`f_t(x) = \tfrac12\|x - c_t - \xi_t\|^2` on the ball.
+
+    Closed forms: :math:`\sigma_t^2 = ds^2`; :math:`\Sigma_1^2 = (R + \|c_1\|)^2`,
+    :math:`\Sigma_t^2 = \|c_t - c_{t-1}\|^2`; best fixed point :math:`\Pi_X(\bar y)` with
+    :math:`\bar y` the mean of :math:`y_t = c_t + \xi_t`.
+
+    Example:
+      >>> env = quadratic(3, 1.0)
+      >>> p = sea_params(jnp.zeros(3), horizon=5, noise=0.5)
+      >>> float(env.sigma2(p, 1))
+      0.75
+    """
+    _check_env(dim, radius, "quadratic")
+    proj = Ball(radius).project
+
+    def sample(params, key, t):
+        c = drift(params, t)
+        return c + params.noise * _rademacher(key, c.shape, c.dtype)
+
+    def loss(x, y):
+        return 0.5 * jnp.sum(jnp.square(x - y))
+
+    def best_fixed(stats, n):
+        s, q = stats
+        u = proj(s / n)
+        return u, 0.5 * n * jnp.sum(u * u) - jnp.dot(u, s) + q
+
+    return _finish(
+        "quadratic", dim, radius, sample, loss,
+        expected_grad=lambda x, params, t: x - drift(params, t),
+        sigma2=lambda params, t: dim * params.noise**2 + 0 * jnp.asarray(t),
+        variation2=lambda params, t: _variation(
+            params, t, (radius + safe_norm(drift(params, 1))) ** 2),
+        stats=lambda y: (y, 0.5 * jnp.sum(y * y)),
+        best_fixed=best_fixed,
+        grad_bound=lambda params: radius + safe_norm(params.center) + params.noise * np.sqrt(dim),
+        minimizer=lambda params, t: proj(drift(params, t)),
+        smoothness=1.0,
+    )
+
+
+@functools.cache
+def linear(dim: int, radius: float) -> Environment:
+    r"""Linear SEA losses :math:`f_t(x) = \langle c_t + \xi_t, x\rangle` on the ball.
+
+    :math:`\sigma_t^2 = ds^2`, :math:`\Sigma_1^2 = \|c_1\|^2`, :math:`\Sigma_t^2 =
+    \|c_t - c_{t-1}\|^2`; best fixed point :math:`-R\,S/\|S\|`, :math:`S = \sum_t y_t`.
+
+    Example:
+      >>> env = linear(2, 1.0)
+      >>> u, v = env.best_fixed(jnp.array([3.0, 4.0]), 2)
+      >>> np.round(np.asarray(u, float), 6).tolist(), float(v)
+      ([-0.6, -0.8], -5.0)
+    """
+    _check_env(dim, radius, "linear")
+
+    def sample(params, key, t):
+        c = drift(params, t)
+        return c + params.noise * _rademacher(key, c.shape, c.dtype)
+
+    def best_fixed(s, n):
+        norm = safe_norm(s)
+        u = -radius * s / jnp.where(norm > 0, norm, 1)
+        return u, -radius * norm
+
+    def minimizer(params, t):
+        c = drift(params, t)
+        norm = safe_norm(c)
+        return -radius * c / jnp.where(norm > 0, norm, 1)
+
+    return _finish(
+        "linear", dim, radius, sample, lambda x, y: jnp.dot(x, y),
+        expected_grad=lambda x, params, t: drift(params, t) + 0 * x,
+        sigma2=lambda params, t: dim * params.noise**2 + 0 * jnp.asarray(t),
+        variation2=lambda params, t: _variation(
+            params, t, jnp.sum(jnp.square(drift(params, 1)))),
+        stats=lambda y: y,
+        best_fixed=best_fixed,
+        grad_bound=lambda params: safe_norm(params.center) + params.noise * np.sqrt(dim),
+        minimizer=minimizer,
+        smoothness=0.0,
+    )
+
+
+@functools.cache
+def least_squares(dim: int, radius: float) -> Environment:
+    r"""Online least squares :math:`f_t(x) = \tfrac12(\langle a_t, x\rangle - b_t)^2` on the ball.
+
+    :math:`a_t` Rademacher, :math:`b_t = \langle a_t, c_t\rangle + s\epsilon_t` (ε Rademacher), so
+    :math:`\nabla F_t(x) = x - c_t` and, since :math:`\mathbb E\|(aa^\top - I)v\|^2 = (d-1)\|v\|^2`,
+    :math:`\sigma_t^2 = (d-1)(R + \|c_t\|)^2 + ds^2`; :math:`\Sigma_1^2 = (R + \|c_1\|)^2`,
+    :math:`\Sigma_t^2 = \|c_t - c_{t-1}\|^2`. Best fixed point: :func:`~jaxrank.optim.omd.ball_qp`
+    of :math:`(\sum a a^\top, \sum b a)`. Exp-concave on the ball with
+    :math:`\alpha = 1/\max_{x,t}(\langle a_t, x\rangle - b_t)^2`.
+
+    Example:
+      >>> env = least_squares(2, 1.0)
+      >>> float(env.sigma2(sea_params(jnp.zeros(2), horizon=3), 1))  # (d − 1) R²
+      1.0
+    """
+    _check_env(dim, radius, "least_squares")
+
+    def sample(params, key, t):
+        c = drift(params, t)
+        ka, kb = jax.random.split(key)
+        a = _rademacher(ka, c.shape, c.dtype)
+        b = jnp.dot(a, c) + params.noise * _rademacher(kb, (), c.dtype)
+        return a, b
+
+    def loss(x, z):
+        a, b = z
+        return 0.5 * jnp.square(jnp.dot(a, x) - b)
+
+    def best_fixed(stats, n):
+        h, v, q = stats
+        u = ball_qp(h, v, radius)
+        return u, 0.5 * u @ h @ u - jnp.dot(v, u) + q
+
+    def sigma2(params, t):
+        return (dim - 1) * (radius + safe_norm(drift(params, t))) ** 2 + dim * params.noise**2
+
+    return _finish(
+        "least_squares", dim, radius, sample, loss,
+        expected_grad=lambda x, params, t: x - drift(params, t),
+        sigma2=sigma2,
+        variation2=lambda params, t: _variation(
+            params, t, (radius + safe_norm(drift(params, 1))) ** 2),
+        stats=lambda z: (jnp.outer(z[0], z[0]), z[1] * z[0], 0.5 * z[1] ** 2),
+        best_fixed=best_fixed,
+        grad_bound=lambda params: dim * (radius + safe_norm(params.center))
+        + np.sqrt(dim) * params.noise,
+        minimizer=lambda params, t: Ball(radius).project(drift(params, t)),
+        smoothness=1.0,
+    )
+
+
+@functools.cache
+def logistic(dim: int, radius: float) -> Environment:
+    r"""Streaming logistic classification :math:`f_t(x) = \log(1 + e^{-b_t\langle a_t,x\rangle})`.
+
+    :math:`b_t = \pm 1` uniform, :math:`a_t = b_t c_t + s\,g_t`, :math:`g_t \sim \mathcal N(0,I)`
+    (class means :math:`\pm c_t` drift by the schedule). Convex and :math:`\tfrac14\mathbb
+    E\|a\|^2`-smooth, not strongly convex. No closed forms: σ², Σ² by :func:`monte_carlo_sea`, no
+    sufficient statistic for the comparator (use projected GD on the realised losses).
+
+    Example:
+      >>> env = logistic(2, 1.0)
+      >>> round(float(env.loss(jnp.zeros(2), (jnp.ones(2), 1.0))), 6)  # log 2
+      0.693147
+    """
+    _check_env(dim, radius, "logistic")
+
+    def sample(params, key, t):
+        c = drift(params, t)
+        kb, ka = jax.random.split(key)
+        b = 2.0 * jax.random.bernoulli(kb).astype(c.dtype) - 1.0
+        return b * c + params.noise * jax.random.normal(ka, c.shape, c.dtype), b
+
+    def loss(x, z):
+        a, b = z
+        return jax.nn.softplus(-b * jnp.dot(a, x))
+
+    return _finish(
+        "logistic", dim, radius, sample, loss, expected_grad=None, sigma2=None,
+        variation2=None, stats=None, best_fixed=None, grad_bound=None,
+        minimizer=None, smoothness=0.25,
+    )
+
+
+ENVIRONMENTS = {"quadratic": quadratic, "linear": linear, "least_squares": least_squares,
+                "logistic": logistic}
+
+
+# --------------------------------------------------------------------------- playing
+
+
+def round_key(key: jax.Array, t: Any) -> jax.Array:
+    """The key of round t (1-based): the one :func:`jaxrank.optim.run` passes to step t − 1."""
+    return step_inputs(None, key, jnp.asarray(t, jnp.int32) - 1)[0]
+
+
+def sample_rounds(env: Environment, params: SEAParams, key: jax.Array, num_rounds: int) -> Any:
+    """The round data :math:`z_1, \\ldots, z_T` (leading axis T), as :func:`play` sees them."""
+    _checks.check_positive_int(num_rounds, "sample_rounds(num_rounds=...)")
+    ts = jnp.arange(1, num_rounds + 1, dtype=jnp.int32)
+    return jax.vmap(lambda t: env.sample(params, round_key(key, t), t))(ts)
+
+
+def play(
+    learner: Any,
+    env: Environment,
+    params: SEAParams,
+    x1: jax.Array,
+    key: jax.Array,
+    num_rounds: int,
+    record: Callable[..., Any] | None = None,
+) -> tuple[jax.Array, Any, Any]:
+    r"""Play ``num_rounds`` SEA rounds: one :func:`jaxrank.optim.run` with ``xs = (1..T)``.
+
+    Args:
+      learner: an ``optax.GradientTransformation`` (wrapped by
+        :func:`~jaxrank.optim.from_optax` with ``env.round_loss``) or a
+        :class:`~jaxrank.optim.Solver` whose ``update(x, state, params, t, key)`` queries
+        ``env.round_loss`` itself (e.g. :func:`~jaxrank.optim.omd.implicit_omd`).
+      env, params: the environment and its :class:`SEAParams`.
+      x1: the first decision :math:`x_1 \in X`.
+      key: the environment's randomness (round t uses :func:`round_key`).
+      num_rounds: T.
+      record: ``record(x, state, params, t, key)``; default ``env.round_record``, so the
+        trajectory is :math:`f_t(x_t)` for t = 1..T.
+
+    Returns:
+      ``(x_{T+1}, state, trajectory)``.
+    """
+    from jaxrank.optim._base import Solver
+
+    _checks.check_positive_int(num_rounds, "play(num_rounds=...)")
+    solver = learner if isinstance(learner, Solver) else from_optax(learner, env.round_loss)
+    rounds = jnp.arange(1, num_rounds + 1, dtype=jnp.int32)
+    return run(solver, x1, None, params, xs=rounds, key=key,
+               record=env.round_record if record is None else record)
+
+
+def _chunk_stats(env, params, key, num_rounds, num_chunks):
+    if num_rounds % num_chunks:
+        raise ValueError(
+            f"`num_rounds` ({num_rounds}) must be a multiple of `num_chunks` ({num_chunks})")
+    size = num_rounds // num_chunks
+    ts = jnp.arange(1, num_rounds + 1, dtype=jnp.int32).reshape(num_chunks, size)
+
+    def chunk(t_row):
+        per = jax.vmap(lambda t: env.stats(env.sample(params, round_key(key, t), t)))(t_row)
+        return jax.tree.map(lambda v: jnp.sum(v, axis=0), per)
+
+    sums = jax.lax.map(chunk, ts)
+    return jax.tree.map(lambda v: jnp.cumsum(v, axis=0), sums), size
+
+
+def prefix_best_fixed(
+    env: Environment, params: SEAParams, key: jax.Array, num_rounds: int, num_chunks: int
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    r"""Best fixed points in hindsight at the horizons :math:`T_k = kT/K`, k = 1..K.
+
+    Accumulates ``env.stats`` of the rounds chunk by chunk (memory O(T/K · d) per call, not
+    O(T d)) and solves ``env.best_fixed`` at each prefix.
+
+    Returns:
+      ``(horizons (K,), points (K, d), values (K,))`` with ``values[k] =``
+      :math:`\min_{x\in X}\sum_{t\le T_k} f_t(x)`.
+    """
+    _checks.check_positive_int(num_rounds, "prefix_best_fixed(num_rounds=...)")
+    _checks.check_positive_int(num_chunks, "prefix_best_fixed(num_chunks=...)")
+    if env.stats is None:
+        raise ValueError(f"`prefix_best_fixed(env=...)`: {env.name} has no sufficient statistic")
+    stats, size = _chunk_stats(env, params, key, num_rounds, num_chunks)
+    horizons = size * jnp.arange(1, num_chunks + 1)
+    dt = params.center.dtype
+    points, values = jax.vmap(env.best_fixed)(stats, horizons.astype(dt))
+    return horizons, points, values
+
+
+def regret_curve(losses: jax.Array, best_values: jax.Array, num_chunks: int) -> jax.Array:
+    r""":math:`R_{T_k} = \sum_{t\le T_k} f_t(x_t) - \min_x\sum_{t\le T_k} f_t(x)` at the K
+    horizons of :func:`prefix_best_fixed` (``losses`` of shape (T,) from :func:`play`)."""
+    size = losses.shape[0] // num_chunks
+    cum = jnp.cumsum(losses.reshape(num_chunks, size).sum(axis=1))
+    return cum - best_values
+
+
+def cumulative_sea(env: Environment, params: SEAParams, num_rounds: int) -> dict[str, jax.Array]:
+    r"""Closed-form :math:`\sigma^2_{1:T}`, :math:`\Sigma^2_{1:T}`, :math:`\sigma^2_{\max}`,
+    :math:`\Sigma^2_{\max}` (the schedules are deterministic, so no outer expectation).
+
+    Example:
+      >>> env = linear(2, 1.0)
+      >>> out = cumulative_sea(env, sea_params(jnp.ones(2), horizon=4, schedule="alternation"), 4)
+      >>> float(out["sigma2"]), float(out["variation2"])  # Σ² = ‖c‖² + 3·4‖c‖²
+      (0.0, 26.0)
+    """
+    _checks.check_positive_int(num_rounds, "cumulative_sea(num_rounds=...)")
+    if env.sigma2 is None:
+        raise ValueError(f"`cumulative_sea(env=...)`: {env.name} has no closed form; use "
+                         "monte_carlo_sea")
+    return _cumulative(env, params, num_rounds)
+
+
+@functools.partial(jax.jit, static_argnames=("env", "num_rounds"))
+def _cumulative(env, params, num_rounds):
+    ts = jnp.arange(1, num_rounds + 1, dtype=jnp.int32)
+    s2 = jax.vmap(lambda t: env.sigma2(params, t))(ts)
+    v2 = jax.vmap(lambda t: env.variation2(params, t))(ts)
+    return {"sigma2": jnp.sum(s2), "variation2": jnp.sum(v2), "sigma2_max": jnp.max(s2),
+            "variation2_max": jnp.max(v2), "variation2_max_after_1": jnp.max(v2[1:])
+            if num_rounds > 1 else jnp.zeros((), s2.dtype)}
+
+
+def monte_carlo_sea(
+    env: Environment, params: SEAParams, key: jax.Array, t: Any, points: jax.Array,
+    num_samples: int,
+) -> dict[str, jax.Array]:
+    r"""Monte-Carlo :math:`\sigma_t^2` and :math:`\Sigma_t^2`, the max over ``points`` (m, d)
+    in place of :math:`\max_{x\in X}`, from ``num_samples`` draws of :math:`f_t` and
+    :math:`f_{t-1}` (at t = 1, :math:`\nabla F_0 \equiv 0`).
+
+    Returns ``{"sigma2", "variation2", "mean_grad"}`` (``mean_grad``: (m, d) estimate of
+    :math:`\nabla F_t` at the points).
+    """
+    _checks.check_positive_int(num_samples, "monte_carlo_sea(num_samples=...)")
+    grad = jax.grad(env.loss)
+
+    def moments(tt, k):
+        keys = jax.random.split(k, num_samples)
+        zs = jax.vmap(lambda kk: env.sample(params, kk, tt))(keys)
+        g = jax.vmap(lambda x: jax.vmap(lambda z: grad(x, z))(zs))(points)  # (m, n, d)
+        mean = g.mean(axis=1)
+        var = jnp.sum(jnp.square(g - mean[:, None]), axis=-1).sum(axis=1) / (num_samples - 1)
+        return mean, var
+
+    k1, k0 = jax.random.split(key)
+    mean_t, var_t = moments(t, k1)
+    mean_prev, _ = moments(jnp.asarray(t) - 1, k0)
+    mean_prev = jnp.where(jnp.asarray(t) <= 1, 0.0, mean_prev)
+    return {"sigma2": jnp.max(var_t),
+            "variation2": jnp.max(jnp.sum(jnp.square(mean_t - mean_prev), axis=-1)),
+            "mean_grad": mean_t}

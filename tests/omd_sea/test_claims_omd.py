@@ -1,0 +1,118 @@
+"""Every claim of paper_repro/omd_sea.py flips on a perturbed record and counts its decided
+cases. Records are built here (a synthetic summary with the keys the experiments write), so the
+tests do not depend on a FULL run."""
+
+import copy
+import dataclasses
+
+import pytest
+
+from experiments import omd_sea as E
+from experiments.omd_sea import summary_key as k
+from paper_repro import omd_sea as C
+from paper_repro.check import NOT_REPRODUCED, PARTLY, REPRODUCED, UNDECIDED
+
+CFG = dataclasses.asdict(E.FULL)
+METHODS = ("omd", "ogd", "adagrad", "oftrl")
+
+
+def good_records():
+    f1 = {}
+    for n in C.F1_CASES:
+        f1[k("f1", n, "bound")] = 100.0
+        for i, m in enumerate(METHODS):
+            f1[k("f1", n, m, "regret")] = 20.0 + 10 * i  # OMD lowest
+            f1[k("f1", n, m, "regret_sem")] = 0.5
+            f1[k("f1", n, m, "slope")] = 0.5
+    f2 = {}
+    for s in CFG["f2_noises"]:
+        for a in CFG["f2_amplitudes"]:
+            f2[k("f2", f"s={s:g}", f"a={a:g}", "omd", "ratio")] = 0.5
+            small = s == CFG["f2_noises"][0] and a == CFG["f2_amplitudes"][0]
+            f2[k("f2", f"s={s:g}", f"a={a:g}", "ogd", "ratio")] = 5.0 if small else 0.5
+    f3 = {}
+    for i, n in enumerate(("s=0", "s=0.05", "s=0.2", "switches")):
+        f3[k("f3", n, "sigma2_max")] = [0.0, 0.025, 0.4, 0.0][i]
+        for m in ("omd_sc", "ogd_sc"):
+            f3[k("f3", n, m, "exponent")] = 0.05
+            f3[k("f3", n, m, "log_slope")] = [0.0, 0.1, 1.0, 0.2][i]
+            f3[k("f3", n, m, "regret")] = 3.0
+            f3[k("f3", n, m, "regret_tenth")] = 3.0
+    f4 = {}
+    for n in ("s=0", "s=0.1", "s=0.5"):
+        for m, r in (("ons", 12.0), ("oons", 10.0)):
+            f4[k("f4", n, m, "exponent")] = 0.05
+            f4[k("f4", n, m, "regret")] = r
+            f4[k("f4", n, m, "regret_sem")] = 0.1
+    f5 = {}
+    for kk in CFG["f5_switches"]:
+        n = f"K={kk}"
+        f5.update({k("f5", n, "ensemble"): 10.0, k("f5", n, "ensemble", "sem"): 0.1,
+                   k("f5", n, "best_fixed"): 8.0, k("f5", n, "bound"): 20.0,
+                   k("f5", n, "ogd"): 30.0, k("f5", n, "ogd", "sem"): 0.1})
+    f6 = {}
+    for e in ("quadratic", "linear"):
+        for s in CFG["f6_noises"]:
+            n = f"{e}/s={s:g}"
+            f6.update({k("f6", n, "o2b_max_excess"): -0.1, k("f6", n, "o2b_max_excess_z"): -5.0,
+                       k("f6", n, "slope"): -1.0 if s == 0 else -0.5})
+    return {f: {"summary": s, "config": CFG, "mode": "full"}
+            for f, s in zip(("f1", "f2", "f3", "f4", "f5", "f6"), (f1, f2, f3, f4, f5, f6),
+                            strict=True)}
+
+
+def evaluate(cid, records):
+    (claim,) = [c for c in C.CLAIMS if c.id == cid]
+    return claim.evaluate(records)
+
+
+def perturb(records, fig, updates):
+    out = copy.deepcopy(records)
+    out[fig]["summary"].update(updates)
+    return out
+
+
+n_f2 = len(CFG["f2_noises"]) * len(CFG["f2_amplitudes"])
+n_f5 = len(CFG["f5_switches"])
+n_f6 = 2 * len(CFG["f6_noises"])
+
+# claim id -> (decided cases of the good record, figure, perturbation, status after it)
+FLIPS = {
+    "C1": (6, "f1", {k("f1", "iid_noisy", "omd", "regret"): 150.0}, PARTLY),
+    "C2": (1, "f1", {k("f1", "iid_small", "omd", "regret"): 40.0}, NOT_REPRODUCED),
+    "C3": (1, "f1", {k("f1", "rotation", "omd", "regret"): 40.0}, NOT_REPRODUCED),
+    "C4": (5, "f1", {k("f1", "alternation", "omd", "regret"): 200.0}, PARTLY),
+    "C5": (n_f2, "f2", {k("f2", "s=0", "a=0", "omd", "ratio"): 20.0}, PARTLY),
+    "C6": (1, "f2", {k("f2", "s=0", "a=0", "ogd", "ratio"): 0.1}, NOT_REPRODUCED),
+    "C7": (8, "f3", {k("f3", "s=0.2", "omd_sc", "exponent"): 0.5}, PARTLY),
+    "C8": (2, "f3", {k("f3", "s=0.2", "omd_sc", "log_slope"): 0.05}, PARTLY),
+    "C9": (1, "f3", {k("f3", "s=0", "omd_sc", "regret_tenth"): 2.0}, NOT_REPRODUCED),
+    "C10": (6, "f4", {k("f4", "s=0", "oons", "exponent"): 0.5}, PARTLY),
+    "C11": (3, "f4", {k("f4", "s=0", "oons", "regret"): 14.0}, PARTLY),
+    "C12": (n_f5, "f5", {k("f5", "K=2", "ensemble"): 17.0}, PARTLY),
+    "C13": (2 * n_f5, "f5", {k("f5", "K=2", "ensemble"): 25.0}, PARTLY),
+    "C14": (n_f6, "f6", {k("f6", "linear/s=0.3", "o2b_max_excess"): 0.1,
+                         k("f6", "linear/s=0.3", "o2b_max_excess_z"): 4.0}, PARTLY),
+    "C15": (n_f6, "f6", {k("f6", "linear/s=0", "slope"): -0.5}, PARTLY),
+}
+
+
+def test_every_claim_has_a_flip_test():
+    assert sorted(FLIPS) == sorted(c.id for c in C.CLAIMS)
+
+
+@pytest.mark.parametrize("cid", sorted(FLIPS))
+def test_claim_flips_on_perturbed_record(cid):
+    decided, fig, updates, after = FLIPS[cid]
+    good = evaluate(cid, good_records())
+    assert good.status == REPRODUCED, good.measured
+    assert good.decided == decided
+    bad = evaluate(cid, perturb(good_records(), fig, updates))
+    assert bad.status == after, bad.measured
+    assert bad.decided == decided
+
+
+def test_comparisons_within_noise_are_undecided():
+    rec = perturb(good_records(), "f1", {k("f1", "iid_small", "omd", "regret"): 30.5})
+    out = evaluate("C2", rec)  # 30.5 vs 30 with SE 0.5 each: within 2 SE
+    assert out.status == UNDECIDED and out.decided == 0

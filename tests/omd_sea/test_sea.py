@@ -1,0 +1,206 @@
+"""SEA environments: closed-form σ², Σ² against Monte Carlo, comparators against projected GD,
+schedules, the play loop, and the reductions of spec §6."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrank.online import sea
+from jaxrank.optim import omd
+
+D, R = 4, 1.0
+CENTER = jnp.array([0.6, -0.3, 0.2, 0.1])
+
+
+def params(schedule="iid", noise=0.3, horizon=40, **kw):
+    return sea.sea_params(CENTER, horizon=horizon, noise=noise, schedule=schedule, **kw)
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+def test_schedules_closed_forms():
+    ts = np.arange(1, 41)
+    c = lambda p: np.array([np.asarray(sea.drift(p, t)) for t in ts])  # noqa: E731
+    np.testing.assert_allclose(c(params("iid")), np.tile(CENTER, (40, 1)))
+    alt = c(params("alternation"))
+    np.testing.assert_allclose(alt[0], -CENTER) and np.testing.assert_allclose(alt[1], CENTER)
+    sw = c(params("switches", switches=3))
+    assert np.sum(np.any(np.diff(sw, axis=0) != 0, axis=1)) == 3
+    cor = c(params("corrupted", corruption=5))
+    assert np.sum(np.all(cor == -np.asarray(CENTER), axis=1)) == 5
+    rot = c(params("rotation", period=10.0))
+    np.testing.assert_allclose(np.linalg.norm(rot, axis=1), np.linalg.norm(CENTER))
+    env = sea.quadratic(D, R)
+    v2 = float(env.variation2(params("rotation", period=10.0), 5))
+    assert v2 == pytest.approx((2 * np.linalg.norm(CENTER) * np.sin(np.pi / 10)) ** 2, rel=1e-10)
+
+
+def test_cumulative_sea_alternation_and_iid():
+    env = sea.linear(D, R)
+    n2 = float(jnp.sum(CENTER**2))
+    out = sea.cumulative_sea(env, params("alternation", noise=0.0), 40)
+    assert float(out["variation2"]) == pytest.approx(n2 + 39 * 4 * n2)
+    out = sea.cumulative_sea(env, params("iid", noise=0.5), 40)
+    assert float(out["sigma2"]) == pytest.approx(40 * D * 0.25)
+    assert float(out["variation2"]) == pytest.approx(n2)  # only the t = 1 term
+
+
+# --------------------------------------------------------------------------- Monte Carlo
+
+
+@pytest.mark.parametrize(
+    ("name", "t"),
+    [("quadratic", 1), ("linear", 7), ("least_squares", 7),
+     pytest.param("quadratic", 7, marks=pytest.mark.slow),
+     pytest.param("linear", 1, marks=pytest.mark.slow),
+     pytest.param("least_squares", 1, marks=pytest.mark.slow)],
+)
+def test_monte_carlo_matches_closed_forms(name, t):
+    env = sea.ENVIRONMENTS[name](D, R)
+    p = params("alternation", noise=0.4)
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(6, D))
+    pts = pts / np.linalg.norm(pts, axis=1, keepdims=True) * R
+    far = -np.asarray(sea.drift(p, t)) / np.linalg.norm(CENTER) * R  # argmax of LS σ_t²
+    pts = jnp.asarray(np.vstack([pts, far]))
+    mc = sea.monte_carlo_sea(env, p, jax.random.key(1), t, pts, 20000)
+    sigma2, var2 = float(env.sigma2(p, t)), float(env.variation2(p, t))
+    # 20000 samples: the relative standard error of a variance of Rademacher sums is < 2%
+    assert float(mc["sigma2"]) == pytest.approx(sigma2, rel=0.05, abs=1e-12)
+    assert float(mc["variation2"]) == pytest.approx(var2, rel=0.05, abs=0.02)
+    want = jax.vmap(lambda x: env.expected_grad(x, p, t))(pts)
+    np.testing.assert_allclose(mc["mean_grad"], want, atol=0.05)
+
+
+@pytest.mark.slow
+def test_logistic_monte_carlo_noise_free_has_zero_sigma():
+    env = sea.logistic(D, R)
+    pts = jnp.asarray(np.random.default_rng(0).normal(size=(3, D)) * 0.3)
+    mc = sea.monte_carlo_sea(env, params(noise=0.0), jax.random.key(0), 3, pts, 500)
+    assert float(mc["sigma2"]) < 1e-20
+    mc = sea.monte_carlo_sea(env, params(noise=0.5), jax.random.key(0), 3, pts, 500)
+    assert float(mc["sigma2"]) > 1e-3
+
+
+# --------------------------------------------------------------------------- comparators
+
+
+def _pgd(total_loss, steps=3000, lr=0.05):
+    """Independent reference: projected gradient descent on Σ_t f_t over the ball (NumPy loop)."""
+    grad = jax.jit(jax.grad(total_loss))
+    x = np.zeros(D)
+    for _ in range(steps):
+        x = x - lr * np.asarray(grad(jnp.asarray(x)))
+        x = x * min(1.0, R / np.linalg.norm(x))
+    return x, float(total_loss(jnp.asarray(x)))
+
+
+@pytest.mark.parametrize("name", ["least_squares",
+                                  pytest.param("quadratic", marks=pytest.mark.slow),
+                                  pytest.param("linear", marks=pytest.mark.slow)])
+def test_best_fixed_matches_projected_gd(name):
+    env = sea.ENVIRONMENTS[name](D, R)
+    T = 40
+    p = sea.sea_params(CENTER * (3.0 if name == "quadratic" else 1.0), horizon=T, noise=0.4,
+                       schedule="switches", switches=2)
+    key = jax.random.key(3)
+    zs = sea.sample_rounds(env, p, key, T)
+
+    def total(x):
+        return jnp.sum(jax.vmap(lambda z: env.loss(x, z))(zs))
+
+    _, ref = _pgd(total, lr=1.0 / T)
+    horizons, points, values = sea.prefix_best_fixed(env, p, key, T, 4)
+    assert horizons.tolist() == [10, 20, 30, 40]
+    assert float(values[-1]) == pytest.approx(ref, rel=1e-6, abs=1e-6)
+    assert float(total(points[-1])) == pytest.approx(float(values[-1]), rel=1e-10, abs=1e-10)
+    # prefix values at T = 20 too
+    z20 = jax.tree.map(lambda v: v[:20], zs)
+    tot20 = float(jnp.sum(jax.vmap(lambda z: env.loss(points[1], z))(z20)))
+    assert tot20 == pytest.approx(float(values[1]), rel=1e-10, abs=1e-10)
+
+
+def test_play_losses_match_sampled_rounds_and_regret_curve():
+    env = sea.quadratic(D, R)
+    p, key, T = params(horizon=12), jax.random.key(5), 12
+    tx = omd.optimistic_omd(0.2, projection=omd.ball(R))
+    _, _, losses = sea.play(tx, env, p, jnp.zeros(D), key, T)
+    zs = sea.sample_rounds(env, p, key, T)
+    # replay with the rounds given explicitly (an independent loop)
+    x, s, want = jnp.zeros(D), tx.init(jnp.zeros(D)), []
+    for t in range(T):
+        z = zs[t]
+        want.append(float(env.loss(x, z)))
+        u, s = tx.update(jax.grad(env.loss)(x, z), s, x)
+        x = x + u
+    np.testing.assert_allclose(losses, want, rtol=1e-12)
+    _, _, best = sea.prefix_best_fixed(env, p, key, T, 3)
+    np.testing.assert_allclose(sea.regret_curve(losses, best, 3),
+                               np.cumsum(want)[[3, 7, 11]] - np.asarray(best), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- reductions
+
+
+def _regret(env, p, tx, T, seed=0):
+    key = jax.random.key(seed)
+    _, _, losses = sea.play(tx, env, p, jnp.zeros(D), key, T)
+    _, _, best = sea.prefix_best_fixed(env, p, key, T, 10)
+    return np.asarray(sea.regret_curve(losses, best, 10))
+
+
+def test_noise_free_constant_target_has_bounded_regret():
+    """s = 0, c_t = c: hints are exact from t = 2, so OMD's regret stops growing."""
+    env = sea.linear(D, R)
+    p = sea.sea_params(CENTER, horizon=1000, noise=0.0)
+    G = float(env.grad_bound(p))
+    r = _regret(env, p, omd.optimistic_omd(omd.adaptive_step(2 * R, G),
+                                           projection=omd.ball(R)), 1000)
+    assert 0 < r[0] and r[-1] - r[0] < 1e-6 * max(1.0, abs(r[0]))  # flat from T = 100 to 1000
+
+
+@pytest.mark.slow
+def test_linear_iid_zero_mean_noise_regret_order():
+    """c = 0, s > 0: comparator on the boundary, E R_T = O(D s √(dT)); the ratio stays in a band."""
+    env = sea.linear(D, R)
+    s, T = 0.5, 4000
+    p = sea.sea_params(jnp.zeros(D), horizon=T, noise=s)
+    G = float(env.grad_bound(p))
+    tx = omd.optimistic_omd(omd.adaptive_step(2 * R, G), projection=omd.ball(R))
+    rs = np.array([_regret(env, p, tx, T, seed)[-1] for seed in range(3)])
+    ratio = rs.mean() / (2 * R * s * np.sqrt(D * T))
+    assert 0.05 < ratio < 2.0, ratio
+
+
+# --------------------------------------------------------------------------- bad inputs
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: sea.sea_params(CENTER, horizon=0), r"`sea_params\(horizon=...\)` must be a pos"),
+        (lambda: sea.sea_params(CENTER, horizon=5, noise=-1.0), r"noise"),
+        (lambda: sea.sea_params(CENTER, horizon=5, schedule="chaos"), r"schedule=...\)` must"),
+        (lambda: sea.sea_params(CENTER[:1], horizon=5, schedule="rotation"), r"dimension"),
+        (lambda: sea.quadratic(3, 0.0), r"`quadratic\(radius=...\)` must be a positive"),
+        (lambda: sea.linear(3, -1.0), r"linear\(radius"),
+        (lambda: sea.prefix_best_fixed(sea.quadratic(4, 1.0), params(), jax.random.key(0), 10,
+                                       3), r"multiple"),
+        (lambda: sea.prefix_best_fixed(sea.logistic(4, 1.0), params(), jax.random.key(0), 10,
+                                       2), r"no sufficient statistic"),
+        (lambda: sea.cumulative_sea(sea.logistic(4, 1.0), params(), 10), r"no closed form"),
+    ],
+)
+def test_bad_inputs(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_zero_rounds_is_an_error():
+    env = sea.quadratic(D, R)
+    with pytest.raises(ValueError, match=r"play\(num_rounds=...\)` must be a positive int"):
+        sea.play(omd.ogd(0.1), env, params(), jnp.zeros(D), jax.random.key(0), 0)
+    with pytest.raises(TypeError, match=r"positive int"):
+        sea.quadratic(2.5, 1.0)
