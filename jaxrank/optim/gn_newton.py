@@ -357,7 +357,7 @@ def lazy_hessian(hess_fn: Callable[..., Array], every: int, name: str = "lazy") 
         return _eig_factor(jnp.asarray(hess_fn(x, *args)), metric)
 
     def build(x, aux, k, metric, *args):
-        refresh = (k % every) == 0
+        refresh = (jnp.asarray(k) % every) == 0
         aux = jax.lax.cond(refresh, lambda: _eig_factor(jnp.asarray(hess_fn(x, *args)), metric),
                            lambda: aux)
         return aux, aux, refresh.astype(jnp.int32)
@@ -413,7 +413,7 @@ def lse_weighted_gauss_newton(x: Array, A: Array, b: Array, mu: float = 1.0) -> 
     :math:`\tilde H = \frac1\mu A^\top \mathrm{Diag}(\pi) A \succeq \nabla^2 f(x)` (it drops the
     rank-one term :math:`-\frac1\mu (A^\top\pi)(A^\top\pi)^\top`)."""
     pi = jax.nn.softmax((A @ x - b) / mu)
-    return (A.T * pi) @ A / mu
+    return (A.T * pi[None, :]) @ A / mu
 
 
 # --------------------------------------------------------------------------- shared pieces
@@ -1079,7 +1079,7 @@ def log_sum_exp_hessian(x: Array, A: Array, b: Array, mu: float = 1.0) -> Array:
     (A^\top\pi)(A^\top\pi)^\top)`."""
     pi = jax.nn.softmax((A @ x - b) / mu)
     Atp = A.T @ pi
-    return ((A.T * pi) @ A - jnp.outer(Atp, Atp)) / mu
+    return ((A.T * pi[None, :]) @ A - jnp.outer(Atp, Atp)) / mu
 
 
 def lse_zero_shift(A: Array, b: Array, mu: float = 1.0) -> Array:
