@@ -91,6 +91,8 @@ __all__ = [
     "logistic_regression",
     "softmax_regression",
     "logistic_upper_bound",
+    "logistic_hessian_diag",
+    "softmax_hessian_diag",
 ]
 
 Array = jax.Array
@@ -1154,3 +1156,20 @@ def softmax_regression(x: Array, A: Array, labels: Array, num_classes: int,
     nll = jax.nn.logsumexp(logits, axis=-1) - jnp.take_along_axis(
         logits, labels[:, None], axis=-1)[:, 0]
     return jnp.mean(nll) + 0.5 * reg * jnp.vdot(x, x)
+
+
+def logistic_hessian_diag(x: Array, A: Array, y: Array, reg: float = 0.0) -> Array:
+    r"""Closed-form diagonal of the logistic Hessian,
+    :math:`\frac1m\sum_i \sigma_i(1-\sigma_i) a_{ij}^2 + \rho` (:math:`O(md)`, no dense
+    Hessian)."""
+    s = jax.nn.sigmoid(y * (A @ x))
+    return jnp.mean((s * (1 - s))[:, None] * A**2, axis=0) + reg
+
+
+def softmax_hessian_diag(x: Array, A: Array, labels: Array, num_classes: int,
+                         reg: float = 0.0) -> Array:
+    r"""Closed-form diagonal of the softmax-regression Hessian (layout of
+    :func:`softmax_regression`): entry :math:`(j, c)` is
+    :math:`\frac1m\sum_i a_{ij}^2 p_{ic}(1 - p_{ic}) + \rho`."""
+    P = jax.nn.softmax(A @ x.reshape(A.shape[1], num_classes), axis=-1)
+    return (jnp.einsum("ij,ic->jc", A**2, P * (1 - P)) / A.shape[0]).reshape(-1) + reg
