@@ -415,7 +415,7 @@ def _adult() -> tuple[np.ndarray, np.ndarray]:
             "hours_per_week", "native_country", "income"]
     df = pd.read_csv(root / "adult.data", names=cols, skipinitialspace=True, na_values="?")
     y = np.where(df.pop("income").str.startswith(">50K"), 1.0, -1.0)
-    cat = [c for c in df.columns if df[c].dtype == object]
+    cat = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
     num = [c for c in df.columns if c not in cat]
     X_num = df[num].to_numpy(float)
     X_num = (X_num - X_num.mean(0)) / X_num.std(0)
