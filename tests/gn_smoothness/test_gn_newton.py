@@ -461,3 +461,17 @@ def test_zero_gradient_and_huge_values_stay_finite():
     x, s, _ = run(G.grad_reg_newton(G.logistic_regression, hessian=G.diagonal_hessian(
         G.logistic_regression)), 1e4 * jnp.ones(3), 10, A, y, 1e-3)
     assert np.all(np.isfinite(x)) and np.isfinite(float(s.value))
+
+
+def test_closed_form_hessian_diagonals_match_autodiff():
+    A = jnp.asarray(RNG.standard_normal((15, 4)))
+    y = jnp.asarray(np.where(RNG.standard_normal(15) > 0, 1.0, -1.0))
+    x = jnp.asarray(RNG.standard_normal(4))
+    np.testing.assert_allclose(G.logistic_hessian_diag(x, A, y, 0.1),
+                               jnp.diag(jax.hessian(G.logistic_regression)(x, A, y, 0.1)),
+                               **IDENTITY.kw())
+    labels = jnp.asarray(RNG.integers(0, 3, 15))
+    W = jnp.asarray(RNG.standard_normal(12))
+    H = jax.hessian(G.softmax_regression)(W, A, labels, 3, 0.1)
+    np.testing.assert_allclose(G.softmax_hessian_diag(W, A, labels, 3, 0.1), jnp.diag(H),
+                               **IDENTITY.kw())
