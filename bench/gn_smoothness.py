@@ -36,8 +36,8 @@ class Config:
     lse_n: int = 1000
     p4_rows: int = 100
     p4_cols: int = 200
-    iters: int = 10
-    repeats: int = 3
+    iters: int = 6
+    repeats: int = 2
     rtol: float = 1e-6
 
 
