@@ -21,6 +21,7 @@ def test_tiny_record(tmp_path):
 
 def test_numpy_reference_sherman_morrison_matches_dense():
     A, b, B = bg.p4_problem(6, 9)
+    B = B + np.eye(9)  # well conditioned (the problem's B = AᵀA + 1e-8 I has cond ≈ 1e9)
     f, grad, exact, fisher_solve = bg.p4_numpy(A, b, B)
     x = np.ones(9)
     u = A @ x - b
