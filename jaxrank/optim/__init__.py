@@ -26,3 +26,4 @@ __all__ = [
     "hard_margin",
     "MarginCertificate",
 ]
+from jaxrank.optim import gn_newton  # noqa: E402, F401  (Semenov, Jaggi, Doikov 2025)

@@ -1,0 +1,477 @@
+"""Identities of spec §6 for jaxrank.optim.gn_newton, every linear solve against a dense float64
+solve, conformance (state stable, no recompilation, vmap), and bad inputs."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrank.optim import gn_newton as G
+from jaxrank.optim import run
+from tests._tolerances import IDENTITY, NUMERICAL
+
+RNG = np.random.default_rng(0)
+
+
+def _pd(n, seed=0, scale=1.0):
+    a = np.random.default_rng(seed).standard_normal((n, n))
+    return a @ a.T / n + scale * np.eye(n)
+
+
+@pytest.fixture(scope="module")
+def lse_data():
+    rng = np.random.default_rng(1)
+    A = jnp.asarray(rng.uniform(-1, 1, (12, 6)))
+    b = jnp.asarray(rng.uniform(-1, 1, 12))
+    return A, b
+
+
+# --------------------------------------------------------------------------- oracles
+
+
+def test_lse_closed_forms_match_autodiff(lse_data):
+    A, b = lse_data
+    x = jnp.asarray(RNG.standard_normal(6))
+    for mu in (1.0, 0.3):
+        np.testing.assert_allclose(G.log_sum_exp_grad(x, A, b, mu),
+                                   jax.grad(G.log_sum_exp)(x, A, b, mu), **IDENTITY.kw())
+        np.testing.assert_allclose(G.log_sum_exp_hessian(x, A, b, mu),
+                                   jax.hessian(G.log_sum_exp)(x, A, b, mu), **IDENTITY.kw())
+
+
+def test_hvp_equals_hessian_times_vector(lse_data):
+    A, b = lse_data
+    x, v = jnp.asarray(RNG.standard_normal(6)), jnp.asarray(RNG.standard_normal(6))
+    hvp = jax.jvp(lambda z: jax.grad(G.log_sum_exp)(z, A, b), (x,), (v,))[1]
+    np.testing.assert_allclose(hvp, G.log_sum_exp_hessian(x, A, b) @ v, **IDENTITY.kw())
+
+
+def test_wgn_minus_hessian_is_psd_rank_one(lse_data):
+    A, b = lse_data
+    x = jnp.asarray(RNG.standard_normal(6))
+    diff = G.lse_weighted_gauss_newton(x, A, b) - G.log_sum_exp_hessian(x, A, b)
+    g = G.log_sum_exp_grad(x, A, b)
+    np.testing.assert_allclose(diff, jnp.outer(g, g), **IDENTITY.kw())  # (Aᵀπ)(Aᵀπ)ᵀ/μ, μ=1
+    ev = np.linalg.eigvalsh(np.asarray(diff))
+    assert ev[0] > -1e-12 and np.sum(ev > 1e-10) == 1
+
+
+def test_zero_shift_makes_zero_the_minimizer(lse_data):
+    A, b = lse_data
+    Az = G.lse_zero_shift(A, b, 0.5)
+    np.testing.assert_allclose(jax.grad(G.log_sum_exp)(jnp.zeros(6), Az, b, 0.5), 0,
+                               atol=1e-14)
+
+
+def test_power_residual_gradient_and_hessian_closed_forms():
+    A = jnp.asarray(RNG.standard_normal((5, 7)))
+    b = jnp.asarray(RNG.standard_normal(5))
+    x = jnp.asarray(RNG.standard_normal(7))
+    p = 4.0
+    u = A @ x - b
+    nu = jnp.linalg.norm(u)
+    grad = nu ** (p - 2) * A.T @ u
+    Au = A.T @ u
+    hess = nu ** (p - 2) * A.T @ A + (p - 2) * nu ** (p - 4) * jnp.outer(Au, Au)
+    f = functools.partial(G.linear_equations, p=p)
+    np.testing.assert_allclose(jax.grad(f)(x, A, b), grad, **IDENTITY.kw())
+    np.testing.assert_allclose(jax.hessian(f)(x, A, b), hess, **IDENTITY.kw())
+    # the GGN + Fisher "inexact Hessian" is exact for linear residuals
+    approx = G.gauss_newton_fisher(G.linear_residuals, p)
+    H, _, _ = approx.build(x, (), 0, G.make_metric(None), A, b)
+    np.testing.assert_allclose(H, hess, **IDENTITY.kw())
+
+
+def test_fisher_term_rank_one_with_stated_eigenvalue():
+    A = jnp.asarray(RNG.standard_normal((5, 7)))
+    b = jnp.asarray(RNG.standard_normal(5))
+    x = jnp.asarray(RNG.standard_normal(7))
+    p = 4.0
+    approx = G.fisher_term(G.linear_residuals, p)
+    (alpha, v, _), _, _ = approx.build(x, (), 0, G.make_metric(None), A, b)
+    F = alpha * jnp.outer(v, v)
+    u = A @ x - b
+    ev = np.linalg.eigvalsh(np.asarray(F))
+    expected = (p - 2) * jnp.linalg.norm(u) ** (p - 4) * jnp.linalg.norm(A.T @ u) ** 2
+    np.testing.assert_allclose(ev[-1], expected, **IDENTITY.kw())
+    assert np.all(np.abs(ev[:-1]) < 1e-10 * ev[-1])
+    g = jax.grad(functools.partial(G.linear_equations, p=p))(x, A, b)
+    np.testing.assert_allclose(F, (p - 2) / jnp.linalg.norm(u) ** p * jnp.outer(g, g),
+                               **IDENTITY.kw())
+
+
+def test_known_minimizers():
+    assert float(G.chebyshev(jnp.ones(9))) == 0.0
+    np.testing.assert_allclose(jax.grad(G.chebyshev)(jnp.ones(9)), 0, atol=0)
+    one = jnp.ones(2)
+    np.testing.assert_allclose(jax.grad(G.rosenbrock)(one), 0, atol=0)
+    np.testing.assert_allclose(jax.hessian(G.rosenbrock)(one), [[802, -400], [-400, 200]],
+                               **IDENTITY.kw())
+
+
+def test_chebyshev_residuals_and_ggn_drop_only_second_order_term():
+    x = jnp.asarray(RNG.uniform(0, 1, 6))
+    u = G.chebyshev_residuals(x)
+    np.testing.assert_allclose(u[0], 0.5 * (1 - x[0]), **IDENTITY.kw())
+    np.testing.assert_allclose(u[1:], x[1:] - (2 * x[:-1] ** 2 - 1), **IDENTITY.kw())
+    p = 4.0
+    f = G.power_residual(G.chebyshev_residuals, p)
+    H = jax.hessian(f)(x)
+    Ht, _, _ = G.gauss_newton_fisher(G.chebyshev_residuals, p).build(x, (), 0,
+                                                                      G.make_metric(None))
+    # exact − approx = ‖u‖^{p−2} Σ u_i ∇²u_i, with ∇²u_i = −4 e_{i−1}e_{i−1}ᵀ for i ≥ 2
+    second = jnp.linalg.norm(u) ** (p - 2) * jnp.diag(jnp.concatenate([-4 * u[1:], jnp.zeros(1)]))
+    np.testing.assert_allclose(H - Ht, second, **IDENTITY.kw())
+
+
+def test_logistic_and_softmax_against_references():
+    A = jnp.asarray(RNG.standard_normal((20, 4)))
+    y = jnp.asarray(np.where(RNG.standard_normal(20) > 0, 1.0, -1.0))
+    x = jnp.asarray(RNG.standard_normal(4))
+    ref = np.mean(np.log1p(np.exp(-np.asarray(y) * (np.asarray(A) @ np.asarray(x)))))
+    np.testing.assert_allclose(G.logistic_regression(x, A, y), ref, **IDENTITY.kw())
+    big = G.logistic_regression(1e4 * x, A, y)  # huge margins: finite, ≈ mean of |m| on errors
+    assert np.isfinite(float(big))
+    H = jax.hessian(G.logistic_regression)(x, A, y)
+    assert np.linalg.eigvalsh(np.asarray(G.logistic_upper_bound(x, A, y) - H))[0] > -1e-12
+    labels = jnp.asarray(RNG.integers(0, 3, 20))
+    W = jnp.asarray(RNG.standard_normal(12))
+    logits = A @ W.reshape(4, 3)
+    import optax
+
+    ref = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
+    np.testing.assert_allclose(G.softmax_regression(W, A, labels, 3), ref, **IDENTITY.kw())
+
+
+# --------------------------------------------------------------------------- linear solves
+
+
+METRICS = {"identity": None, "dense": _pd(6, 3)}
+
+
+@pytest.mark.parametrize("mname", list(METRICS))
+def test_every_structured_solve_equals_dense_solve(mname):
+    B = METRICS[mname]
+    m = G.make_metric(B)
+    Bd = np.eye(6) if B is None else B
+    g = RNG.standard_normal(6)
+    lam = 0.7
+    H = _pd(6, 5, 0.1)
+    x = jnp.asarray(RNG.standard_normal(6))
+
+    def dense(Hm):
+        return np.linalg.solve(np.asarray(Hm) + lam * Bd, g)
+
+    # dense Cholesky
+    d, _ = G.dense_hessian(lambda z: jnp.asarray(H)).solve(jnp.asarray(H), lam, g, m)
+    np.testing.assert_allclose(d, dense(H), **IDENTITY.kw())
+    # Sherman–Morrison rank one
+    v = RNG.standard_normal(6)
+    approx = G.rank_one_hessian(lambda z: (2.5, jnp.asarray(v)))
+    curv, _, _ = approx.build(x, (), 0, m)
+    np.testing.assert_allclose(approx.solve(curv, lam, g, m)[0],
+                               dense(2.5 * np.outer(v, v)), **IDENTITY.kw())
+    # diagonal
+    dg = np.abs(RNG.standard_normal(6)) + 0.1
+    approx = G.diagonal_hessian(diag_fn=lambda z: jnp.asarray(dg))
+    curv, _, _ = approx.build(x, (), 0, m)
+    np.testing.assert_allclose(approx.solve(curv, lam, g, m)[0], dense(np.diag(dg)),
+                               **IDENTITY.kw())
+    # fixed (eigen-factorized once) and lazy
+    for approx in (G.fixed_hessian(lambda z: jnp.asarray(H)),
+                   G.lazy_hessian(lambda z: jnp.asarray(H), 3)):
+        aux = approx.init(x, m)
+        curv, _, _ = approx.build(x, aux, 1, m)
+        for lam2 in (1e-3, 0.7, 50.0):
+            np.testing.assert_allclose(
+                approx.solve(curv, lam2, g, m)[0],
+                np.linalg.solve(H + lam2 * Bd, g), **IDENTITY.kw())
+    # zero
+    d, _ = G.zero_hessian().solve((), lam, g, m)
+    np.testing.assert_allclose(d, dense(np.zeros((6, 6))), **IDENTITY.kw())
+
+
+def test_solve_reports_nan_when_not_positive_definite():
+    m = G.make_metric(None)
+    H = -np.eye(3) * 2
+    d = G.regularized_solve(jnp.asarray(H), 1.0, jnp.ones(3), m)
+    assert np.all(np.isnan(d))
+    approx = G.diagonal_hessian(diag_fn=lambda z: -2 * jnp.ones(3))
+    assert np.all(np.isnan(approx.solve(-2 * jnp.ones(3), 1.0, jnp.ones(3), m)[0]))
+    approx = G.rank_one_hessian(lambda z: (-10.0, jnp.ones(3)))
+    curv, _, _ = approx.build(jnp.ones(3), (), 0, m)
+    assert np.all(np.isnan(approx.solve(curv, 1.0, jnp.ones(3), m)[0]))
+
+
+def test_lazy_hessian_refreshes_every_k():
+    calls = []
+    approx = G.lazy_hessian(lambda z: jnp.diag(z), 3)
+    m = G.make_metric(None)
+    aux = approx.init(jnp.ones(2), m)
+    for k, x in enumerate([jnp.ones(2), 2 * jnp.ones(2), 3 * jnp.ones(2), 4 * jnp.ones(2)]):
+        curv, aux, fact = approx.build(x, aux, k, m)
+        calls.append(int(fact))
+        np.testing.assert_allclose(np.sort(curv[1]), [1, 1] if k < 3 else [4, 4])
+    assert calls == [1, 0, 0, 1]
+
+
+def test_cubic_step_solves_its_secular_equation():
+    H = jnp.asarray(_pd(5, 7, 0.0) - 0.3 * np.eye(5))  # possibly indefinite
+    g = jnp.asarray(RNG.standard_normal(5))
+    for B in (None, _pd(5, 8)):
+        m = G.make_metric(B)
+        M = 2.0
+        h, model = G.cubic_step(g, H, M, m)
+        Bd = np.eye(5) if B is None else B
+        r = np.sqrt(h @ Bd @ h)
+        # stationarity of the cubic model: g + H h + (M/2) r B h = 0
+        np.testing.assert_allclose(np.asarray(g + H @ h) + M / 2 * r * Bd @ np.asarray(h), 0,
+                                   atol=1e-9)
+        assert float(model) < 0
+
+
+# --------------------------------------------------------------------------- Algorithm 1
+
+
+def test_step_stays_in_the_ball_for_psd_hessians():
+    rng = np.random.default_rng(3)
+    for trial in range(20):
+        n = 5
+        a = rng.standard_normal((n, 2))
+        H = a @ a.T  # PSD, singular
+        B = _pd(n, trial)
+        m = G.make_metric(B)
+        g = rng.standard_normal(n)
+        gamma = 10 ** rng.uniform(-2, 2)
+        lam = np.sqrt(g @ np.linalg.solve(B, g)) / gamma
+        d = G.regularized_solve(jnp.asarray(H), lam, jnp.asarray(g), m)
+        assert np.sqrt(d @ B @ d) <= gamma * (1 + 1e-12)
+
+
+def test_zero_hessian_is_normalized_gradient_step():
+    B = _pd(4, 1)
+    f = lambda x: jnp.sum(jnp.cosh(x)) + x[0] * x[1]  # noqa: E731
+    x0 = jnp.asarray(RNG.standard_normal(4))
+    solver = G.normalized_gradient_search(f, metric=B, gamma0=0.05, adaptive=False, eps=0.0)
+    x1, _ = solver.update(x0, solver.init(x0))
+    g = jax.grad(f)(x0)
+    gn = np.sqrt(g @ np.linalg.solve(B, g))
+    np.testing.assert_allclose(x1, x0 - 0.05 * np.linalg.solve(B, g) / gn, **IDENTITY.kw())
+
+
+def test_quadratic_exact_newton_accepts_every_trial_and_doubles_gamma():
+    Q = _pd(6, 2)
+    c = RNG.standard_normal(6)
+    f = lambda x: 0.5 * x @ (jnp.asarray(Q) @ x) - jnp.asarray(c) @ x  # noqa: E731
+    x_star = np.linalg.solve(Q, c)
+    f_star = float(f(jnp.asarray(x_star)))
+    x, s, traj = run(G.grad_reg_newton(f), jnp.zeros(6), 40,
+                     record=_rec_gamma)
+    gammas, trials, vals = (np.asarray(t) for t in traj)
+    # the linearization error is 0: every trial is accepted and γ doubles, until rounding
+    # (f − f* ≈ 1e-16) makes the acceptance test a comparison of round-off
+    np.testing.assert_array_equal(np.diff(trials)[:4], 1)
+    np.testing.assert_allclose(gammas[:5], 2.0 ** np.arange(5))
+    g0 = np.linalg.norm(c)
+    first = int(np.flatnonzero(vals - f_star < 1e-12)[0])
+    assert first <= np.log2(g0 / 1e-12)  # residual ≤ 1e-12 after about log2(‖g0‖/tol) steps
+    np.testing.assert_allclose(x, x_star, **NUMERICAL.kw())
+
+
+def _rec_gamma(x, s, *args):
+    return s.gamma, s.trials, s.value
+
+
+def _rec_full(x, s, *args):
+    return s.value, s.lam, s.grad_norm, s.gamma, s.trials
+
+
+def test_accepted_steps_decrease_f_by_the_acceptance_amount():
+    f = G.rosenbrock
+    x, s, traj = run(G.grad_reg_newton(f), jnp.array([-2.0, 2.0]), 40, record=_rec_full)
+    vals, lams, gns = (np.asarray(t) for t in traj[:3])
+    vals = np.append(vals, float(s.value))
+    gns = np.append(gns, float(s.grad_norm))
+    lams = np.append(lams, float(s.lam))
+    # step k -> k+1 used λ = lams[k+1]; Lemma 1: f_k − f_{k+1} ≥ ‖g_{k+1}‖²/(8λ)
+    dec = vals[:-1] - vals[1:]
+    need = gns[1:] ** 2 / (8 * lams[1:])
+    assert np.all(dec >= need * (1 - 1e-12) - 1e-300)
+
+
+def test_oracle_call_accounting_bound():
+    f = G.rosenbrock
+    K = 40
+    x, s, traj = run(G.grad_reg_newton(f), jnp.array([-2.0, 2.0]), K, record=_rec_full)
+    gamma_final = float(s.gamma)
+    # total trials ≤ 2K + log2(γ0 / γ_final) + 1 (each success doubles, each failure halves)
+    assert int(s.trials) <= 2 * K + np.log2(1.0 / gamma_final) + 1
+    assert int(s.grad_calls) == int(s.trials) + 1
+    assert int(s.factorizations) == int(s.trials)
+
+
+def test_rosenbrock_reference_count():
+    """The spec's re-run of the official code: Alg 1 below 1e-8 at iteration 51 (exact)."""
+    x, s, traj = run(G.grad_reg_newton(G.rosenbrock), jnp.array([-2.0, 2.0]), 60,
+                     record=_rec_full)
+    vals = np.append(np.asarray(traj[0]), float(s.value))
+    assert int(np.flatnonzero(vals < 1e-8)[0]) == 51
+
+
+def test_f_target_freezes_and_metric_invariance():
+    f = functools.partial(G.linear_equations, p=4.0)
+    A = jnp.asarray(RNG.standard_normal((4, 6)))
+    b = jnp.asarray(RNG.standard_normal(4))
+    solver = G.grad_reg_newton(f, f_target=1e-6)
+    x, s, _ = run(solver, jnp.ones(6), 80, A, b)
+    assert bool(s.converged) and float(s.value) <= 1e-6
+    x2, s2 = solver.update(x, s, A, b)
+    np.testing.assert_array_equal(x2, x)
+
+
+@pytest.mark.parametrize("name", ["grn", "fisher", "super", "cubic", "gm", "fgm", "ngs"])
+def test_every_method_converges_on_a_convex_problem(name):
+    A = jnp.asarray(RNG.standard_normal((8, 5)))
+    b = jnp.asarray(RNG.standard_normal(8))
+    f = functools.partial(G.linear_equations, p=4.0)
+    B = _pd(5, 4)
+    solvers = {
+        "grn": G.grad_reg_newton(f, metric=B),
+        "fisher": G.grad_reg_newton(f, hessian=G.fisher_term(G.linear_residuals, 4.0), metric=B),
+        "super": G.super_universal_newton(f),
+        "cubic": G.cubic_newton(f, metric=B),
+        "gm": G.gradient_method(f, metric=B),
+        "fgm": G.fast_gradient_method(f),
+        "ngs": G.normalized_gradient_search(f),
+    }
+    x_star = np.linalg.lstsq(np.asarray(A), np.asarray(b), rcond=None)[0]
+    f_star = float(f(jnp.asarray(x_star), A, b))
+    f0 = float(f(jnp.zeros(5), A, b))
+    x, s, _ = run(solvers[name], jnp.zeros(5), 150, A, b)
+    assert float(f(x, A, b)) - f_star < 1e-3 * (f0 - f_star)
+
+
+# --------------------------------------------------------------------------- conformance
+
+
+def _problem():
+    A = jnp.asarray(RNG.standard_normal((8, 5)))
+    b = jnp.asarray(RNG.standard_normal(8))
+    return functools.partial(G.linear_equations, p=4.0), A, b
+
+
+F_CONF, A_CONF, B_CONF = _problem()
+FACTORIES = {
+    "grad_reg_newton": lambda: G.grad_reg_newton(F_CONF),
+    "normalized_gradient_search": lambda: G.normalized_gradient_search(F_CONF),
+    "super_universal_newton": lambda: G.super_universal_newton(F_CONF),
+    "cubic_newton": lambda: G.cubic_newton(F_CONF),
+    "gradient_method": lambda: G.gradient_method(F_CONF),
+    "fast_gradient_method": lambda: G.fast_gradient_method(F_CONF),
+}
+
+
+@pytest.mark.parametrize("name", list(FACTORIES))
+def test_conformance_state_stable_no_recompile_vmap(name):
+    solver = FACTORIES[name]()
+    assert FACTORIES[name]() is solver  # cached_factory
+    x0 = jnp.zeros(5)
+    s0 = solver.init(x0, A_CONF, B_CONF)
+    upd = jax.jit(solver.update)
+    x1, s1 = upd(x0, s0, A_CONF, B_CONF)
+    assert jax.tree.structure(s1) == jax.tree.structure(s0)
+    for a, c in zip(jax.tree.leaves(s0), jax.tree.leaves(s1), strict=True):
+        assert a.shape == c.shape and a.dtype == c.dtype
+    upd(x1, s1, A_CONF, B_CONF)
+    assert upd._cache_size() == 1
+    # vmap over data sets (seeds) equals a loop
+    bs = jnp.stack([B_CONF, B_CONF + 1.0])
+
+    def one(b):
+        return run(solver, x0, 5, A_CONF, b)[0]
+
+    batched = jax.vmap(one)(bs)
+    for i in range(2):
+        np.testing.assert_allclose(batched[i], one(bs[i]), **NUMERICAL.kw())
+
+
+def test_float32_in_float32_out():
+    solver = G.grad_reg_newton(F_CONF)
+    x, s, _ = run(solver, jnp.zeros(5, jnp.float32), 5, A_CONF.astype(jnp.float32),
+                  B_CONF.astype(jnp.float32))
+    assert x.dtype == jnp.float32 and s.value.dtype == jnp.float32
+    assert s.count.dtype == jnp.int32
+
+
+def test_traced_gamma0_vmaps():
+    def final(g0):
+        return run(G.grad_reg_newton(F_CONF, gamma0=g0), jnp.zeros(5), 5, A_CONF, B_CONF)[1].value
+
+    vals = jax.vmap(final)(jnp.array([0.1, 1.0, 10.0]))
+    assert np.all(np.isfinite(vals))
+
+
+# --------------------------------------------------------------------------- bad inputs
+
+
+def test_bad_inputs_raise_clear_errors():
+    f = G.rosenbrock
+    with pytest.raises(ValueError, match=r"`grad_reg_newton\(gamma0=...\)` must be a positive"):
+        G.grad_reg_newton(f, gamma0=0.0)
+    with pytest.raises(ValueError, match=r"gamma0.*got -1"):
+        G.grad_reg_newton(f, gamma0=-1.0)
+    with pytest.raises(ValueError, match=r"metric=...\)` must be a square"):
+        G.grad_reg_newton(f, metric=np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"metric=...\)` must be positive definite"):
+        G.grad_reg_newton(f, metric=np.array([[1.0, 0.0], [0.0, -1.0]]))
+    with pytest.raises(ValueError, match=r"must be symmetric"):
+        G.grad_reg_newton(f, metric=np.array([[1.0, 0.5], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match=r"must have shape \(2, 2\) to match x"):
+        G.grad_reg_newton(f, metric=np.eye(3)).init(jnp.zeros(2))
+    with pytest.raises(ValueError, match=r"init\(x=...\)` must be finite"):
+        G.grad_reg_newton(f).init(jnp.array([jnp.nan, 1.0]))
+    with pytest.raises(ValueError, match=r"init\(x=...\)` must have rank 1"):
+        G.grad_reg_newton(f).init(jnp.zeros((2, 2)))
+    with pytest.raises(TypeError, match=r"floating dtype"):
+        G.grad_reg_newton(f).init(jnp.zeros(2, jnp.int32))
+    with pytest.raises(ValueError, match=r"must return a square \(2, 2\) matrix"):
+        run(G.grad_reg_newton(f, hessian=lambda x: jnp.ones((2, 3))), jnp.zeros(2), 1)
+    with pytest.raises(TypeError, match=r"hessian=...\)` must be None, a HessianApprox"):
+        G.grad_reg_newton(f, hessian=3)
+    with pytest.raises(TypeError, match=r"fun=...\)` must be callable"):
+        G.grad_reg_newton(None)
+    with pytest.raises(ValueError, match=r"super_universal_newton\(alpha=...\)` must lie"):
+        G.super_universal_newton(f, alpha=1.5)
+    with pytest.raises(ValueError, match=r"gradient_method\(lip0=...\)"):
+        G.gradient_method(f, lip0=0.0)
+    with pytest.raises(ValueError, match=r"lazy_hessian\(every=...\)` must be a positive int"):
+        G.lazy_hessian(lambda x: x, 0)
+    with pytest.raises(TypeError, match=r"fixes hessian = 0"):
+        G.normalized_gradient_search(f, hessian=None)
+
+
+def test_zero_gradient_and_huge_values_stay_finite():
+    f = lambda x: jnp.sum(x**2)  # noqa: E731
+    x, s, _ = run(G.grad_reg_newton(f), jnp.zeros(3), 5)  # starts at the minimizer
+    assert np.all(np.isfinite(x)) and float(s.value) == 0.0
+    A = jnp.asarray(RNG.standard_normal((10, 3)))
+    y = jnp.asarray(np.where(RNG.standard_normal(10) > 0, 1.0, -1.0))
+    x, s, _ = run(G.grad_reg_newton(G.logistic_regression, hessian=G.diagonal_hessian(
+        G.logistic_regression)), 1e4 * jnp.ones(3), 10, A, y, 1e-3)
+    assert np.all(np.isfinite(x)) and np.isfinite(float(s.value))
+
+
+def test_closed_form_hessian_diagonals_match_autodiff():
+    A = jnp.asarray(RNG.standard_normal((15, 4)))
+    y = jnp.asarray(np.where(RNG.standard_normal(15) > 0, 1.0, -1.0))
+    x = jnp.asarray(RNG.standard_normal(4))
+    np.testing.assert_allclose(G.logistic_hessian_diag(x, A, y, 0.1),
+                               jnp.diag(jax.hessian(G.logistic_regression)(x, A, y, 0.1)),
+                               **IDENTITY.kw())
+    labels = jnp.asarray(RNG.integers(0, 3, 15))
+    W = jnp.asarray(RNG.standard_normal(12))
+    H = jax.hessian(G.softmax_regression)(W, A, labels, 3, 0.1)
+    np.testing.assert_allclose(G.softmax_hessian_diag(W, A, labels, 3, 0.1), jnp.diag(H),
+                               **IDENTITY.kw())
