@@ -238,12 +238,32 @@ def test_bounds_hold_on_worst_case():
     n = 1000
     a, y = worst_case_dataset(n)
     mu, r = 0.5, math.sqrt(1.25)  # closed form for the Thm 5.1 data set
-    assert _iters(P.batch_perceptron(), a, y) <= P.batch_perceptron_bound(n, r, mu)
-    assert _iters(P.perceptron(), a, y) <= P.novikoff_bound(r, mu)
-    assert _iters(P.normalized_batch_perceptron(), a, y) <= P.novikoff_bound(r, mu)
+    assert _iters(P.batch_perceptron(), a, y) <= P.batch_perceptron_bound(n=n, radius=r, mu=mu)
+    assert _iters(P.perceptron(), a, y) <= P.novikoff_bound(radius=r, mu=mu)
+    assert _iters(P.normalized_batch_perceptron(), a, y) <= P.novikoff_bound(radius=r, mu=mu)
     for g in (0.1, 1.0, 10.0, 100.0):
         assert _iters(P.normalized_lr_gd(g), a, y) <= float(
-            P.normalized_lr_gd_bound(r, mu, n, g))
+            P.normalized_lr_gd_bound(radius=r, mu=mu, n=n, step_size=g))
+
+
+@pytest.mark.parametrize(
+    "bound, args",
+    [(P.batch_perceptron_bound, (1000, 1.0, 0.5)), (P.novikoff_bound, (1.0, 0.5)),
+     (P.normalized_lr_gd_bound, (1.0, 0.5, 1000, 100.0))],
+)
+def test_bounds_are_keyword_only(bound, args):
+    # normalized_lr_gd_bound(radius, mu, n, step_size) vs batch_perceptron_bound(n, radius, mu):
+    # positional calls silently gave wrong bounds when a user swapped the two orders
+    with pytest.raises(TypeError, match="positional"):
+        bound(*args)
+
+
+def test_bounds_closed_forms():
+    assert P.batch_perceptron_bound(n=10, radius=2.0, mu=0.5) == 10 * 4.0 / 0.25
+    assert P.novikoff_bound(radius=2.0, mu=0.5) == 16.0
+    np.testing.assert_allclose(
+        P.normalized_lr_gd_bound(radius=2.0, mu=0.5, n=10, step_size=4.0),
+        16.0 + 2 * math.log(19) / (4.0 * 0.25), **IDENTITY.kw())
 
 
 def test_iterations_to_separate_cap_and_vmap(hard):
