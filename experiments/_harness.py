@@ -195,12 +195,15 @@ def first_nonfinite(
     for path, arr in numeric_leaves(tree):
         if any(fnmatch.fnmatchcase(path, pat) for pat in allow):
             continue
-        bad = np.argwhere(~np.isfinite(arr))
-        if bad.size:
-            idx = tuple(int(i) for i in bad[0])
-            v = float(arr[idx])
-            kind = "NaN" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-            return path, idx, kind
+        if np.all(np.isfinite(arr)):
+            continue
+        if arr.ndim == 0:
+            idx: tuple[int, ...] = ()
+        else:
+            idx = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        v = float(arr[idx])
+        kind = "NaN" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        return path, idx, kind
     return None
 
 
@@ -414,6 +417,7 @@ def run_figure(
         t0 = time.perf_counter()
         results = entry.run(config)
         wall = time.perf_counter() - t0
+        env = environment()  # inside the precision block: env.x64 is what the run used
     for section in ("series", "summary"):
         bad = first_nonfinite(getattr(results, section), results.allow_nonfinite)
         if bad is not None:
@@ -434,7 +438,7 @@ def run_figure(
         or f"python -m experiments.{paper.slug} --figure {fig_id}" + (" --smoke" if smoke else ""),
         "config": dataclasses.asdict(config),
         "seeds": list(results.seeds),
-        "env": environment(),
+        "env": env,
         "results": {"series": results.series},
         "summary": results.summary,
         "volatile": {
