@@ -7,7 +7,12 @@ registry of :class:`Figure` entries keyed by the paper's figure ids) and
 * the CLI ``python -m experiments.<slug> [--figure ID|all] [--smoke] [--out DIR] [--replot]``;
 * figures as PNG + deterministic PDF (Agg backend, one style, no creation date);
 * the JSON run record of STYLE.md §22, written atomically (temp file + rename);
-* a NaN guard that fails after the run naming the first bad step of the first bad series;
+* precision: JAX's x64 flag set from ``Config.dtype`` around each figure and restored after, so
+  papers run in any order give the same records;
+* a finiteness guard over every leaf of ``series`` and ``summary`` (nested dicts, ragged lists)
+  that fails after the run naming the first non-finite entry; intended infinities are
+  allow-listed by name in :attr:`Results.allow_nonfinite`;
+* a visible "SMOKE" mark on every figure drawn from a smoke record;
 * progress bars and small statistics over seeds (:func:`seed_summary`).
 """
 
@@ -17,6 +22,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as _dt
+import fnmatch
 import importlib
 import json
 import math
@@ -76,11 +82,21 @@ class Figure:
 
 @dataclasses.dataclass
 class Results:
-    """What a figure's ``run`` returns: plotted series, claim scalars, seeds."""
+    """What a figure's ``run`` returns: plotted series, claim scalars, seeds.
+
+    Attributes:
+      series: exactly what is plotted (arrays, nested dicts, ragged lists).
+      summary: the values claims read (the same kinds of leaves).
+      seeds: the seeds used, for the record.
+      allow_nonfinite: names (``fnmatch`` patterns over the ``/``-joined path inside ``series``
+        or ``summary``, e.g. ``"*/bound_mu_lower"``) whose NaN/inf values are intended; every
+        other leaf must be finite or the harness refuses to write the record.
+    """
 
     series: dict[str, Any]
     summary: dict[str, Any]
     seeds: list[int] = dataclasses.field(default_factory=list)
+    allow_nonfinite: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,17 +165,52 @@ def from_json_number(x: Any) -> Any:
     return x
 
 
-def first_nan(series: Mapping[str, Any]) -> tuple[str, tuple[int, ...]] | None:
-    """The first series (sorted by name) holding a NaN, and the index of its first NaN."""
-    for name in sorted(series):
-        try:
-            arr = np.asarray(series[name], dtype=float)
-        except (TypeError, ValueError):
+def numeric_leaves(tree: Any, path: str = "") -> Iterator[tuple[str, np.ndarray]]:
+    """``(path, float array)`` for every numeric leaf of nested dicts / lists / arrays.
+
+    A list that NumPy can turn into one float array is one leaf; a ragged or mixed list is walked
+    element by element (path ``name[i]``). Strings and ``None`` are not numbers and are skipped.
+    """
+    if isinstance(tree, Mapping):
+        for k in sorted(tree, key=str):
+            yield from numeric_leaves(tree[k], f"{path}/{k}" if path else str(k))
+        return
+    if tree is None or isinstance(tree, (str, bytes)):
+        return
+    try:
+        arr = np.asarray(tree, dtype=float)
+    except (TypeError, ValueError):
+        if isinstance(tree, (list, tuple)):
+            for i, v in enumerate(tree):
+                yield from numeric_leaves(v, f"{path}[{i}]")
+        return
+    yield path, arr
+
+
+def first_nonfinite(
+    tree: Mapping[str, Any], allow: Sequence[str] = ()
+) -> tuple[str, tuple[int, ...], str] | None:
+    """The first leaf (sorted by path) holding NaN or ±inf outside the ``allow`` patterns:
+    ``(path, index of the first bad entry, "NaN" | "inf" | "-inf")``, or ``None``."""
+    for path, arr in numeric_leaves(tree):
+        if any(fnmatch.fnmatchcase(path, pat) for pat in allow):
             continue
-        bad = np.argwhere(np.isnan(arr))
-        if bad.size:
-            return name, tuple(int(i) for i in bad[0])
+        if np.all(np.isfinite(arr)):
+            continue
+        if arr.ndim == 0:
+            idx: tuple[int, ...] = ()
+        else:
+            idx = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        v = float(arr[idx])
+        kind = "NaN" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        return path, idx, kind
     return None
+
+
+def first_nan(series: Mapping[str, Any]) -> tuple[str, tuple[int, ...]] | None:
+    """The first series leaf holding a NaN or inf and its index (see :func:`first_nonfinite`)."""
+    bad = first_nonfinite(series)
+    return None if bad is None else bad[:2]
 
 
 def log_grid(num_steps: int, max_points: int = 400) -> np.ndarray:
@@ -198,6 +249,8 @@ def progress(iterable: Iterable[Any], desc: str, total: int | None = None) -> It
 
 # --------------------------------------------------------------------------- environment
 
+DIRTY_EXCLUDES = ("figures", "paper_repro/REPORT.md")
+
 
 def _git(*args: str) -> str | None:
     try:
@@ -219,7 +272,10 @@ def environment() -> dict[str, Any]:
             versions[name] = importlib.import_module(name).__version__
         except Exception:  # pragma: no cover - optional packages
             versions[name] = None
-    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    # the records and the report are outputs: writing the first record must not make the next
+    # one "dirty", so figures/ and paper_repro/REPORT.md are left out of the check
+    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                 *(f":(exclude){p}" for p in DIRTY_EXCLUDES))
     return {
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": None if dirty is None else bool(dirty),
@@ -304,7 +360,17 @@ def render(fig_entry: Figure, record: Mapping[str, Any], stem: Path) -> list[Pat
 
     with plt.rc_context(plot_style()):
         fig = fig_entry.plot(record)
+        if record.get("mode") == "smoke":
+            smoke_mark(fig)
         return save_figure(fig, stem)
+
+
+def smoke_mark(fig: Any) -> None:
+    """The visible "SMOKE" watermark of a figure drawn from a smoke (tiny-config) record."""
+    fig.text(0.5, 0.5, "SMOKE", transform=fig.transFigure, ha="center", va="center",
+             rotation=20, fontsize=60, color="red", alpha=0.2, zorder=1000, weight="bold")
+    fig.text(0.99, 0.99, "SMOKE run: tiny config, not the paper's results",
+             transform=fig.transFigure, ha="right", va="top", fontsize=7, color="red")
 
 
 # --------------------------------------------------------------------------- running
@@ -351,13 +417,16 @@ def run_figure(
         t0 = time.perf_counter()
         results = entry.run(config)
         wall = time.perf_counter() - t0
-    bad = first_nan(results.series)
-    if bad is not None:
-        name, idx = bad
-        raise NonFiniteResultError(
-            f"{paper.slug}/{fig_id}: series {name!r} is NaN, first at index {idx} "
-            "(a diverged or ill-defined run; see the config)"
-        )
+        env = environment()  # inside the precision block: env.x64 is what the run used
+    for section in ("series", "summary"):
+        bad = first_nonfinite(getattr(results, section), results.allow_nonfinite)
+        if bad is not None:
+            name, idx, kind = bad
+            raise NonFiniteResultError(
+                f"{paper.slug}/{fig_id}: {section} {name!r} is {kind}, first at index {idx} "
+                "(a diverged or ill-defined run; see the config, or list an intended infinity "
+                "in `Results(allow_nonfinite=...)`)"
+            )
     record = {
         "schema_version": SCHEMA_VERSION,
         "paper": paper.slug,
@@ -369,7 +438,7 @@ def run_figure(
         or f"python -m experiments.{paper.slug} --figure {fig_id}" + (" --smoke" if smoke else ""),
         "config": dataclasses.asdict(config),
         "seeds": list(results.seeds),
-        "env": environment(),
+        "env": env,
         "results": {"series": results.series},
         "summary": results.summary,
         "volatile": {
@@ -397,15 +466,31 @@ def default_out(slug: str, smoke: bool) -> Path:
     return FIGURES_DIR / ("_smoke" if smoke else "") / slug
 
 
-def build_parser(papers: Mapping[str, Paper], prog: str) -> argparse.ArgumentParser:
+OVERWRITE_WARNING = (
+    "Without --out, a FULL run writes to figures/<slug>/ and OVERWRITES the committed figures "
+    "and run records (a --smoke run writes to figures/_smoke/<slug>/); pass --out DIR to write "
+    "elsewhere."
+)
+
+
+def build_parser(
+    papers: Mapping[str, Paper], prog: str, description: str | None = None
+) -> argparse.ArgumentParser:
     ids = sorted({i for p in papers.values() for i in p.figures})
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    if description is None:
+        description = "\n".join(f"{p.title}\n  {p.reference}" for p in papers.values())
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, epilog=OVERWRITE_WARNING,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
-        "--figure", default="all", choices=["all", *ids], help="figure id, or all (default)"
+        "--figure", default="all", choices=["all", *ids], metavar="ID",
+        help=f"figure id, or all (default); one of: {', '.join(ids)}",
     )
     parser.add_argument("--smoke", action="store_true", help="tiny config (seconds), for tests")
     parser.add_argument(
-        "--out", type=Path, default=None, help="output folder (default figures/<slug>)"
+        "--out", type=Path, default=None,
+        help="output folder (default figures/<slug>: overwrites the committed records)",
     )
     parser.add_argument(
         "--replot", action="store_true", help="redraw from the JSON records, no compute"
@@ -413,8 +498,17 @@ def build_parser(papers: Mapping[str, Paper], prog: str) -> argparse.ArgumentPar
     return parser
 
 
-def main_for(papers: Mapping[str, Paper], argv: Sequence[str] | None, prog: str) -> int:
-    args = build_parser(papers, prog).parse_args(argv)
+def main_for(
+    papers: Mapping[str, Paper], argv: Sequence[str] | None, prog: str,
+    description: str | None = None,
+) -> int:
+    """Run (or replot) the selected figures of ``papers`` in order.
+
+    Precision is set per figure from each paper's ``Config.dtype`` by :func:`run_figure` (and
+    restored after it), so the records do not depend on the order of ``papers``.
+    """
+    parser = build_parser(papers, prog, description)
+    args = parser.parse_args(argv)
     for paper in papers.values():
         fig_ids = list(paper.figures) if args.figure == "all" else [args.figure]
         fig_ids = [f for f in fig_ids if f in paper.figures]
@@ -445,6 +539,7 @@ def make_main(paper: Paper) -> Callable[[Sequence[str] | None], int]:
     """The ``main`` of ``experiments/<slug>.py``."""
 
     def main(argv: Sequence[str] | None = None) -> int:
-        return main_for({paper.slug: paper}, argv, prog=f"python -m experiments.{paper.slug}")
+        return main_for({paper.slug: paper}, argv, prog=f"python -m experiments.{paper.slug}",
+                        description=f"{paper.title}\n  {paper.reference}")
 
     return main

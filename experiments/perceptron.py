@@ -16,9 +16,11 @@ Reproduces, on offline data (see paper_repro/perceptron.md for every substitutio
 * ``thm41``       Thm 4.1: the closed-form two-point example, f(θ_1) → ∞ while θ_2 separates.
 
 Command: ``python -m experiments.perceptron [--figure ID|all] [--smoke]``. All runs are float64
-(large γ saturates float32) and deterministic (full-batch, fixed seeds for the synthetic data).
-Expected CPU time (2 cores): about 6 minutes for everything in FULL mode (``bounds`` takes
-half), under a minute in SMOKE.
+(``Config.dtype``; large γ saturates float32) and deterministic (full-batch, fixed seeds for the
+synthetic data and the row permutations). Counts of the chaotic large-step methods are recorded
+as distributions over ``num_orders`` row orders (see :func:`count_orders`). Expected CPU time
+(2 cores, machine otherwise idle): about 12 minutes for everything in FULL mode, under a minute
+in SMOKE.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import numpy as np
 
 from experiments import _harness
 from experiments._harness import Figure, Paper, Results
+from experiments._keys import fmt, key
 from jaxrank import data as D
 from jaxrank.optim import perceptron as P
 from jaxrank.optim import run
@@ -45,13 +48,20 @@ from jaxrank.sweep import sweep
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    dtype: str = "float64"  # the paper's regime (γ up to 1e4) needs float64
-    step_sizes: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)  # the paper's grid
+    dtype: str = "float64"  # read by the harness: the paper's regime (γ up to 1e10) needs float64
+    step_sizes: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)  # γ panels (fig1, fig5*)
     # fig2 overlay; the limit regime needs γ·min_i|m̂_i(t)| ≫ 1, hence 1e6 and 1e10 as well.
     large_step_sizes: tuple[float, ...] = (10.0, 100.0, 1e4, 1e6, 1e10)
-    normalized_step_sizes: tuple[float, ...] = (100.0, 10.0, 1.0, 0.1)  # Table 1 rows
-    num_steps: int = 4000  # trajectory horizon of the figures
-    max_iters: int = 10000  # cap for iterations_to_separate (tab1, bounds)
+    # Normalized LR+GD γ of Table 1 (tab1) and of the Thm 6.1 bounds (bounds).
+    normalized_step_sizes: tuple[float, ...] = (100.0, 10.0, 1.0, 0.1)
+    table1_lr_gd_step_sizes: tuple[float, ...] = (100.0, 10.0)  # LR+GD γ of Table 1
+    num_steps: int = 4000  # trajectory horizon T of the figures (fig1, fig2, fig5*, fig6, fig7)
+    max_iters: int = 10000  # cap of iterations_to_separate (tab1, bounds, BP count of fig1/fig5*)
+    # Chaotic counts (LR+GD and Normalized LR+GD at γ ≥ 1) depend on the floating-point
+    # summation order: each is measured over the given rows and num_orders - 1 seeded row
+    # permutations (one vmapped call) and recorded as a distribution (tab1, fig1, fig5*).
+    num_orders: int = 8
+    order_seed: int = 0
     # Fashion-MNIST (Debian dataset-fashion-mnist), train split, first n_per_class of each class.
     fmnist_classes: tuple[int, int] = (3, 8)  # Dress vs Bag: separable at n = 5000
     fmnist_per_class: int = 2500
@@ -77,6 +87,7 @@ SMOKE = dataclasses.replace(
     FULL,
     num_steps=60,
     max_iters=400,
+    num_orders=3,
     fmnist_per_class=40,
     mnist_per_class=30,
     synthetic_n=60,
@@ -86,16 +97,6 @@ SMOKE = dataclasses.replace(
     margin_max_steps=500,
     max_points=40,
 )
-
-PAPER_TABLE1 = {
-    "worst_case": {"normalized_lr_gd/100": 2, "normalized_lr_gd/10": 2, "normalized_lr_gd/1": 16,
-                   "normalized_lr_gd/0.1": 157, "lr_gd/100": 308},
-    "fmnist_imbalanced": {"normalized_lr_gd/100": 311, "normalized_lr_gd/10": 349,
-                          "normalized_lr_gd/1": 353, "normalized_lr_gd/0.1": 504,
-                          "lr_gd/100": 538},
-    "fmnist": {"lr_gd/10": 2778, "lr_gd/100": 2928, "normalized_lr_gd/100": 3160,
-               "normalized_lr_gd/1": 3351, "normalized_lr_gd/10": 3359},
-}
 
 
 # --------------------------------------------------------------------------- data
@@ -215,8 +216,69 @@ def _max_before(values: np.ndarray, count: int) -> float:
     return float(np.max(values[:stop]))
 
 
-def _gamma_key(g: float) -> str:
-    return f"{g:g}"
+def row_orders(n: int, config: Config) -> np.ndarray:
+    """``(num_orders, n)`` row orders: the given order first, then seeded permutations."""
+    rng = np.random.default_rng(config.order_seed)
+    perms = [rng.permutation(n) for _ in range(config.num_orders - 1)]
+    return np.stack([np.arange(n), *perms]).astype(np.int32)
+
+
+@functools.cache
+def _order_count_fn(method: str, max_iters: int):
+    def one(a, y, step_sizes, orders, order):
+        a_o, y_o = a[orders[order]], y[orders[order]]
+        return jax.vmap(lambda g: P.iterations_to_separate(
+            SOLVERS[method](g), a_o, y_o, max_iters=max_iters))(step_sizes)
+
+    return one
+
+
+def count_orders(method: str, step_sizes, features, labels, max_iters: int,
+                 config: Config) -> np.ndarray:
+    """Iterations to solve (1), shape ``(len(step_sizes), num_orders)``: every step size on every
+    row order of :func:`row_orders`, one vmapped call (-1: not within ``max_iters``).
+
+    Large-step LR+GD and Normalized LR+GD are chaotic: the count moves by a few iterations with
+    the floating-point summation order of ∇f, so it is a distribution, not a number."""
+    orders = row_orders(np.shape(features)[0], config)
+    out = sweep(_order_count_fn(method, max_iters), {"order": np.arange(len(orders))},
+                jnp.asarray(features), jnp.asarray(labels),
+                jnp.asarray(np.asarray(step_sizes, float), dtype=jnp.asarray(features).dtype),
+                jnp.asarray(orders))
+    return np.asarray(out).T
+
+
+def count_stats(values) -> dict[str, Any]:
+    """Median, min and max of counts over row orders, with -1 (not solved) ranked above all."""
+    v = np.asarray(values, dtype=float)
+    r = np.where(v < 0, np.inf, v)
+
+    def back(x):
+        return -1 if np.isinf(x) else x
+
+    return {"median": float(back(np.median(r))), "min": int(back(r.min())),
+            "max": int(back(r.max())), "orders": [int(x) for x in v]}
+
+
+def put_distribution(summary: dict[str, Any], base: str, values) -> None:
+    """``base`` (the given row order's count) and ``base/{median,min,max,orders}``."""
+    stats = count_stats(values)
+    summary[base] = stats["orders"][0]
+    for name, value in stats.items():
+        summary[key(base, name)] = value
+
+
+def count_label(summ: Mapping[str, Any], base: str) -> str:
+    """``"2154 [2131–2156]"``: the given order's count and the range over row orders."""
+    c = summ[base]
+    lo, hi = summ.get(key(base, "min"), c), summ.get(key(base, "max"), c)
+
+    def show(x):
+        return ">cap" if x < 0 else str(int(x))
+
+    if lo == hi == c:
+        return show(c)
+    return f"{show(c)} [{show(lo)}–{show(hi)}]"
 
 
 # --------------------------------------------------------------------------- figures
@@ -234,35 +296,44 @@ def run_gamma_panels(dataset: str):
         idx = _harness.log_grid(config.num_steps, config.max_points)
         series: dict[str, Any] = {"step": idx}
         summary: dict[str, Any] = {"n": a.shape[0], "d": a.shape[1],
-                                   "batch_perceptron/iterations": bp}
+                                   key("batch_perceptron", "iterations"): bp}
+        # the counts of γ that separated within T, over row orders (chaotic at large γ)
+        solved = [g for g, it in zip(gammas, iters, strict=True) if it >= 0]
+        dist = dict(zip(solved, count_orders("lr_gd", solved, a, y, config.num_steps - 1,
+                                             config), strict=True)) if solved else {}
         for i, g in enumerate(gammas):
-            k = _gamma_key(g)
             for metric in ("accuracy", "loss", "grad_norm"):
-                series[f"lr_gd/{k}/{metric}"] = np.asarray(traj[metric][i])[idx]
-            summary[f"lr_gd/{k}/iterations"] = int(iters[i])
-            summary[f"lr_gd/{k}/max_loss_before_separation"] = _max_before(
+                series[key("lr_gd", g, metric)] = np.asarray(traj[metric][i])[idx]
+            base = key("lr_gd", g, "iterations")
+            # unsolved within T in the given order: the other orders are not run
+            put_distribution(summary, base, dist.get(g, [int(iters[i])]))
+            summary[base] = int(iters[i])  # the plotted trajectory's own count
+            summary[key("lr_gd", g, "max_loss_before_separation")] = _max_before(
                 np.asarray(traj["loss"][i]), int(iters[i]))
-            summary[f"lr_gd/{k}/final_accuracy"] = float(traj["accuracy"][i][-1])
+            summary[key("lr_gd", g, "final_accuracy")] = float(traj["accuracy"][i][-1])
+        summary["horizon"] = config.num_steps
         return Results(series=series, summary=summary)
 
     return run_fn
 
 
+T_NOTE = "T = horizon ({T} iterations); [a–b]: range over {k} row orders; >T: not within T"
+
+
 def plot_gamma_panels(record: Mapping[str, Any]):
     import matplotlib.pyplot as plt
 
-    s, summ = record["results"]["series"], record["summary"]
-    gammas = record["config"]["step_sizes"]
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    s, summ, cfg = record["results"]["series"], record["summary"], record["config"]
+    gammas = cfg["step_sizes"]
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(gammas)))
     step = np.asarray(s["step"])
     for g, c in zip(gammas, colors, strict=True):
-        k = _gamma_key(g)
-        it = summ[f"lr_gd/{k}/iterations"]
-        lab = f"γ={k} ({it if it >= 0 else '>T'} it.)"
-        axes[0].plot(step, s[f"lr_gd/{k}/accuracy"], color=c, label=lab)
-        axes[1].plot(step, s[f"lr_gd/{k}/loss"], color=c)
-        axes[2].plot(step, s[f"lr_gd/{k}/grad_norm"], color=c)
+        it = count_label(summ, key("lr_gd", g, "iterations")).replace(">cap", ">T")
+        lab = f"γ={fmt(g)}: {it} it."
+        axes[0].plot(step, s[key("lr_gd", g, "accuracy")], color=c, label=lab)
+        axes[1].plot(step, s[key("lr_gd", g, "loss")], color=c)
+        axes[2].plot(step, s[key("lr_gd", g, "grad_norm")], color=c)
     for ax, name in zip(axes, ("accuracy (margin > 0)", "f(θ_t)", "‖∇f(θ_t)‖"), strict=True):
         ax.set_xlabel("iteration t")
         ax.set_title(name)
@@ -271,8 +342,9 @@ def plot_gamma_panels(record: Mapping[str, Any]):
     axes[2].set_yscale("log")
     axes[0].legend(loc="lower right")
     fig.suptitle(f"{record['title']}  (n={summ['n']}, d={summ['d']}; "
-                 f"Batch Perceptron: {summ['batch_perceptron/iterations']} it.)")
-    fig.tight_layout()
+                 f"Batch Perceptron: {summ[key('batch_perceptron', 'iterations')]} it.)")
+    fig.text(0.01, 0.005, T_NOTE.format(T=cfg["num_steps"], k=cfg["num_orders"]), fontsize=6)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
 
@@ -293,21 +365,22 @@ def run_fig2(config: Config) -> Results:
         lr_iters = first_separated(lr["num_mistakes"])
         bp_acc = np.asarray(bp["accuracy"][0])
         bp_mis = np.asarray(bp["num_mistakes"][0])
-        series[f"{name}/batch_perceptron/accuracy"] = bp_acc[idx]
-        summary[f"{name}/batch_perceptron/iterations"] = bp_iters
+        series[key(name, "batch_perceptron", "accuracy")] = bp_acc[idx]
+        summary[key(name, "batch_perceptron", "iterations")] = bp_iters
         # smallest |m̂_i(t)| over 1 <= t <= separation: LR+GD follows BP once γ·this ≫ 1
         stop = bp_iters + 1 if bp_iters >= 0 else config.num_steps
-        summary[f"{name}/batch_perceptron/min_abs_margin"] = float(
+        summary[key(name, "batch_perceptron", "min_abs_margin")] = float(
             np.min(np.asarray(bp["min_abs_margin"][0])[1:max(stop, 2)]))
         for i, g in enumerate(config.large_step_sizes):
-            k = _gamma_key(g)
             acc = np.asarray(lr["accuracy"][i])
-            series[f"{name}/lr_gd/{k}/accuracy"] = acc[idx]
-            summary[f"{name}/lr_gd/{k}/iterations"] = int(lr_iters[i])
+            series[key(name, "lr_gd", g, "accuracy")] = acc[idx]
+            summary[key(name, "lr_gd", g, "iterations")] = int(lr_iters[i])
             # steps t < T at which LR+GD's accuracy / mistake count differs from BP's
-            summary[f"{name}/lr_gd/{k}/accuracy_mismatch_steps"] = int(np.sum(acc != bp_acc))
-            summary[f"{name}/lr_gd/{k}/max_accuracy_gap"] = float(np.max(np.abs(acc - bp_acc)))
-            summary[f"{name}/lr_gd/{k}/mistake_count_mismatch_steps"] = int(
+            summary[key(name, "lr_gd", g, "accuracy_mismatch_steps")] = int(
+                np.sum(acc != bp_acc))
+            summary[key(name, "lr_gd", g, "max_accuracy_gap")] = float(
+                np.max(np.abs(acc - bp_acc)))
+            summary[key(name, "lr_gd", g, "mistake_count_mismatch_steps")] = int(
                 np.sum(np.asarray(lr["num_mistakes"][i]) != bp_mis))
     summary["horizon"] = config.num_steps
     return Results(series=series, summary=summary)
@@ -317,23 +390,25 @@ def plot_fig2(record: Mapping[str, Any]):
     import matplotlib.pyplot as plt
 
     s, summ, cfg = record["results"]["series"], record["summary"], record["config"]
-    fig, axes = plt.subplots(1, len(OVERLAY_SETS), figsize=(13, 3.2))
+    fig, axes = plt.subplots(1, len(OVERLAY_SETS), figsize=(13, 3.4))
     colors = plt.cm.plasma(np.linspace(0, 0.8, len(cfg["large_step_sizes"])))
     for ax, name in zip(axes, OVERLAY_SETS, strict=True):
         for g, c in zip(cfg["large_step_sizes"], colors, strict=True):
-            k = _gamma_key(g)
-            it = summ[f"{name}/lr_gd/{k}/iterations"]
-            ax.plot(s["step"], s[f"{name}/lr_gd/{k}/accuracy"], color=c,
-                    label=f"LR+GD γ={k} ({it if it >= 0 else '>T'})")
-        ax.plot(s["step"], s[f"{name}/batch_perceptron/accuracy"], "k--", lw=1.0,
-                label=f"Batch Perceptron ({summ[f'{name}/batch_perceptron/iterations']})")
+            it = summ[key(name, "lr_gd", g, "iterations")]
+            ax.plot(s["step"], s[key(name, "lr_gd", g, "accuracy")], color=c,
+                    label=f"LR+GD γ={fmt(g)} ({it if it >= 0 else '>T'})")
+        bp = summ[key(name, "batch_perceptron", "iterations")]
+        ax.plot(s["step"], s[key(name, "batch_perceptron", "accuracy")], "k--", lw=1.0,
+                label=f"Batch Perceptron ({bp if bp >= 0 else '>T'})")
         ax.set_xscale("symlog", linthresh=10)
         ax.set_title(_label(name))
         ax.set_xlabel("iteration t")
         ax.legend(loc="lower right")
     axes[0].set_ylabel("accuracy")
     fig.suptitle(record["title"])
-    fig.tight_layout()
+    fig.text(0.01, 0.005, f"(k): iterations to solve (1); T = horizon ({cfg['num_steps']} "
+             "iterations); >T: not within T", fontsize=6)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
 
@@ -344,13 +419,14 @@ def run_bp_vs_nbp(datasets: tuple[str, ...]):
         summary: dict[str, Any] = {}
         for name in _harness.progress(datasets, "data sets"):
             a, y = _dataset(name, config)
-            summary[f"{name}/n"] = int(a.shape[0])
-            summary[f"{name}/positive_fraction"] = float(np.mean(y > 0))
+            summary[key(name, "n")] = int(a.shape[0])
+            summary[key(name, "positive_fraction")] = float(np.mean(y > 0))
             for method in ("batch_perceptron", "normalized_batch_perceptron"):
                 traj = trajectories(method, [1.0], a, y, config.num_steps)
-                series[f"{name}/{method}/accuracy"] = np.asarray(traj["accuracy"][0])[idx]
-                summary[f"{name}/{method}/iterations"] = int(
+                series[key(name, method, "accuracy")] = np.asarray(traj["accuracy"][0])[idx]
+                summary[key(name, method, "iterations")] = int(
                     first_separated(traj["num_mistakes"][0]))
+        summary["horizon"] = config.num_steps
         return Results(series=series, summary=summary)
 
     return run_fn
@@ -362,40 +438,45 @@ def plot_bp_vs_nbp(record: Mapping[str, Any]):
     s, summ = record["results"]["series"], record["summary"]
     names = sorted({k.split("/")[0] for k in summ if k.endswith("/n")},
                    key=lambda n: list(DATASET_LABELS).index(n.removesuffix("_imbalanced")))
-    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 3.4), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
         for method, style in (("batch_perceptron", "-"), ("normalized_batch_perceptron", "--")):
-            it = summ[f"{name}/{method}/iterations"]
-            ax.plot(s["step"], s[f"{name}/{method}/accuracy"], style,
+            it = summ[key(name, method, "iterations")]
+            ax.plot(s["step"], s[key(name, method, "accuracy")], style,
                     label=f"{METHOD_NAMES[method]} ({it if it >= 0 else '>T'})")
         ax.set_xscale("symlog", linthresh=10)
-        ax.set_title(f"{_label(name)} (n={summ[f'{name}/n']})")
+        ax.set_title(f"{_label(name)} (n={summ[key(name, 'n')]})")
         ax.set_xlabel("iteration t")
         ax.legend(loc="lower right")
     axes[0][0].set_ylabel("accuracy")
     fig.suptitle(record["title"])
-    fig.tight_layout()
+    fig.text(0.01, 0.005, f"(k): iterations to solve (1); T = horizon "
+             f"({record['config']['num_steps']} iterations); >T: not within T", fontsize=6)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
 
 TAB1_BLOCKS = ("worst_case", "fmnist_imbalanced", "fmnist")
+EXACT_METHODS = ("batch_perceptron", "normalized_batch_perceptron", "perceptron")
+
+
+def _tab1_grids(config: Config) -> tuple[tuple[str, tuple[float, ...]], ...]:
+    return (("normalized_lr_gd", config.normalized_step_sizes),
+            ("lr_gd", config.table1_lr_gd_step_sizes))
 
 
 def run_tab1(config: Config) -> Results:
     summary: dict[str, Any] = {}
     series: dict[str, Any] = {}
-    grids = {"normalized_lr_gd": (100.0, 10.0, 1.0, 0.1), "lr_gd": (100.0, 10.0)}
     for block in _harness.progress(TAB1_BLOCKS, "tab1 blocks"):
         a, y = _dataset(block, config)
-        summary[f"{block}/n"] = int(a.shape[0])
-        for method, gam in grids.items():
-            c = counts(method, gam, a, y, config.max_iters)
-            for g, v in zip(gam, c, strict=True):
-                summary[f"{block}/{method}/{_gamma_key(g)}"] = int(v)
-        for method in ("batch_perceptron", "normalized_batch_perceptron", "perceptron"):
-            summary[f"{block}/{method}"] = int(counts(method, [1.0], a, y, config.max_iters)[0])
-        for key, value in PAPER_TABLE1[block].items():
-            summary[f"{block}/paper/{key}"] = value
+        summary[key(block, "n")] = int(a.shape[0])
+        for method, gam in _tab1_grids(config):  # chaotic: a distribution over row orders
+            c = count_orders(method, gam, a, y, config.max_iters, config)
+            for g, values in zip(gam, c, strict=True):
+                put_distribution(summary, key(block, method, g), values)
+        for method in EXACT_METHODS:  # no exponentials, no step size: one count
+            summary[key(block, method)] = int(counts(method, [1.0], a, y, config.max_iters)[0])
     summary["max_iters"] = config.max_iters
     return Results(series=series, summary=summary)
 
@@ -403,35 +484,41 @@ def run_tab1(config: Config) -> Results:
 def plot_tab1(record: Mapping[str, Any]):
     import matplotlib.pyplot as plt
 
-    summ = record["summary"]
+    from paper_repro.perceptron import PAPER_TABLE1  # the published numbers live there only
+
+    summ, cfg = record["summary"], record["config"]
+    grids = (("normalized_lr_gd", cfg["normalized_step_sizes"]),
+             ("lr_gd", cfg["table1_lr_gd_step_sizes"]))
     rows = []
     for block in TAB1_BLOCKS:
-        for method, gam in (("normalized_lr_gd", ("100", "10", "1", "0.1")),
-                            ("lr_gd", ("100", "10"))):
+        for method, gam in grids:
             for g in gam:
-                key = f"{method}/{g}"
-                paper = summ.get(f"{block}/paper/{key}", "")
-                rows.append([_label(block), f"{METHOD_NAMES[method]} γ={g}",
-                             str(summ[f"{block}/{key}"]), str(paper)])
-        for method in ("batch_perceptron", "normalized_batch_perceptron"):
+                paper = PAPER_TABLE1.get(block, {}).get(key(method, g), "")
+                rows.append([_label(block), f"{METHOD_NAMES[method]} γ={fmt(g)}",
+                             count_label(summ, key(block, method, g)),
+                             f"{summ[key(block, method, g, 'median')]:g}", str(paper)])
+        for method in EXACT_METHODS[:2]:
             rows.append([_label(block), METHOD_NAMES[method],
-                         str(summ[f"{block}/{method}"]), ""])
-    fig, ax = plt.subplots(figsize=(7.5, 0.22 * len(rows) + 0.8))
+                         count_label(summ, key(block, method)), "", ""])
+    fig, ax = plt.subplots(figsize=(8.0, 0.22 * len(rows) + 0.9))
     ax.axis("off")
-    table = ax.table(cellText=rows, colLabels=["data set", "method", "ours", "paper"],
+    table = ax.table(cellText=rows,
+                     colLabels=["data set", "method", "ours: given order [range]",
+                                "ours: median", "paper"],
                      loc="center", cellLoc="left")
     table.auto_set_font_size(False)
     table.set_fontsize(7)
     table.scale(1, 1.1)
-    ax.set_title(f"{record['title']} (-1: not solved within {summ['max_iters']} iterations)")
-    cfg = record["config"]
+    ax.set_title(f"{record['title']} (>cap: not solved within {summ['max_iters']} iterations)")
     a, b = cfg["fmnist_classes"]
     fig.text(0.01, 0.005,
-             f"Fashion-MNIST: train classes {a} (+1) vs {b} (−1), first {cfg['fmnist_per_class']} "
-             f"of each, pixels/255, no bias; imbalanced: class {b} subsampled to "
-             f"{cfg['imbalance_fraction']:g} (seed {cfg['imbalance_seed']}). The paper's pair and "
-             "preprocessing are unverified.", fontsize=6)
-    fig.tight_layout(rect=(0, 0.02, 1, 1))
+             f"[a–b]: range over {cfg['num_orders']} row orders (the given order and seeded "
+             f"permutations, seed {cfg['order_seed']}). Fashion-MNIST: train classes {a} (+1) vs "
+             f"{b} (−1), first {cfg['fmnist_per_class']} of each, pixels/255, no bias;\n"
+             f"imbalanced: class {b} subsampled to {cfg['imbalance_fraction']:g} (seed "
+             f"{cfg['imbalance_seed']}). The paper's pair and preprocessing are unverified.",
+             fontsize=6)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
 
 
@@ -441,29 +528,31 @@ BOUND_SETS = ("worst_case", "digits", "mnist", "fmnist", "fmnist_imbalanced", "s
 def run_bounds(config: Config) -> Results:
     summary: dict[str, Any] = {}
     series: dict[str, Any] = {"measured": [], "bound": [], "theorem": [], "dataset": []}
-    gam = (100.0, 1.0, 0.1)
     for name in _harness.progress(BOUND_SETS, "bounds data sets"):
         a, y = _dataset(name, config)
         cert = hard_margin(jnp.asarray(a), jnp.asarray(y), max_steps=config.margin_max_steps)
         n = a.shape[0]
         mu_lo, mu_hi, r = float(cert.mu_lower), float(cert.mu_upper), float(cert.radius)
-        summary.update({f"{name}/mu_lower": mu_lo, f"{name}/mu_upper": mu_hi,
-                        f"{name}/radius": r, f"{name}/n": n})
+        summary.update({key(name, "mu_lower"): mu_lo, key(name, "mu_upper"): mu_hi,
+                        key(name, "radius"): r, key(name, "n"): n})
         # Bounds with μ_upper are the smallest the certificate allows: a count above
         # bound(μ_upper) would be a certified violation only if also above bound(μ_lower).
         checks = [
-            ("thm3.3", "batch_perceptron", 1.0, P.batch_perceptron_bound(n, r, mu_hi),
-             P.batch_perceptron_bound(n, r, mu_lo)),
-            ("thm3.3/lr_gd100", "lr_gd", 100.0, P.batch_perceptron_bound(n, r, mu_hi),
-             P.batch_perceptron_bound(n, r, mu_lo)),
-            ("thm5.2", "perceptron", 1.0, P.novikoff_bound(r, mu_hi), P.novikoff_bound(r, mu_lo)),
-            ("thm5.3", "normalized_batch_perceptron", 1.0, P.novikoff_bound(r, mu_hi),
-             P.novikoff_bound(r, mu_lo)),
+            ("thm3.3", "batch_perceptron", 1.0,
+             P.batch_perceptron_bound(n=n, radius=r, mu=mu_hi),
+             P.batch_perceptron_bound(n=n, radius=r, mu=mu_lo)),
+            ("thm3.3_lr_gd100", "lr_gd", 100.0,
+             P.batch_perceptron_bound(n=n, radius=r, mu=mu_hi),
+             P.batch_perceptron_bound(n=n, radius=r, mu=mu_lo)),
+            ("thm5.2", "perceptron", 1.0, P.novikoff_bound(radius=r, mu=mu_hi),
+             P.novikoff_bound(radius=r, mu=mu_lo)),
+            ("thm5.3", "normalized_batch_perceptron", 1.0, P.novikoff_bound(radius=r, mu=mu_hi),
+             P.novikoff_bound(radius=r, mu=mu_lo)),
         ] + [
-            (f"thm6.1/{_gamma_key(g)}", "normalized_lr_gd", g,
-             float(P.normalized_lr_gd_bound(r, mu_hi, n, g)),
-             float(P.normalized_lr_gd_bound(r, mu_lo, n, g)))
-            for g in gam
+            (f"thm6.1_{fmt(g)}", "normalized_lr_gd", g,
+             float(P.normalized_lr_gd_bound(radius=r, mu=mu_hi, n=n, step_size=g)),
+             float(P.normalized_lr_gd_bound(radius=r, mu=mu_lo, n=n, step_size=g)))
+            for g in config.normalized_step_sizes
         ]
         # one vmapped count per method (the Thm 6.1 step sizes together)
         measured = {}
@@ -473,16 +562,18 @@ def run_bounds(config: Config) -> Results:
                                 counts(method, gs, a, y, config.max_iters), strict=True))
         for thm, method, g, b_hi, b_lo in checks:
             c = int(measured[(method, g)])
-            summary[f"{name}/{thm}/iterations"] = c
-            summary[f"{name}/{thm}/bound"] = float(b_hi)
-            summary[f"{name}/{thm}/bound_mu_lower"] = float(b_lo) if mu_lo > 0 else float("inf")
+            summary[key(name, thm, "iterations")] = c
+            summary[key(name, thm, "bound")] = float(b_hi)
+            summary[key(name, thm, "bound_mu_lower")] = (
+                float(b_lo) if mu_lo > 0 else float("inf"))
             series["measured"].append(c)
             series["bound"].append(float(b_hi))
             series["theorem"].append(thm)
             series["dataset"].append(name)
-        summary[f"{name}/margin_solver_steps"] = int(cert.num_steps)
+        summary[key(name, "margin_solver_steps")] = int(cert.num_steps)
     summary["max_iters"] = config.max_iters
-    return Results(series=series, summary=summary)
+    return Results(series=series, summary=summary,
+                   allow_nonfinite=("*/bound_mu_lower",))  # inf: no certified margin (μ_lower ≤ 0)
 
 
 def plot_bounds(record: Mapping[str, Any]):
@@ -490,7 +581,7 @@ def plot_bounds(record: Mapping[str, Any]):
 
     s = record["results"]["series"]
     fig, ax = plt.subplots(figsize=(5.5, 4.2))
-    thms = sorted({t.split("/")[0] for t in s["theorem"]})
+    thms = sorted({t.split("_")[0] for t in s["theorem"]})
     markers = dict(zip(thms, "osD^v", strict=False))
     names = list(dict.fromkeys(s["dataset"]))
     colors = dict(zip(names, plt.cm.tab10(np.arange(len(names))), strict=True))
@@ -499,7 +590,7 @@ def plot_bounds(record: Mapping[str, Any]):
     meas = np.where(raw < 0, cap, raw)  # unsolved within the cap: drawn hollow at the cap
     for m, r, b, t, dname in zip(meas, raw, s["bound"], s["theorem"], s["dataset"], strict=True):
         face = "none" if r < 0 else colors[dname]
-        ax.scatter(b, m, marker=markers[t.split("/")[0]], edgecolors=colors[dname],
+        ax.scatter(b, m, marker=markers[t.split("_")[0]], edgecolors=colors[dname],
                    facecolors=face, s=22)
     lo, hi = 0.5, max(np.max(s["bound"]), np.max(meas)) * 2
     ax.plot([lo, hi], [lo, hi], "k:", lw=0.8, label="measured = bound")

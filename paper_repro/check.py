@@ -1,10 +1,15 @@
-"""``python -m paper_repro.check [slug] [--records DIR] [--report PATH]``
+"""``python -m paper_repro.check [slug] [--records DIR] [--report PATH] [--full]``
 
 Evaluates every paper's claims on the committed run records (``figures/<slug>/*.json``) and
-prints one table per paper: id, claim, measured value, margin, outcome, and the outcome we
-documented in ``paper_repro/<slug>.md``. The exit code is 1 when any measured outcome differs
-from the documented one (a regression, or an improvement not yet written up), or when a record a
-claim needs is missing; an honest, documented non-reproduction keeps it 0.
+prints a compact view per paper (id, outcome, one line of measured values; ``--full`` prints the
+Markdown table with the claim, measured values and criterion), next to the outcome documented in
+``paper_repro/<slug>.md``. ``--report`` writes the full tables to a Markdown file.
+
+A record is used only if it is a FULL record made with the paper's current FULL config: a
+missing record is reported as missing, a smoke record or one made with another config as such,
+each with the command that regenerates it. The exit code is 1 when a record is missing or
+unusable, or when a measured outcome differs from the documented one (a regression, or an
+improvement not yet written up); an honest, documented non-reproduction keeps it 0.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ NOT_REPRODUCED = "not reproduced"
 UNDECIDED = "undecided"
 STATUSES = (REPRODUCED, PARTLY, NOT_REPRODUCED, UNDECIDED)
 MISSING = "missing record"
+SMOKE_RECORD = "smoke record"
+STALE_RECORD = "stale record"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,21 +115,31 @@ class Claim:
 
 @dataclasses.dataclass(frozen=True)
 class Row:
+    """One claim's evaluation. ``problems`` names unusable records (smoke, stale config) with
+    the command that regenerates each; the outcome is still computed on them (so a smoke run
+    shows that every key a claim reads exists) but never counts as the claim's outcome."""
+
     slug: str
     claim: Claim
     outcome: Outcome | None  # None: a record is missing, or evaluating the claim failed
     documented: str | None
     error: str | None = None
+    problems: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
         if self.error is not None:
             return f"error ({self.error})"
-        return MISSING if self.outcome is None else self.outcome.status
+        if self.outcome is None:
+            return MISSING
+        if self.problems:
+            return SMOKE_RECORD if all("smoke" in p for p in self.problems) else STALE_RECORD
+        return self.outcome.status
 
     @property
     def ok(self) -> bool:
-        return self.outcome is not None and self.status == self.documented
+        return self.outcome is not None and not self.problems and self.status == self.documented
 
 
 def claim_modules() -> dict[str, Any]:
@@ -171,20 +188,59 @@ def load_records(folder: Path) -> dict[str, dict[str, Any]]:
     return recs
 
 
+def regenerate_command(slug: str, fig_id: str) -> str:
+    return f"python -m experiments.{slug} --figure {fig_id}"
+
+
+def full_config(slug: str) -> dict[str, Any] | None:
+    """The paper's current FULL config as a record stores it, or ``None`` without a module."""
+    try:
+        mod = importlib.import_module(f"experiments.{slug}")
+    except ModuleNotFoundError:
+        return None
+    paper = getattr(mod, "PAPER", None)
+    if paper is None:
+        return None
+    from experiments._harness import to_jsonable
+
+    return json.loads(json.dumps(to_jsonable(dataclasses.asdict(paper.full))))
+
+
+def record_problem(slug: str, fig_id: str, record: Mapping[str, Any],
+                   config: Mapping[str, Any] | None) -> str | None:
+    """Why a record cannot back a claim (smoke mode, or another config), or ``None``."""
+    cmd = regenerate_command(slug, fig_id)
+    mode = record.get("mode")
+    if mode != "full":
+        what = "a smoke record" if mode == "smoke" else f"a record of mode {mode!r}"
+        return f"{fig_id}.json is {what}, not FULL: regenerate with `{cmd}`"
+    if config is not None:
+        got = record.get("config", {})
+        diff = sorted(k for k in set(config) | set(got) if config.get(k) != got.get(k))
+        if diff:
+            return (f"{fig_id}.json was made with another config (fields differ from the "
+                    f"current FULL config: {', '.join(diff)}): regenerate with `{cmd}`")
+    return None
+
+
 def evaluate(slug: str, mod: Any, records_dir: Path | None = None) -> list[Row]:
     folder = records_dir or REPO_ROOT / "figures" / slug
     records = load_records(folder)
     documented = documented_outcomes(REPO_ROOT / "paper_repro" / f"{slug}.md")
+    config = full_config(slug)
+    problems = {f: record_problem(slug, f, r, config) for f, r in records.items()}
     rows = []
     for claim in mod.CLAIMS:
         outcome, error = None, None
-        if all(f in records for f in claim.figures):
+        missing = tuple(f for f in claim.figures if f not in records)
+        if not missing:
             try:
                 outcome = claim.evaluate(records)
             except (KeyError, IndexError, TypeError, ValueError) as exc:
                 # a record without a field the claim reads: stale, or from older code
                 error = f"{type(exc).__name__}: {exc}"
-        rows.append(Row(slug, claim, outcome, documented.get(claim.id), error))
+        bad = tuple(p for f in claim.figures if (p := problems.get(f)))
+        rows.append(Row(slug, claim, outcome, documented.get(claim.id), error, bad, missing))
     return rows
 
 
@@ -194,27 +250,70 @@ def _cell(text: str) -> str:
 
 def format_table(rows: Sequence[Row]) -> str:
     lines = [
-        "| id | claim | measured | margin | outcome | documented |",
+        "| id | claim | measured | criterion | outcome | documented |",
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
         measured = "—" if r.outcome is None else r.outcome.measured
-        margin = "—" if r.outcome is None else r.outcome.margin
+        criterion = "—" if r.outcome is None else r.outcome.criterion
         flag = "" if r.ok else " ⚠"
         lines.append(
             f"| {r.claim.id} | {_cell(r.claim.statement)} | {_cell(measured)} | "
-            f"{_cell(margin)} | {r.status}{flag} | {r.documented or 'undocumented'} |"
+            f"{_cell(criterion)} | {r.status}{flag} | {r.documented or 'undocumented'} |"
         )
     return "\n".join(lines)
 
 
+def _one_line(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_compact(rows: Sequence[Row], width: int = 100) -> str:
+    """One line per claim: id, outcome (and the documented one when they differ), measured."""
+    lines = []
+    for r in rows:
+        status = r.status if r.ok else f"{r.status} (documented: {r.documented or 'none'})"
+        measured = "—" if r.outcome is None else r.outcome.measured
+        lines.append(f"{r.claim.id:<4} {status:<20} {_one_line(measured, width)}")
+    return "\n".join(lines)
+
+
 def summary_line(slug: str, rows: Sequence[Row]) -> str:
-    n_rep = sum(r.status == REPRODUCED for r in rows)
-    n_bad = sum(not r.ok for r in rows)
-    return (
-        f"{slug}: {n_rep}/{len(rows)} claims reproduced; "
-        f"{n_bad} differ from paper_repro/{slug}.md"
-    )
+    counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
+    graded = ", ".join(f"{n} {s}" for s, n in counts.items() if n and s != REPRODUCED)
+    line = f"{slug}: {counts[REPRODUCED]}/{len(rows)} claims reproduced"
+    line += f" ({graded})" if graded else ""
+    missing = sorted({f for r in rows for f in r.missing})
+    unusable = sum(bool(r.problems) for r in rows)
+    differ = sum(r.outcome is not None and not r.problems and not r.ok for r in rows)
+    errors = sum(r.error is not None for r in rows)
+    if missing:
+        line += f"; missing records: {', '.join(missing)}"
+    if unusable:
+        line += f"; {unusable} claim(s) on smoke or stale records"
+    if errors:
+        line += f"; {errors} claim(s) failed to evaluate"
+    return line + f"; {differ} differ from paper_repro/{slug}.md"
+
+
+def advice(slug: str, rows: Sequence[Row]) -> list[str]:
+    """What to do about each kind of problem, naming the regenerate commands."""
+    out = []
+    missing = sorted({f for r in rows for f in r.missing})
+    if missing:
+        out.append(f"{slug}: missing records {', '.join(missing)}: regenerate with "
+                   + "; ".join(f"`{regenerate_command(slug, f)}`" for f in missing))
+    for p in sorted({p for r in rows for p in r.problems}):
+        out.append(f"{slug}: {p}")
+    if any(r.error is not None for r in rows):
+        out.append(f"{slug}: a claim could not read its record (a key is gone): regenerate the "
+                   f"records with `python -m experiments.{slug}` or fix the claim")
+    if any(r.outcome is not None and not r.problems and r.error is None and not r.ok
+           for r in rows):
+        out.append(f"{slug}: measured outcomes differ from paper_repro/{slug}.md: fix the "
+                   f"regression, or update the .md with the measured numbers")
+    return out
 
 
 def report(all_rows: Mapping[str, Sequence[Row]]) -> str:
@@ -235,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("slug", nargs="?", default=None, help="one paper (default: all)")
     parser.add_argument("--records", type=Path, default=None, help="records folder (one slug)")
     parser.add_argument("--report", type=Path, default=None, help="write a Markdown report")
+    parser.add_argument("--full", action="store_true",
+                        help="print the full Markdown table instead of the compact view")
     args = parser.parse_args(argv)
     mods = claim_modules()
     if args.slug is not None and args.slug not in mods:
@@ -242,20 +343,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     slugs = [args.slug] if args.slug else sorted(mods)
     all_rows = {s: evaluate(s, mods[s], args.records) for s in slugs}
     bad = 0
+    notes = []
     for slug, rows in all_rows.items():
         print(f"\n## {slug}\n")
-        print(format_table(rows))
+        print(format_table(rows) if args.full else format_compact(rows))
         print("\n" + summary_line(slug, rows))
         bad += sum(not r.ok for r in rows)
+        notes += advice(slug, rows)
     if args.report is not None:
         args.report.write_text(report(all_rows) + "\n")
         print(f"\nwrote {args.report}")
     if bad:
-        print(
-            f"\n{bad} claim(s) differ from the documented outcome: fix the regression, or "
-            "update paper_repro/<slug>.md with the measured numbers.",
-            file=sys.stderr,
-        )
+        print("\n" + "\n".join(notes), file=sys.stderr)
         return 1
     return 0
 

@@ -1,5 +1,7 @@
 """Claims on the committed records (the CI gate) and their schema against the smoke records."""
 
+import json
+
 import pytest
 
 from paper_repro import check
@@ -48,12 +50,90 @@ def test_documented_outcomes_parser(tmp_path):
 
 def test_check_exits_nonzero_when_records_are_missing(tmp_path, capsys):
     assert check.main(["perceptron", "--records", str(tmp_path)]) == 1
-    assert "missing record" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "missing record" in out
+    # reported as missing, with the command that regenerates it, not as changed outcomes
+    assert "missing records: bounds, fig1" in out and "0 differ" in out
+    assert "`python -m experiments.perceptron --figure tab1`" in err
+    assert "update the .md" not in err
+
+
+def _committed(fig_id):
+    return json.loads((check.REPO_ROOT / "figures" / "perceptron" / f"{fig_id}.json").read_text())
+
+
+def test_check_reports_one_missing_record_as_missing(tmp_path, capsys):
+    for path in (check.REPO_ROOT / "figures" / "perceptron").glob("*.json"):
+        if path.stem != "tab1":
+            (tmp_path / path.name).write_text(path.read_text())
+    rows = check.evaluate("perceptron", MODULES["perceptron"], records_dir=tmp_path)
+    tab1_claims = {r.claim.id for r in rows if "tab1" in r.claim.figures}
+    assert {r.claim.id for r in rows if r.status == check.MISSING} == tab1_claims
+    assert all(r.missing == ("tab1",) for r in rows if r.claim.id in tab1_claims)
+    assert all(r.ok for r in rows if r.claim.id not in tab1_claims)
+    assert "missing records: tab1" in check.summary_line("perceptron", rows)
+
+
+@pytest.mark.parametrize(
+    "edit, status, words",
+    [
+        (lambda r: r.update(mode="smoke"), check.SMOKE_RECORD, "is a smoke record, not FULL"),
+        (lambda r: r["config"].update(max_iters=5), check.STALE_RECORD,
+         "fields differ from the current FULL config: max_iters"),
+        (lambda r: r["config"].pop("num_orders"), check.STALE_RECORD, "num_orders"),
+    ],
+)
+def test_check_rejects_smoke_and_stale_records(tmp_path, capsys, edit, status, words):
+    for path in (check.REPO_ROOT / "figures" / "perceptron").glob("*.json"):
+        (tmp_path / path.name).write_text(path.read_text())
+    rec = _committed("tab1")
+    edit(rec)
+    (tmp_path / "tab1.json").write_text(json.dumps(rec))
+    rows = check.evaluate("perceptron", MODULES["perceptron"], records_dir=tmp_path)
+    for row in rows:
+        if "tab1" in row.claim.figures:
+            assert row.status == status and not row.ok and row.outcome is not None
+            assert any(words in p and "`python -m experiments.perceptron --figure tab1`" in p
+                       for p in row.problems)
+        else:
+            assert row.ok
+    assert check.main(["perceptron", "--records", str(tmp_path)]) == 1
+    assert words in capsys.readouterr().err
+
+
+def test_committed_records_are_full_and_current():
+    config = check.full_config("perceptron")
+    for path in sorted((check.REPO_ROOT / "figures" / "perceptron").glob("*.json")):
+        rec = json.loads(path.read_text())
+        assert check.record_problem("perceptron", path.stem, rec, config) is None
+        assert rec["env"]["git_dirty"] is False, f"{path.name}: made from a dirty tree"
+        assert rec["env"]["x64"] is True, f"{path.name}: the FULL config is float64"
+
+
+def test_compact_output_by_default_and_full_table_on_request(capsys):
+    assert check.main(["perceptron"]) == 0
+    out = capsys.readouterr().out
+    assert "| id |" not in out
+    for line in out.splitlines():
+        if line.startswith("C"):
+            assert len(line) < 160, line
+    assert check.main(["perceptron", "--full"]) == 0
+    out = capsys.readouterr().out
+    assert "| id | claim | measured | criterion | outcome | documented |" in out
+    assert "margin |" not in out
+
+
+def test_outcome_from_cases_grades_and_counts_decided():
+    o = check.Outcome.from_cases({"a": True, "b": None, "c": False}, "m", "c")
+    assert (o.status, o.decided, o.cases) == (check.PARTLY, 2, 3)
+    assert check.Outcome.from_cases({"a": None}, "m", "c").status == check.UNDECIDED
+    assert check.Outcome.from_cases({"a": True}, "m", "c").status == check.REPRODUCED
+    assert check.Outcome.from_cases({"a": False}, "m", "c").status == check.NOT_REPRODUCED
+    assert check.Outcome(True, "m", "c", decided=0).status == check.UNDECIDED
+    assert check.Outcome(True, "m", "c").margin == "c"  # the pre-v2 name still reads
 
 
 def test_claim_reading_a_missing_field_is_an_error_not_a_crash(tmp_path):
-    import json
-
     (tmp_path / "tab1.json").write_text(json.dumps({"summary": {}}))
 
     class Mod:

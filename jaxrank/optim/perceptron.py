@@ -439,16 +439,39 @@ def iterations_to_separate(
 # --------------------------------------------------------------------------- bounds
 
 
-def batch_perceptron_bound(n: Any, radius: Any, mu: Any) -> Any:
-    r"""Thm 3.3: Batch Perceptron solves (1) within :math:`n R^2/\mu^2` iterations."""
+def batch_perceptron_bound(*, n: Any, radius: Any, mu: Any) -> Any:
+    r"""Thm 3.3: Batch Perceptron solves (1) within :math:`n R^2/\mu^2` iterations.
+
+    Keyword-only (``n``: samples, ``radius``: :math:`R = \max_i\|a_i\|`, ``mu``: margin
+    :math:`\mu`), so swapped arguments cannot silently give a wrong bound.
+
+    Example:
+      >>> batch_perceptron_bound(n=1000, radius=1.0, mu=0.5)
+      4000.0
+    """
     return n * radius**2 / mu**2
 
 
-def novikoff_bound(radius: Any, mu: Any) -> Any:
-    r"""Thm 5.2 / 5.3: Perceptron and Normalized Batch Perceptron need :math:`\le R^2/\mu^2`."""
+def novikoff_bound(*, radius: Any, mu: Any) -> Any:
+    r"""Thm 5.2 / 5.3: Perceptron and Normalized Batch Perceptron need :math:`\le R^2/\mu^2`.
+
+    Keyword-only (``radius``: :math:`R`, ``mu``: :math:`\mu`).
+
+    Example:
+      >>> novikoff_bound(radius=1.0, mu=0.5)
+      4.0
+    """
     return radius**2 / mu**2
 
 
-def normalized_lr_gd_bound(radius: Any, mu: Any, n: Any, step_size: Any) -> Any:
-    r"""Thm 6.1: Normalized LR+GD needs :math:`\le R^2/\mu^2 + 2\log(2n-1)/(\gamma\mu^2)`."""
+def normalized_lr_gd_bound(*, radius: Any, mu: Any, n: Any, step_size: Any) -> Any:
+    r"""Thm 6.1: Normalized LR+GD needs :math:`\le R^2/\mu^2 + 2\log(2n-1)/(\gamma\mu^2)`.
+
+    Keyword-only (``radius``: :math:`R`, ``mu``: :math:`\mu`, ``n``: samples, ``step_size``:
+    :math:`\gamma`), so it cannot be confused with :func:`batch_perceptron_bound`'s order.
+
+    Example:
+      >>> round(float(normalized_lr_gd_bound(radius=1.0, mu=0.5, n=1, step_size=1.0)), 6)
+      4.0
+    """
     return radius**2 / mu**2 + 2.0 * jnp.log(2.0 * n - 1.0) / (step_size * mu**2)

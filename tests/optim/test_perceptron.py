@@ -213,11 +213,17 @@ def test_table1_worst_case_block_exact():
     assert _iters(P.lr_gd(100.0), a, y) == 308
 
 
-@pytest.mark.parametrize(
-    "n, lr100, lr10, bp",
-    [(10, 4, 4, 4), (100, 31, 55, 31), (300, 93, 191, 91), (2000, 616, 1563, 601)],
-)
-def test_worst_case_growth_matches_reference_simulation(n, lr100, lr10, bp):
+# Golden counts on the Thm 5.1 worst case, printed by the independent NumPy simulation
+# `python -m tests.optim.perceptron_reference` (committed beside this file; the cheap entries are
+# re-derived by test_golden_counts_match_the_numpy_reference below).
+GOLDEN_GROWTH = {10: (4, 4, 4), 100: (31, 55, 31), 300: (93, 191, 91), 2000: (616, 1563, 601)}
+GOLDEN_OTHER = {"normalized_batch_perceptron/1000": 2, "perceptron/1000": 2,
+                "normalized_lr_gd/10": (7, 60), "normalized_lr_gd/2000": (18, 171)}
+
+
+@pytest.mark.parametrize("n", sorted(GOLDEN_GROWTH))
+def test_worst_case_growth_matches_reference_simulation(n):
+    lr100, lr10, bp = GOLDEN_GROWTH[n]
     a, y = worst_case_dataset(n)
     assert _iters(P.lr_gd(100.0), a, y) == lr100
     assert _iters(P.lr_gd(10.0), a, y) == lr10
@@ -226,24 +232,62 @@ def test_worst_case_growth_matches_reference_simulation(n, lr100, lr10, bp):
 
 def test_worst_case_other_methods():
     a, y = worst_case_dataset(1000)
-    assert _iters(P.normalized_batch_perceptron(), a, y) == 2
-    assert _iters(P.perceptron("first"), a, y) == 2
-    for n, (i1, i01) in {10: (7, 60), 2000: (18, 171)}.items():
+    assert _iters(P.normalized_batch_perceptron(), a, y) == GOLDEN_OTHER[
+        "normalized_batch_perceptron/1000"]
+    assert _iters(P.perceptron("first"), a, y) == GOLDEN_OTHER["perceptron/1000"]
+    for n in (10, 2000):
+        i1, i01 = GOLDEN_OTHER[f"normalized_lr_gd/{n}"]
         a, y = worst_case_dataset(n)
         assert _iters(P.normalized_lr_gd(1.0), a, y) == i1
         assert _iters(P.normalized_lr_gd(0.1), a, y) == i01
+
+
+def test_golden_counts_match_the_numpy_reference():
+    from tests.optim import perceptron_reference as ref
+
+    cheap = [n for n in GOLDEN_GROWTH if n <= 300]
+    assert ref.golden_growth(cheap) == {n: GOLDEN_GROWTH[n] for n in cheap}
+    a, y = ref.worst_case(1000)
+    np.testing.assert_array_equal(a, worst_case_dataset(1000)[0])
+    np.testing.assert_array_equal(y, worst_case_dataset(1000)[1])
+    assert ref.count("perceptron", a, y) == GOLDEN_OTHER["perceptron/1000"]
+    assert ref.count("normalized_batch_perceptron", a, y) == GOLDEN_OTHER[
+        "normalized_batch_perceptron/1000"]
+    a, y = ref.worst_case(10)
+    assert (ref.count("normalized_lr_gd", a, y, 1.0),
+            ref.count("normalized_lr_gd", a, y, 0.1)) == GOLDEN_OTHER["normalized_lr_gd/10"]
 
 
 def test_bounds_hold_on_worst_case():
     n = 1000
     a, y = worst_case_dataset(n)
     mu, r = 0.5, math.sqrt(1.25)  # closed form for the Thm 5.1 data set
-    assert _iters(P.batch_perceptron(), a, y) <= P.batch_perceptron_bound(n, r, mu)
-    assert _iters(P.perceptron(), a, y) <= P.novikoff_bound(r, mu)
-    assert _iters(P.normalized_batch_perceptron(), a, y) <= P.novikoff_bound(r, mu)
+    assert _iters(P.batch_perceptron(), a, y) <= P.batch_perceptron_bound(n=n, radius=r, mu=mu)
+    assert _iters(P.perceptron(), a, y) <= P.novikoff_bound(radius=r, mu=mu)
+    assert _iters(P.normalized_batch_perceptron(), a, y) <= P.novikoff_bound(radius=r, mu=mu)
     for g in (0.1, 1.0, 10.0, 100.0):
         assert _iters(P.normalized_lr_gd(g), a, y) <= float(
-            P.normalized_lr_gd_bound(r, mu, n, g))
+            P.normalized_lr_gd_bound(radius=r, mu=mu, n=n, step_size=g))
+
+
+@pytest.mark.parametrize(
+    "bound, args",
+    [(P.batch_perceptron_bound, (1000, 1.0, 0.5)), (P.novikoff_bound, (1.0, 0.5)),
+     (P.normalized_lr_gd_bound, (1.0, 0.5, 1000, 100.0))],
+)
+def test_bounds_are_keyword_only(bound, args):
+    # normalized_lr_gd_bound(radius, mu, n, step_size) vs batch_perceptron_bound(n, radius, mu):
+    # positional calls silently gave wrong bounds when a user swapped the two orders
+    with pytest.raises(TypeError, match="positional"):
+        bound(*args)
+
+
+def test_bounds_closed_forms():
+    assert P.batch_perceptron_bound(n=10, radius=2.0, mu=0.5) == 10 * 4.0 / 0.25
+    assert P.novikoff_bound(radius=2.0, mu=0.5) == 16.0
+    np.testing.assert_allclose(
+        P.normalized_lr_gd_bound(radius=2.0, mu=0.5, n=10, step_size=4.0),
+        16.0 + 2 * math.log(19) / (4.0 * 0.25), **IDENTITY.kw())
 
 
 def test_iterations_to_separate_cap_and_vmap(hard):
