@@ -212,7 +212,8 @@ def factored_output_layer(
         d = W.shape[1]
         # separate buffers (U and U^{-T} are donated separately under scan_updates)
         return FactoredState(
-            V=W, U=jnp.eye(d, dtype=W.dtype), U_inv_T=jnp.array(jnp.eye(d, dtype=W.dtype)), Q=W.T @ W, omega=jnp.zeros(d, W.dtype),
+            V=W, U=jnp.eye(d, dtype=W.dtype), U_inv_T=jnp.array(jnp.eye(d, dtype=W.dtype)),
+            Q=W.T @ W, omega=jnp.zeros(d, W.dtype),
             w_bar=jnp.sum(W, axis=0), step=jnp.zeros((), jnp.int32))
 
     def _forward(state: FactoredState, h: jax.Array, labels: jax.Array):
