@@ -28,3 +28,16 @@ from jaxrank.losses.comp_sum import (  # noqa: E501, F401  (compsum)
     minimizability_gap,
     sum_exp_loss,
 )
+from jaxrank.losses.spherical import (  # noqa: E501, F401  (zloss)
+    log_softmax_loss,
+    log_spherical_softmax_loss,
+    log_taylor_softmax_loss,
+    spherical_coefficients,
+    spherical_loss,
+    spherical_stats,
+    spherical_stats_loss,
+    squared_error_loss,
+    topk_error,
+    z_loss,
+    z_scores,
+)

@@ -1,0 +1,103 @@
+"""Every claim of paper_repro/zloss.py flips on a perturbed record and reports its decided count."""
+
+import copy
+
+import pytest
+
+from experiments.zloss import KS, fm_key, lm_key, sp_key, sp_ratio_key
+from paper_repro import zloss as Z
+from paper_repro.check import NOT_REPRODUCED, PARTLY, REPRODUCED, UNDECIDED
+
+N = 20000
+
+
+def lm_record(errors):
+    """errors: loss -> list of top-k test errors (one per k in KS)."""
+    s = {"lm/num_test": N}
+    for loss, vals in errors.items():
+        for k, v in zip(KS, vals, strict=True):
+            s[lm_key(loss, k)] = v
+    return {"lm_topk": {"summary": s}}
+
+
+BASE_LM = {  # softmax best at top-1, Z-loss best from k = 10, the other spherical ones worse
+    "log_softmax": [0.70, 0.50, 0.40, 0.30, 0.20, 0.15],
+    "log_taylor_softmax": [0.80, 0.60, 0.50, 0.40, 0.30, 0.25],
+    "log_spherical_softmax": [0.85, 0.65, 0.55, 0.45, 0.35, 0.30],
+    "z_loss": [0.75, 0.52, 0.37, 0.27, 0.17, 0.12],
+}
+
+
+def speed_record(slope, ratio, ratio_h, max_d=1_000_000):
+    s = {"speed/factored_zloss/loglog_slope": slope, "speed/naive_softmax/loglog_slope": 1.0,
+         "speed/max_D": max_d, "speed/dim": 128, "speed/batch": 1, "speed/backend": "cpu",
+         sp_ratio_key("naive_softmax"): ratio, sp_ratio_key("hsoftmax"): ratio_h,
+         sp_key("factored_zloss", max_d): 1e-4, sp_key("hsoftmax", max_d): 1e-4 * ratio_h}
+    return {"speed": {"summary": s}}
+
+
+def fm_record(taylor, softmax, sem=0.001):
+    s = {}
+    for name, v in (("log_softmax", softmax), ("log_taylor_softmax", taylor),
+                    ("log_spherical_softmax", 0.2), ("z_loss", 0.2)):
+        s[fm_key(name)] = v
+        s[f"fmnist/{name}/test_error_sem"] = sem
+    return {"fmnist": {"summary": s, "seeds": [0, 1, 2]}}
+
+
+def test_z1_flips_and_counts():
+    out = Z.z1(lm_record(BASE_LM))
+    assert out.status == REPRODUCED and out.decided == out.cases == 12
+    bad = copy.deepcopy(BASE_LM)
+    bad["z_loss"][3] = 0.46  # worse than both others at k = 20
+    out = Z.z1(lm_record(bad))
+    assert out.status == PARTLY and "top20" in out.measured
+    tie = copy.deepcopy(BASE_LM)
+    tie["z_loss"][0] = 0.8  # tie with Taylor at top-1: undecided case
+    assert Z.z1(lm_record(tie)).decided == 11
+
+
+def test_z2_flips():
+    assert Z.z2(lm_record(BASE_LM)).status == REPRODUCED
+    worse = copy.deepcopy(BASE_LM)
+    worse["z_loss"] = [v + 0.1 for v in BASE_LM["log_softmax"]]
+    out = Z.z2(lm_record(worse))
+    assert out.status == NOT_REPRODUCED and out.decided == 5
+    tied = copy.deepcopy(BASE_LM)
+    tied["z_loss"] = list(BASE_LM["log_softmax"])
+    out = Z.z2(lm_record(tied))
+    assert out.status == UNDECIDED and out.decided == 0
+
+
+def test_z3_flips():
+    out = Z.z3(lm_record(BASE_LM))
+    assert out.status == REPRODUCED and out.decided == 3
+    bad = copy.deepcopy(BASE_LM)
+    bad["z_loss"][0] = 0.6
+    assert Z.z3(lm_record(bad)).status == PARTLY
+
+
+def test_s1_flips_and_undecided_below_1e6():
+    assert Z.s1(speed_record(0.02, 500.0, 5.0)).status == REPRODUCED
+    assert Z.s1(speed_record(0.5, 500.0, 5.0)).status == PARTLY
+    assert Z.s1(speed_record(0.5, 50.0, 5.0)).status == NOT_REPRODUCED
+    out = Z.s1(speed_record(0.02, 50.0, 5.0, max_d=100_000))
+    assert out.decided == 1 and out.cases == 2
+
+
+def test_s2_flips():
+    assert Z.s2(speed_record(0.0, 500.0, 5.0)).status == REPRODUCED
+    assert Z.s2(speed_record(0.0, 500.0, 3.0)).status == NOT_REPRODUCED
+    assert Z.s2(speed_record(0.0, 500.0, 5.0, max_d=3000)).status == UNDECIDED
+
+
+def test_i1_flips():
+    assert Z.i1(fm_record(0.10, 0.12)).status == REPRODUCED
+    assert Z.i1(fm_record(0.12, 0.10)).status == NOT_REPRODUCED
+    out = Z.i1(fm_record(0.100, 0.101))
+    assert out.status == UNDECIDED and out.decided == 0
+
+
+@pytest.mark.parametrize("claim", Z.CLAIMS, ids=lambda c: c.id)
+def test_every_claim_reads_declared_figures(claim):
+    assert set(claim.figures) <= {"lm_topk", "speed", "fmnist", "invariance"}
