@@ -285,7 +285,7 @@ def _sqrt(x: jax.Array) -> jax.Array:
 
 
 def accuracy(tp, fn, fp, tn):
-    r"""Accuracy :math:`(TP + TN)/n`; 0 for an empty batch. Paper: :math:`(n - P - S_1 + 2S_2)/n`."""
+    r"""Accuracy :math:`(TP + TN)/n = (n - P - S_1 + 2S_2)/n`; 0 for an empty batch."""
     return _div(tp + tn, tp + fn + fp + tn, 0.0)
 
 

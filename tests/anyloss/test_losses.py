@@ -9,8 +9,10 @@ import optax
 import pytest
 from sklearn import metrics as skm
 
-A = importlib.import_module("jaxrank.losses.anyloss")  # the module (the package exports the function)
 from tests._tolerances import IDENTITY, NUMERICAL
+
+# the module (the package exports the function of the same name)
+A = importlib.import_module("jaxrank.losses.anyloss")
 
 METRIC_NAMES = ("accuracy", "f1", "gmean", "balanced_accuracy", "precision", "recall")
 # float32 gradients vs the float64 closed form: float32 rounding of p, x and exp(-|x|).
@@ -73,8 +75,9 @@ def test_closed_forms_equal_textbook_formulas(beta):
     cm = A._soft_cm(jnp.asarray(yhat), jnp.asarray(y), None)
     # textbook: F1 = 2TP/(2TP+FP+FN), G = sqrt(TP/(TP+FN) · TN/(TN+FP)), ...
     tp, fn, fp, tn = (float(v) for v in cm)
-    np.testing.assert_allclose(
-        (1 + beta**2) * tp / ((1 + beta**2) * tp + beta**2 * fn + fp), ref["fbeta"], **IDENTITY.kw())
+    b2 = beta**2
+    np.testing.assert_allclose((1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp), ref["fbeta"],
+                               **IDENTITY.kw())
     np.testing.assert_allclose(np.sqrt(tp / (tp + fn) * tn / (tn + fp)), ref["gmean"],
                                **IDENTITY.kw())
     for name, val in ref.items():
@@ -261,7 +264,8 @@ def test_degenerate_batches_are_finite(dtype):
     for case, (z, y) in DEGENERATE.items():
         for metric in METRIC_NAMES:
             zj = jnp.asarray(z, dtype)
-            val, g = jax.value_and_grad(lambda v: A.anyloss(v, jnp.asarray(y), metric=metric))(zj)
+            f = lambda v, y=y, metric=metric: A.anyloss(v, jnp.asarray(y), metric=metric)  # noqa: E731
+            val, g = jax.value_and_grad(f)(zj)
             assert np.isfinite(float(val)) and np.all(np.isfinite(np.asarray(g))), (case, metric)
             assert -1e-6 <= float(val) <= 1 + 1e-6, (case, metric)
 
@@ -328,8 +332,9 @@ def test_bayesian_sign_test_matches_numpy_dirichlet_reference():
     out = A.bayesian_sign_test(d, rope=0.01, key=jax.random.key(0))
     nl, nr = np.sum(d < -0.01), np.sum(d > 0.01)
     alpha = np.array([nl, 60 - nl - nr + 1, nr]) + 1e-4
-    ref = np.bincount(np.argmax(rng.dirichlet(alpha, 200_000), 1), minlength=3) / 200_000
-    np.testing.assert_allclose([out["left"], out["rope"], out["right"]], ref, atol=0.01)
+    ref = np.bincount(np.argmax(rng.dirichlet(alpha, 50_000), 1), minlength=3) / 50_000
+    # two 50k-sample Monte-Carlo estimates: standard error <= 0.0023 each
+    np.testing.assert_allclose([out["left"], out["rope"], out["right"]], ref, atol=0.015)
     assert abs(sum(out.values()) - 1) < 1e-12
 
 
