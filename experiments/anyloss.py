@@ -107,7 +107,7 @@ class Config:
     # E4
     timing_sets: tuple[str, ...] = ("random", "caravan")
     timing_losses: tuple[str, ...] = ("bce", "anyloss_acc", "anyloss_f1", "anyloss_bacc",
-                                      "sol_f1")
+                                      "sol_acc", "sol_f1", "sol_bacc")
     timing_repeats: int = 5
 
 
@@ -329,8 +329,12 @@ def _buckets(sets, ratio: float) -> list[list[int]]:
     return out
 
 
-def cross_validate(sets, loss_names, config: Config, amplifier=None) -> np.ndarray:
-    """Fold-mean metrics, shape (sets, losses, metrics), padded + vmapped per size bucket."""
+def cross_validate(sets, loss_names, config: Config, amplifier=None,
+                   switch: tuple[str, ...] = ALL_LOSSES) -> np.ndarray:
+    """Fold-mean metrics, shape (sets, losses, metrics), padded + vmapped per size bucket.
+
+    ``switch``: the losses compiled into one program (``loss_names`` must be among them).
+    """
     lrs = dict(config.learning_rates)
     amp = config.amplifier if amplifier is None else amplifier
     out = np.full((len(sets), len(loss_names), len(METRICS)), np.nan)
@@ -351,9 +355,9 @@ def cross_validate(sets, loss_names, config: Config, amplifier=None) -> np.ndarr
             held[b, :, : len(yi)] = stratified_folds(yi, config)
         args = (jnp.asarray(x, dt), jnp.asarray(y), jnp.asarray(valid), jnp.asarray(held),
                 jnp.asarray(amp, dt))
-        cv = _cv_fn(ALL_LOSSES, config.steps)
+        cv = _cv_fn(switch, config.steps)
         for j, name in enumerate(loss_names):
-            res = np.asarray(cv(ALL_LOSSES.index(name), lrs[name], *args))
+            res = np.asarray(cv(switch.index(name), lrs[name], *args))
             out[bucket, j] = res.mean(axis=1)
     return out
 

@@ -157,7 +157,8 @@ def c7(records: Mapping[str, Any]) -> Outcome:
     for name in rec["config"]["timing_sets"]:
         a, sol = _ratios(rec, name)
         cases[name] = a <= TIME_RATIO
-        parts.append(f"{name}: AnyLoss/BCE {a:.2f}" + ("" if sol is None else f", SOL/BCE {sol:.2f}"))
+        sol_txt = "" if sol is None else f", SOL/BCE {sol:.2f}"
+        parts.append(f"{name}: AnyLoss/BCE {a:.2f}{sol_txt}")
     return Outcome.from_cases(cases, "; ".join(parts),
                               f"mean AnyLoss (Acc, F1, B-Acc) time ≤ {TIME_RATIO:g} × BCE "
                               "(10-fold SLP fit, jitted, interleaved medians)")

@@ -113,3 +113,17 @@ def test_undecided_cases():
     # C7b: no SOL timing
     recs["e4"]["config"]["timing_losses"] = ["bce", "anyloss_f1"]
     assert CLAIMS["C7b"].evaluate(recs).status == "undecided"
+
+
+def test_bench_tiny_record(tmp_path):
+    import json
+
+    from bench import anyloss as B
+
+    out = tmp_path / "b.json"
+    assert B.main(["--tiny", "--out", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["benchmark"] == "anyloss" and rec["mode"] == "tiny"
+    assert set(rec["ratios"]) == {"loss_grad", "slp_fit/breast"}
+    for r in rec["ratios"].values():
+        assert r["bce"] == pytest.approx(1.0) and all(v > 0 for v in r.values())
