@@ -115,6 +115,7 @@ def test_undecided_cases():
     assert CLAIMS["C7b"].evaluate(recs).status == "undecided"
 
 
+@pytest.mark.slow  # compiles the experiment's SLP program (~30 s on a loaded 2-core machine)
 def test_bench_tiny_record(tmp_path):
     import json
 
