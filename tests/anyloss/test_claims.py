@@ -63,7 +63,7 @@ def _records():
     return {"e1": _e1(), "e2": _e2(), "e3": _e3(), "e4": _e4()}
 
 
-CLAIMS = {c.id: c for c in C.CLAIMS}
+CLAIMS = {c.id: c for c in C.ALL_CLAIMS}
 # claim id -> (figure, {summary key: new value}, expected decided cases of the base)
 FLIPS = {
     "C1": ("e1", {"sign/f2/mse/rope0.01/right": 0.0}, 10),
