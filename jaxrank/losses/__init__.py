@@ -1,5 +1,11 @@
-"""Loss functions, ``loss(logits, labels, *, hyper, axis=-1) -> per-example loss`` (optax order)."""
+"""Loss functions: per-example losses ``loss(logits, labels, *, hyper, axis=-1)`` in optax order
+(comp-sum, spherical / Z-loss), and batch-level, non-decomposable ones (AnyLoss)."""
 
+from jaxrank.losses.anyloss import (  # noqa: F401  (anyloss)
+    anyloss,
+    score_oriented_loss,
+    soft_confusion_matrix,
+)
 from jaxrank.losses.adversarial import (  # noqa: E501, F401  (compsum)
     comp_sum_delta_distance,
     margin_loss,

