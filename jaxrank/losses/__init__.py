@@ -1,11 +1,6 @@
 """Loss functions: per-example losses ``loss(logits, labels, *, hyper, axis=-1)`` in optax order
 (comp-sum, spherical / Z-loss), and batch-level, non-decomposable ones (AnyLoss)."""
 
-from jaxrank.losses.anyloss import (  # noqa: F401  (anyloss)
-    anyloss,
-    score_oriented_loss,
-    soft_confusion_matrix,
-)
 from jaxrank.losses.adversarial import (  # noqa: E501, F401  (compsum)
     comp_sum_delta_distance,
     margin_loss,
@@ -16,6 +11,11 @@ from jaxrank.losses.adversarial import (  # noqa: E501, F401  (compsum)
     robust_accuracy,
     smooth_adversarial_comp_sum_loss,
     trades_loss,
+)
+from jaxrank.losses.anyloss import (  # noqa: F401  (anyloss)
+    anyloss,
+    score_oriented_loss,
+    soft_confusion_matrix,
 )
 from jaxrank.losses.comp_sum import (  # noqa: E501, F401  (compsum)
     bounded_conditional_min_loss,

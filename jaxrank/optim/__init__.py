@@ -1,7 +1,6 @@
 """Optimizers: one module per method family, all following the :class:`Solver` contract."""
 
-from jaxrank.optim import margin, perceptron
-from jaxrank.optim import omd  # noqa: F401  (omd_sea)
+from jaxrank.optim import gn_newton, margin, omd, perceptron
 from jaxrank.optim._base import (
     OptaxSolverState,
     Solver,
@@ -22,8 +21,9 @@ __all__ = [
     "from_optax",
     "OptaxSolverState",
     "perceptron",
+    "gn_newton",
+    "omd",
     "margin",
     "hard_margin",
     "MarginCertificate",
 ]
-from jaxrank.optim import gn_newton  # noqa: E402, F401  (Semenov, Jaggi, Doikov 2025)
