@@ -12,7 +12,7 @@ import pytest
 
 from jaxrank.data import planted_margin, thm41_dataset
 from jaxrank.optim import OptaxSolverState, Solver, _base, from_optax, perceptron, run
-from tests._tolerances import IDENTITY
+from tests._tolerances import IDENTITY, assert_trees_close
 
 # --------------------------------------------------------------------------- helpers
 
@@ -36,12 +36,6 @@ def manual_loop(solver, params, num_steps, *args, record=None):
         params, state = solver.update(params, state, *args)
     traj = None if record is None else jax.tree.map(lambda *xs: np.stack(xs), *records)
     return params, state, traj
-
-
-def assert_trees_close(actual, desired, tol):
-    assert jax.tree.structure(actual) == jax.tree.structure(desired)
-    for a, d in zip(jax.tree.leaves(actual), jax.tree.leaves(desired), strict=True):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(d), **tol.kw())
 
 
 def doubling_solver():
