@@ -14,10 +14,10 @@ the ``update`` function are shared between checks; every problem is small and ev
 
 import functools
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
-import chex
 import optax
 import pytest
 from absl.testing import parameterized
