@@ -10,7 +10,7 @@ FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
 export JAX_PLATFORMS ?= cpu
 export PYTHONHASHSEED := 0
 
-.PHONY: setup data repro figures check test test-all smoke lint bench clean-venv
+.PHONY: setup data repro figures check test test-all smoke lint bench examples clean-venv
 
 setup: $(STAMP)
 
@@ -63,7 +63,10 @@ smoke: data
 	@d=$$(mktemp -d); echo "smoke figures -> $$d"; $(PY) -m experiments all --figure all --smoke --out $$d
 
 lint: setup
-	$(PY) -m ruff check jaxrank experiments paper_repro bench tests
+	$(PY) -m ruff check jaxrank experiments paper_repro bench tests examples
 
 bench: setup data
 	$(PY) -m bench.perceptron
+
+examples: setup
+	$(PY) examples/your_own_data.py --out $${EXAMPLES_OUT:-/tmp/jaxrank-examples}

@@ -74,12 +74,18 @@ class Config:
     rtol_large_step: float = 0.1
     bandwidth_bytes: int = 2**28  # 256 MB, far above the last-level cache
     flop_size: int = 1536  # square matrix product for the FLOP-rate yardstick
+    # Grid-size curve: G points (γ × seeds) in one vmapped call, `curve_steps` steps each.
+    curve_sizes: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+    curve_steps: int = 100
+    curve_loop_points: int = 4  # NumPy per-point loop: points timed (its cost per point is flat)
 
 
 FULL = Config("full", num_steps=2000, n_per_class=2500, numpy_steps=200)
-QUICK = Config("quick", num_steps=200, n_per_class=500, numpy_steps=200, flop_size=1024)
+QUICK = Config("quick", num_steps=200, n_per_class=500, numpy_steps=200, flop_size=1024,
+               curve_steps=50)
 TINY = Config("tiny", num_steps=20, n_per_class=100, numpy_steps=10, d=50, generated=True,
-              repeats=2, bandwidth_bytes=2**24, flop_size=256)
+              repeats=2, bandwidth_bytes=2**24, flop_size=256, curve_sizes=(1, 2, 4),
+              curve_steps=10)
 
 
 # --------------------------------------------------------------------------- data
@@ -106,7 +112,8 @@ def load_data(config: Config) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
 # --------------------------------------------------------------------------- variants
 
 
-def numpy_lr_gd(a: np.ndarray, y: np.ndarray, step_size: float, num_steps: int) -> np.ndarray:
+def numpy_lr_gd(a: np.ndarray, y: np.ndarray, step_size: float, num_steps: int,
+                theta0: np.ndarray | None = None) -> np.ndarray:
     r"""Reference LR+GD in plain NumPy from θ_0 = 0 (the baseline, not jaxrank's code).
 
     .. math::
@@ -115,9 +122,10 @@ def numpy_lr_gd(a: np.ndarray, y: np.ndarray, step_size: float, num_steps: int) 
 
     with the stable sigmoid :math:`\sigma(-m) = e/(1+e)` for :math:`m \ge 0` and
     :math:`1/(1+e)` otherwise, :math:`e = e^{-|m|}`. Two matrix-vector products per step.
+    ``theta0`` defaults to 0.
     """
     n = a.shape[0]
-    theta = np.zeros(a.shape[1], a.dtype)
+    theta = np.zeros(a.shape[1], a.dtype) if theta0 is None else np.array(theta0, a.dtype)
     for _ in range(num_steps):
         m = y * (a @ theta)
         e = np.exp(-np.abs(m))
@@ -252,6 +260,7 @@ def bench(config: Config) -> dict[str, Any]:
     bandwidth = _common.memory_bandwidth(config.bandwidth_bytes)
     matmul = _common.flop_rate(config.flop_size)
     timings, compile_s = time_jax(config, a, y)
+    curve = grid_curve(config, a, y, matmul["peak_float64_GFLOPs"])
     timings["numpy"], theta_np, numpy_facts = time_numpy(config, a, y)
     agreement = check_agreement(
         config,
@@ -298,7 +307,15 @@ def bench(config: Config) -> dict[str, Any]:
             "vmap_f32_over_vmap_speedup": timings["vmap"].median_s / timings["vmap_f32"].median_s,
         },
         "agreement": agreement,
+        "grid_curve": {k: v for k, v in curve.items() if k not in ("rows", "layout_probe")}
+        | {"rows": [{k: v for k, v in r.items() if k not in ("per_point_s", "compile_s")}
+                    for r in curve["rows"]],
+           "layout_probe_rows_over_cols_speedup": curve["layout_probe"]["rows_over_cols_speedup"],
+           "layout_probe_G": curve["layout_probe"]["G"]},
         "volatile": {
+            "grid_curve_per_point_s": {str(r["G"]): r["per_point_s"] for r in curve["rows"]},
+            "grid_curve_compile_s": {str(r["G"]): r["compile_s"] for r in curve["rows"]},
+            "layout_probe_min_s": curve["layout_probe"]["min_s"],
             "median_s": {k: t.median_s for k, t in timings.items()},
             "min_s": {k: t.min_s for k, t in timings.items()},
             "times_s": {k: t.times_s for k, t in timings.items()},
@@ -306,6 +323,149 @@ def bench(config: Config) -> dict[str, Any]:
             "numpy_full_run_s": numpy_facts["full_run_s"],
             "wall_s": time.perf_counter() - t_start,
             "load_avg_start": load_start,  # other jobs on the machine skew the times
+        },
+    }
+
+
+# --------------------------------------------------------------------------- grid-size curve
+
+
+def numpy_lr_gd_grid(a: np.ndarray, y: np.ndarray, step_sizes: np.ndarray, theta0: np.ndarray,
+                     num_steps: int) -> np.ndarray:
+    r"""The NumPy LR+GD of :func:`numpy_lr_gd` vectorised over a grid: all G points per step.
+
+    .. math::
+        M = (\Theta A^\top) \circ y, \quad W = \sigma(-M), \quad
+        \Theta \leftarrow \Theta + \tfrac{\gamma}{n} (W \circ y) A
+
+    with ``Θ`` of shape ``(G, d)``: two matrix-matrix products per step for the whole grid (the
+    strongest plain-CPU peer of the vmapped sweep).
+    """
+    n = a.shape[0]
+    theta = np.array(theta0, a.dtype)
+    gam = np.asarray(step_sizes, a.dtype)[:, None]
+    for _ in range(num_steps):
+        m = (theta @ a.T) * y
+        e = np.exp(-np.abs(m))
+        w = np.where(m >= 0, e, 1.0) / (1.0 + e)  # σ(−m)
+        theta += gam * ((w * y) @ a) / n  # Θ ← Θ − γ ∇f(Θ)
+    return theta
+
+
+def grid_points_for(config: Config, size: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` points (γ × seeds): 2 seeds (1 for size 1) × size/2 step sizes in [1e-3, 1].
+
+    The seed draws θ_0 = 1e-3·N(0, I) (seeded NumPy); step sizes stay <= 1 so that every
+    variant must agree to ``rtol_stable`` (the cost per step does not depend on γ).
+    """
+    seeds = 1 if size == 1 else 2
+    gammas = np.logspace(-3, 0, size // seeds)
+    theta0 = np.stack([1e-3 * np.random.default_rng(config.seed + s).standard_normal(d)
+                       for s in range(seeds)])
+    return np.repeat(gammas, seeds), np.tile(theta0, (size // seeds, 1))
+
+
+def _sweep_points(gs, th0s, a, y, num_steps):
+    return jax.vmap(lambda g, t0: run(P.lr_gd(g), t0, num_steps, a, y)[0])(gs, th0s)
+
+
+def _best_blas(fn: Any, repeats: int) -> tuple[_common.Timing, str]:
+    """Time ``fn`` with the default BLAS pool and one thread; keep the faster (as the baseline)."""
+    probe = {}
+    for label, limit in {"default": None, "1": 1}.items():
+        with threadpool_limits(limits=limit, user_api="blas"):
+            probe[label] = _common.timeit(fn, repeats=1, warmup=1)
+    best = min(probe, key=lambda label: probe[label].median_s)
+    with threadpool_limits(limits={"default": None, "1": 1}[best], user_api="blas"):
+        return _common.timeit(fn, repeats=repeats, warmup=0), best
+
+
+def layout_probe(a: np.ndarray, size: int, repeats: int) -> dict[str, float]:
+    """Seconds of one step's two products for ``size`` points, in two layouts, jitted (XLA CPU).
+
+    ``rows``: ``Θ Aᵀ`` then ``W A`` (contraction over A's leading axis in the second product,
+    what the vmapped library code lowers to); ``cols``: ``A Θᵀ`` then ``Aᵀ Wᵀ``.
+    """
+    n, d = a.shape
+    rng = np.random.default_rng(0)
+    theta, w = jnp.asarray(rng.standard_normal((size, d))), jnp.asarray(rng.random((size, n)))
+    aj = jnp.asarray(a)
+    rows = jax.jit(lambda th, w, a: (th @ a.T, w @ a))
+    cols = jax.jit(lambda th, w, a: (a @ th.T, a.T @ w.T))
+    return {name: _common.timeit(lambda f=f: f(theta, w, aj), repeats=repeats).min_s
+            for name, f in (("rows", rows), ("cols", cols))}
+
+
+def grid_curve(config: Config, a: np.ndarray, y: np.ndarray, peak_gflops: float
+               ) -> dict[str, Any]:
+    """Per-point cost of a G-point grid in one vmapped call, for G in ``config.curve_sizes``.
+
+    Compared in the same run with the NumPy per-point loop (:func:`numpy_lr_gd`; its per-point
+    cost does not depend on G, so it is timed on ``min(G, curve_loop_points)`` points), NumPy
+    vectorised over the grid (:func:`numpy_lr_gd_grid`), and the float64 matrix-product rate.
+    All run ``curve_steps`` steps (the vmapped call) or a prefix scaled linearly (NumPy).
+    """
+    (n, d), T = a.shape, config.curve_steps
+    k = min(config.numpy_steps, T)
+    kw = {"repeats": config.repeats, "warmup": config.warmup}
+    a64, y64 = jax.device_put(a), jax.device_put(y)
+    rows = []
+    for size in config.curve_sizes:
+        gs, th0 = grid_points_for(config, size, d)
+        fn = lambda gs, th0, a, y: _sweep_points(gs, th0, a, y, T)
+        compiled, compile_s = _compile(fn, gs, th0, a64, y64)
+        gj, thj = jax.device_put(gs), jax.device_put(th0)
+        t_vmap = _common.timeit(lambda c=compiled, g=gj, t=thj: c(g, t, a64, y64), **kw)
+        m = min(size, config.curve_loop_points)
+        t_loop, loop_blas = _best_blas(
+            lambda gs=gs[:m], th0=th0[:m]: [numpy_lr_gd(a, y, g, k, t0)
+                                            for g, t0 in zip(gs, th0, strict=True)],
+            config.repeats)
+        t_vec, vec_blas = _best_blas(lambda gs=gs, th0=th0: numpy_lr_gd_grid(a, y, gs, th0, k),
+                                     config.repeats)
+        theta_vec = numpy_lr_gd_grid(a, y, gs, th0, T)
+        rel = float(np.max(_rel_diff(t_vmap.result, theta_vec)))
+        if not rel <= config.rtol_stable:
+            raise RuntimeError(f"bench.perceptron grid curve: vmap vs NumPy-vectorised θ_T differ "
+                               f"by {rel:.3g} > rtol {config.rtol_stable:g} at G={size}")
+        per_point = {
+            "vmap": t_vmap.median_s / size,
+            "numpy_loop": t_loop.median_s * (T / k) / m,
+            "numpy_vectorised": t_vec.median_s * (T / k) / size,
+        }
+        flops_point = 4.0 * n * d * T  # two products of 2·n·d per step
+        gflops = flops_point / per_point["vmap"] / 1e9
+        rows.append({
+            "G": size,
+            "per_point_s": per_point,
+            "vmap_over_numpy_loop": per_point["numpy_loop"] / per_point["vmap"],
+            "vmap_over_numpy_vectorised": per_point["numpy_vectorised"] / per_point["vmap"],
+            "vmap_GFLOPs": gflops,
+            "vmap_fraction_of_flop_rate": gflops / peak_gflops,
+            "numpy_vectorised_fraction_of_flop_rate":
+                flops_point / per_point["numpy_vectorised"] / 1e9 / peak_gflops,
+            "max_rel_diff_vs_numpy_vectorised": rel,
+            "numpy_blas_threads": {"loop": loop_blas, "vectorised": vec_blas},
+            "numpy_loop_points_timed": m,
+            "compile_s": compile_s,
+        })
+    probe_size = 32 if 32 in config.curve_sizes else max(config.curve_sizes)
+    layout = layout_probe(a, probe_size, config.repeats)
+    at = {r["G"]: r for r in rows}
+    target = at.get(32, rows[-1])
+    return {
+        "steps": T,
+        "numpy_steps_timed": k,
+        "rows": rows,
+        "peak_float64_GFLOPs": peak_gflops,
+        "layout_probe": {"G": probe_size, "min_s": layout,
+                         "rows_over_cols_speedup": layout["cols"] / layout["rows"]},
+        "target": {
+            "G": target["G"],
+            "vmap_over_numpy_loop": target["vmap_over_numpy_loop"],
+            "vmap_fraction_of_flop_rate": target["vmap_fraction_of_flop_rate"],
+            "goal_vmap_over_numpy_loop": 5.0,
+            "goal_fraction_of_flop_rate": 0.6,
         },
     }
 
@@ -371,6 +531,23 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{nt['one_thread_over_default_speedup']:.2f}x the default); timed "
           f"{nt['steps_timed_per_gamma']} steps per γ, scaled x{nt['scale_factor']:g} (a full run "
           f"took {nt['full_run_over_scaled']:.2f}x that)")
+    gc = record["grid_curve"]
+    print(f"grid-size curve ({gc['steps']} steps; per grid point, float64; FLOP rate "
+          f"{gc['peak_float64_GFLOPs']:.1f} GFLOP/s):")
+    _common.print_table([
+        {"G": r["G"],
+         "vmap_s/pt": record["volatile"]["grid_curve_per_point_s"][str(r["G"])]["vmap"],
+         "x_vs_np_loop": r["vmap_over_numpy_loop"],
+         "x_vs_np_vec": r["vmap_over_numpy_vectorised"],
+         "GFLOP/s": r["vmap_GFLOPs"],
+         "frac_flops": r["vmap_fraction_of_flop_rate"],
+         "np_vec_frac": r["numpy_vectorised_fraction_of_flop_rate"]}
+        for r in gc["rows"]])
+    tg = gc["target"]
+    print(f"at G={tg['G']}: {tg['vmap_over_numpy_loop']:.2f}x the NumPy per-point loop (goal "
+          f">= 5x), {100 * tg['vmap_fraction_of_flop_rate']:.0f}% of the float64 FLOP rate "
+          f"(goal >= 60%); layout Θ·Aᵀ, W·A is {gc['layout_probe_rows_over_cols_speedup']:.2f}x "
+          f"A·Θᵀ, Aᵀ·Wᵀ at G={gc['layout_probe_G']}")
     path = _common.write_record(NAME, record, args.out)
     print(f"record -> {path}")
     return 0

@@ -28,6 +28,8 @@ __all__ = [
     "check_finite",
     "check_binary_labels",
     "check_classification_data",
+    "check_seed",
+    "float_dtype",
 ]
 
 
@@ -156,3 +158,22 @@ def check_classification_data(features: Any, labels: Any, fn: str) -> None:
     check_floating(features, f"{fn}(features=...)")
     check_finite(features, f"{fn}(features=...)")
     check_binary_labels(labels, f"{fn}(labels=...)")
+
+
+def check_seed(seed: Any, where: str) -> None:
+    """``seed`` must be a non-negative int (what ``np.random.default_rng`` accepts)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"`{where}` must be a non-negative int, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"`{where}` must be a non-negative int, got {seed}")
+
+
+def float_dtype(dtype: Any, where: str) -> np.dtype:
+    """``dtype`` as a NumPy floating dtype; TypeError naming ``where`` otherwise."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or not np.issubdtype(dt, np.floating):
+        raise TypeError(f"`{where}` must be a floating dtype, got {dtype!r}")
+    return dt

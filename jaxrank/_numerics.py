@@ -18,11 +18,17 @@ __all__ = ["stable_norm", "safe_norm", "tree_norm"]
 def stable_norm(v: jax.Array, axis: int | tuple[int, ...] | None = None) -> jax.Array:
     """Euclidean norm scaled by ``max|v_j|`` (no overflow/underflow of squares); 0 for ``v = 0``.
 
+    Its gradient is ``v/‖v‖`` at every scale (1e-200 to 1e200 in float64); at ``v = 0`` it is
+    NaN, use :func:`safe_norm` where a zero vector can be differentiated.
+
     Example:
       >>> f"{float(stable_norm(jnp.array([3e30, 4e30], jnp.float32))):.3g}"  # squares overflow
       '5e+30'
     """
-    scale = jnp.max(jnp.abs(v), axis=axis, keepdims=True)
+    # The norm is 1-homogeneous, so its derivative through the scale is exactly zero: stopping
+    # the gradient there keeps ∇ = v/‖v‖ exact, where differentiating through max|v_j| would
+    # form 1/scale² (inf for scale 1e200, 0 for scale 1e-200) and return a wrong or NaN gradient.
+    scale = jax.lax.stop_gradient(jnp.max(jnp.abs(v), axis=axis, keepdims=True))
     safe = jnp.where(scale > 0, scale, 1)
     out = safe * jnp.sqrt(jnp.sum(jnp.square(v / safe), axis=axis, keepdims=True))
     out = jnp.where(scale > 0, out, 0)

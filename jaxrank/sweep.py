@@ -4,7 +4,17 @@ r"""Grid sweeps over hyperparameters × seeds as one compiled ``vmap``, sharded 
 flattened to one batch axis, padded to a multiple of the device count, laid out over a 1-D
 ``jax.sharding.Mesh`` of all (or the given) devices, mapped with one ``jax.jit(jax.vmap(fn))``,
 and reshaped back to the grid. On one device this is a plain jitted vmap; on several devices the
-grid is split between them and the results are identical (same per-point arithmetic).
+grid is split between them with the same per-point program.
+
+Several hosts: after ``jax.distributed.initialize(...)`` in every process, ``jax.devices()``
+spans all processes. Each process calls :func:`sweep` with the same arguments, places only the
+shards of its own devices, and receives the whole result (gathered to every process).
+
+Exactness: a point's value does not depend on the device it runs on, but the *batched* program
+(``vmap``, and the batch size after padding) may order floating-point sums differently from an
+unbatched run, and float32 differs from float64. Stable computations agree to rounding; chaotic
+ones (large-step gradient descent counted to the iteration) can move by a few iterations between
+a sweep, a single unbatched run and another precision. Compare such counts as distributions.
 
 Seeds are one more axis: pass integer seeds and build the key inside ``fn`` with
 ``jax.random.key(seed)``, so each grid point is reproducible on its own.
@@ -42,6 +52,11 @@ def _compiled(fn: Callable[..., Any], devices: tuple[jax.Device, ...]) -> Callab
     return jax.jit(mapped, in_shardings=(sharding, replicated), out_shardings=sharding)
 
 
+def _global_array(host: np.ndarray, sharding: NamedSharding) -> jax.Array:
+    """A global array from a host array every process holds, built from local shards only."""
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
 def grid_points(axes: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """Flatten a Cartesian grid: ``{"a": [1, 2], "b": [0, 1, 2]}`` -> six points, ``a`` slowest."""
     if not axes:
@@ -74,7 +89,8 @@ def sweep(
         ``{"step_size": [1e-3, 1e-1, 10.0], "seed": [0, 1, 2]}``.
       *args: shared inputs (data sets), passed as jit arguments (not baked-in constants) and
         replicated on every device.
-      devices: devices to shard the grid over; default all of ``jax.devices()``.
+      devices: devices to shard the grid over; default all of ``jax.devices()`` (under
+        ``jax.distributed``: the devices of every process; all processes must make the call).
 
     Returns:
       ``fn``'s pytree with leading axes ``(len(axes[k]) for k in axes)``, as NumPy arrays.
@@ -105,8 +121,17 @@ def sweep(
                      jax.device_put(tuple(args), dev))
     else:
         sharding, replicated = _shardings(tuple(devices))
-        placed = {n: jax.device_put(v, sharding) for n, v in batch.items()}
-        out = mapped(placed, jax.device_put(tuple(args), replicated))
+        # Every process holds the whole (small) grid and the shared data on the host, and places
+        # only the shards of the devices it owns: under jax.distributed, `jax.device_put` onto
+        # another process's device fails, `make_array_from_callback` asks only for local ones.
+        placed = {n: _global_array(v, sharding) for n, v in batch.items()}
+        shared = jax.tree.map(lambda a: _global_array(np.asarray(a), replicated), tuple(args))
+        out = mapped(placed, shared)
+        if not all(leaf.is_fully_addressable for leaf in jax.tree.leaves(out)):
+            from jax.experimental import multihost_utils
+
+            # Results gathered to every process (an all-gather over the processes' shards).
+            out = multihost_utils.process_allgather(out, tiled=True)
 
     def unflatten(leaf):
         arr = np.asarray(leaf)[:size]

@@ -42,7 +42,37 @@ def test_perceptron_tiny_record(tmp_path, capsys):
     assert rec["matmul"]["peak_float64_GFLOPs"] > 0
     assert all(v["fraction_of_flop_rate"] > 0 for v in rec["variants"].values())
     assert set(rec["volatile"]["compile_s"]) == {"vmap", "loop_jit", "vmap_f32"}
-    assert "vmap" in capsys.readouterr().out
+    gc = rec["grid_curve"]
+    assert [r["G"] for r in gc["rows"]] == list(bp.TINY.curve_sizes)
+    for r in gc["rows"]:
+        for key in ("vmap_over_numpy_loop", "vmap_over_numpy_vectorised", "vmap_GFLOPs",
+                    "vmap_fraction_of_flop_rate", "numpy_vectorised_fraction_of_flop_rate"):
+            assert np.isfinite(r[key]) and r[key] > 0, key
+        assert r["max_rel_diff_vs_numpy_vectorised"] <= rec["config"]["rtol_stable"]
+    assert gc["target"]["G"] == bp.TINY.curve_sizes[-1]  # no G = 32 in the tiny grid
+    assert gc["layout_probe_rows_over_cols_speedup"] > 0
+    assert set(rec["volatile"]["grid_curve_per_point_s"]) == {str(g) for g in bp.TINY.curve_sizes}
+    out = capsys.readouterr().out
+    assert "vmap" in out and "grid-size curve" in out
+
+
+def test_grid_points_are_gamma_by_seed():
+    gs, th0 = bp.grid_points_for(bp.TINY, 8, 5)
+    assert gs.shape == (8,) and th0.shape == (8, 5)
+    assert len(set(gs.tolist())) == 4 and np.all(gs <= 1.0)  # 4 step sizes × 2 seeds
+    assert len({tuple(t) for t in th0.tolist()}) == 2
+    gs1, th1 = bp.grid_points_for(bp.TINY, 1, 5)
+    assert gs1.shape == (1,) and th1.shape == (1, 5)
+
+
+def test_numpy_grid_reference_matches_per_point_loop():
+    rng = np.random.default_rng(0)
+    a, y = rng.standard_normal((30, 4)), np.sign(rng.standard_normal(30))
+    gs, th0 = bp.grid_points_for(bp.TINY, 4, 4)
+    got = bp.numpy_lr_gd_grid(a, y, gs, th0, 7)
+    want = np.stack([bp.numpy_lr_gd(a, y, g, 7, t) for g, t in zip(gs, th0, strict=True)])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    assert not np.allclose(got, th0)  # the runs moved
 
 
 def test_numpy_reference_matches_closed_form_first_step():

@@ -14,14 +14,16 @@ the ``update`` function are shared between checks; every problem is small and ev
 
 import functools
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from absl.testing import parameterized
 
 from jaxrank.optim import Solver, from_optax, perceptron, run
-from tests._tolerances import IDENTITY
+from tests._tolerances import IDENTITY, assert_trees_close
 from tests.problems import PROBLEMS, PROBLEMS_BY_NAME, stacked
 
 
@@ -90,12 +92,6 @@ def loop(update, theta, state, features, labels, num_steps):
     for _ in range(num_steps):
         theta, state = update(theta, state, features, labels)
     return theta, state
-
-
-def assert_trees_close(actual, desired, tol):
-    assert jax.tree.structure(actual) == jax.tree.structure(desired)
-    for a, d in zip(jax.tree.leaves(actual), jax.tree.leaves(desired), strict=True):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(d), **tol.kw())
 
 
 def signature(tree):
@@ -187,6 +183,7 @@ def test_vmap_over_seeds_matches_loop(name, problem_name):
     theta0 = zeros_like_theta(features)
     s = solver(name)
     got = jax.vmap(lambda a, y: run(s, theta0, NUM_STEPS, a, y)[:2])(features, labels)
+    chex.assert_shape(got[0], (len(SEEDS), features.shape[-1]))
     for i in range(len(SEEDS)):
         a, y = features[i], labels[i]
         want = loop(jitted_update(name), theta0, s.init(theta0, a, y), a, y, NUM_STEPS)
@@ -205,7 +202,7 @@ def test_float32_in_float32_out(name, problem_name):
     state0 = s.init(theta0, features, labels)
     theta, state, _ = run(s, theta0, 3, features, labels)
     assert theta.dtype == jnp.float32
-    assert np.all(np.isfinite(theta))
+    chex.assert_tree_all_finite(theta)
     assert signature(state) == signature(state0)
     for leaf in jax.tree.leaves(state):
         dtype = jnp.result_type(leaf)
@@ -236,3 +233,29 @@ def test_traced_step_size(name, problem_name):
     for i, update in enumerate(references):
         want = loop(update, theta0, state0, features, labels, NUM_STEPS)
         assert_trees_close(jax.tree.map(lambda x, i=i: x[i], got), want, IDENTITY)
+
+
+# --------------------------------------------------------------------------- (g) jit vs eager
+
+
+class UpdateWithAndWithoutJit(chex.TestCase):
+    """Every registered update gives the same iterates eagerly and under ``jit`` (chex variants),
+    equal to the cached jitted update: no Python-side effect or trace-time branch changes them."""
+
+    @chex.variants(with_jit=True, without_jit=True)
+    @parameterized.named_parameters(
+        *[(name.replace("(", "_").replace(")", "").replace('"', ""), name) for name in NAMES]
+    )
+    def test_update_variants_agree(self, name):
+        features, labels = data(PROBLEM_NAMES[0])
+        theta0 = zeros_like_theta(features)
+        s = solver(name)
+        state0 = s.init(theta0, features, labels)
+        theta, state = theta0, state0
+        update = self.variant(s.update)
+        for _ in range(2):
+            theta, state = update(theta, state, features, labels)
+        chex.assert_tree_all_finite(theta)
+        chex.assert_shape(theta, theta0.shape)
+        want = loop(jitted_update(name), theta0, state0, features, labels, 2)
+        assert_trees_close((theta, state), want, IDENTITY)

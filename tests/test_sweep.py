@@ -2,11 +2,13 @@
 
 The multi-device test runs a small script in a subprocess with four virtual CPU devices
 (``XLA_FLAGS=--xla_force_host_platform_device_count=4``): the device count is fixed when JAX
-starts, so it cannot be changed inside this process.
+starts, so it cannot be changed inside this process. The multi-process test joins two such
+processes (two CPU devices each) with ``jax.distributed.initialize`` on 127.0.0.1 (gloo).
 """
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -243,3 +245,72 @@ def test_module_is_reachable_as_attribute():
     import jaxrank
 
     assert jaxrank.sweep.sweep is sweep
+
+
+# --------------------------------------------------------------------------- multi-process
+
+_PROCESS_SCRIPT = textwrap.dedent(
+    """
+    import sys
+
+    import jax
+
+    process_id, port, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_numpy_rank_promotion", "raise")
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=f"127.0.0.1:{port}", num_processes=2,
+                               process_id=process_id, initialization_timeout=60)
+    import numpy as np
+
+    from tests.test_sweep import lr_gd_grid
+
+    # two processes × two CPU devices: half of the mesh belongs to the other process
+    assert jax.process_count() == 2 and jax.device_count() == 4, jax.devices()
+    assert jax.local_device_count() == 2
+    result = lr_gd_grid()
+    np.savez(out, **{k: np.asarray(v) for k, v in result.items()})
+    jax.distributed.shutdown()
+    """
+)
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow  # two fresh JAX processes joined over loopback: ~10 s on 2 busy cores
+def test_two_processes_match_single_process(tmp_path):
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    env["JAX_PLATFORMS"] = "cpu"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    port = free_loopback_port()
+    outs = [tmp_path / f"process{i}.npz" for i in range(2)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _PROCESS_SCRIPT, str(i), str(port), str(out)],
+                         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+        for i, out in enumerate(outs)
+    ]
+    logs = []
+    try:
+        for p in procs:
+            logs.append(p.communicate(timeout=180)[0])
+    finally:
+        for p in procs:  # never leave a process waiting on its peer
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for p, log in zip(procs, logs, strict=True):
+        assert p.returncode == 0, log[-4000:]
+    local = lr_gd_grid(devices=jax.devices()[:1])
+    for out in outs:  # every process received the whole grid
+        got = dict(np.load(out))
+        assert set(got) == set(local)
+        for key in local:
+            assert got[key].shape == local[key].shape
+            np.testing.assert_allclose(got[key], local[key], **IDENTITY.kw())
+    assert np.all(local["accuracy"][-1] == 1.0)

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxrank._checks import check_finite, check_one_of, check_positive_int
-from jaxrank.data.synthetic import float_dtype
+from jaxrank._checks import check_finite, check_one_of, check_positive_int, float_dtype
 
 __all__ = [
     "FASHION_MNIST_DIR",

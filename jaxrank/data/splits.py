@@ -34,6 +34,7 @@ def kfold_masks(n: int, num_folds: int, seed: int) -> np.ndarray:
     _checks.check_positive_int(num_folds, "kfold_masks(num_folds=...)")
     if not 2 <= num_folds <= n:
         raise ValueError(f"`kfold_masks(num_folds=...)` must lie in [2, n={n}], got {num_folds}")
+    _checks.check_seed(seed, "kfold_masks(seed=...)")
     order = np.random.default_rng(seed).permutation(n)
     fold_of = np.empty(n, dtype=np.int64)
     for k, part in enumerate(np.array_split(order, num_folds)):

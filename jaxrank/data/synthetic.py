@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
 
 import numpy as np
 
-from jaxrank._checks import check_positive, check_positive_int
+from jaxrank._checks import (  # noqa: F401  (float_dtype, check_seed re-exported)
+    check_positive,
+    check_positive_int,
+    check_seed,
+    float_dtype,
+)
 
 __all__ = [
     "thm41_dataset",
@@ -32,25 +36,6 @@ __all__ = [
 MIN_ACCEPTANCE = 1e-4
 # Rows drawn per rejection batch are capped at about this many floats.
 _BATCH_FLOATS = 1 << 22
-
-
-def float_dtype(dtype: Any, where: str) -> np.dtype:
-    """``dtype`` as a NumPy floating dtype; TypeError naming ``where`` otherwise."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt is None or not np.issubdtype(dt, np.floating):
-        raise TypeError(f"`{where}` must be a floating dtype, got {dtype!r}")
-    return dt
-
-
-def check_seed(seed: Any, where: str) -> None:
-    """``seed`` must be a non-negative int (what ``np.random.default_rng`` accepts)."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"`{where}` must be a non-negative int, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"`{where}` must be a non-negative int, got {seed}")
 
 
 def thm41_dataset(dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:

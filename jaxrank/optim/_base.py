@@ -60,24 +60,47 @@ class Solver(NamedTuple):
 
 
 def _hyper_key(value: Any) -> Any:
-    """A hashable key for a concrete hyperparameter, or raise TypeError when there is none."""
+    """A hashable key for a concrete hyperparameter, or raise TypeError when there is none.
+
+    Python floats are keyed by their bits (``float.hex``), so ``nan`` hits the cache and ``-0.0``
+    and ``0.0`` stay apart; NumPy/JAX scalars and small concrete arrays by dtype, shape and bytes;
+    callables (schedules, oracles) by identity, holding a reference so that an id is never
+    reused by another object while its entry lives.
+    """
     if value is None or isinstance(value, (bool, str)):
         return (type(value).__name__, value)
-    if isinstance(value, numbers.Number):
-        return (type(value).__name__, value)
-    if isinstance(value, (tuple, list)):
-        return (type(value).__name__, tuple(_hyper_key(v) for v in value))
     if isinstance(value, (np.ndarray, np.generic, jax.Array)):
         if not _checks.is_concrete(value):
             raise TypeError("traced")
         arr = np.asarray(value)
         if arr.size > 64:
             raise TypeError("large array")
-        return ("array", str(arr.dtype), arr.shape, arr.tobytes())
+        weak = bool(getattr(value, "weak_type", False))
+        return ("array", str(arr.dtype), arr.shape, weak, arr.tobytes())
+    if isinstance(value, float):
+        return ("float", value.hex())
+    if isinstance(value, numbers.Number):
+        return (type(value).__name__, value)
+    if isinstance(value, (tuple, list)):
+        return (type(value).__name__, tuple(_hyper_key(v) for v in value))
     if callable(value):
-        # functions (schedules, oracles) are keyed by identity: a stable object reuses the cache
-        return ("callable", id(value))
+        return ("callable", _Identity(value))
     raise TypeError(f"unhashable {type(value)}")
+
+
+class _Identity:
+    """Hash/compare an object by identity while keeping it alive (its id cannot be reused)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any):
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identity) and other.obj is self.obj
 
 
 def cached_factory(factory: Callable[..., Any]) -> Callable[..., Any]:
@@ -86,8 +109,10 @@ def cached_factory(factory: Callable[..., Any]) -> Callable[..., Any]:
     ``run``/``run_until`` compile once per ``update`` function object, and a factory builds new
     closures on each call, so without this ``run(lr_gd(1.0), ...)`` twice compiles twice. With
     it, a factory called again with equal concrete hyperparameters (same Python type and value, or
-    the same small concrete array) returns the identical ``Solver``. Traced hyperparameters
-    (inside ``vmap``/``jit``) bypass the cache. Argument checks run on every call.
+    the same small concrete array) returns the identical ``Solver``, and ``run``/``run_until``
+    reuse their compilation. Traced hyperparameters (inside ``vmap``/``jit``), large arrays and
+    other unhashable values bypass the cache. A cached entry was built by a call that passed the
+    factory's argument checks; a bad value is never cached, so it raises on every call.
 
     Example:
       >>> @cached_factory
@@ -152,13 +177,19 @@ def _scan(update, params, state, args, xs, key, num_steps, record, has_xs):
 
 
 def _check_key(key: Any, where: str) -> None:
+    """``key`` must be one PRNG key: a typed ``jax.random.key`` scalar or a raw ``uint32[2]``."""
     if key is None:
         return
-    if not isinstance(key, jax.Array) or not (
-        jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-        or (key.dtype == jnp.uint32 and key.shape[-1:] == (2,))
-    ):
-        raise TypeError(f"`{where}` must be a jax.random.key(...), got {type(key)} {key!r}")
+    ok = isinstance(key, jax.Array) and (
+        (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ())
+        or (key.dtype == jnp.uint32 and key.shape == (2,))
+    )
+    if not ok:
+        if hasattr(key, "dtype") and hasattr(key, "shape"):
+            shown = f"{type(key).__name__} of shape {tuple(key.shape)} and dtype {key.dtype}"
+        else:
+            shown = repr(key)
+        raise TypeError(f"`{where}` must be one jax.random.key(...), got {shown}")
 
 
 def run(
@@ -181,7 +212,8 @@ def run(
       params: the starting point :math:`x_0` (any pytree of arrays).
       num_steps: number of updates :math:`T` (a static Python int); may be ``None`` when ``xs``
         is given (then :math:`T` is its leading dimension).
-      *args: data and oracles passed to ``init`` and to every ``update`` unchanged.
+      *args: data passed to ``init`` and to every ``update`` unchanged (arrays or pytrees of
+        arrays: they are jit arguments; functions belong in the factory's closure).
       xs: optional per-step inputs :math:`\xi_t` (a pytree whose leaves have leading axis
         :math:`T`: the loss revealed at round t, a minibatch index, ...); ``update`` then receives
         ``xs[t]`` after ``*args``.
@@ -241,18 +273,20 @@ def run(
 
 @functools.partial(jax.jit, static_argnames=("update", "done", "max_steps"))
 def _until(update, done, params, state, args, key, max_steps):
+    # The flag is carried, so `done` is evaluated once per iterate (not again after the loop).
     def cond(carry):
-        t, p, s = carry
-        return (t < max_steps) & ~done(p, s, *args)
+        t, _, _, finished = carry
+        return (t < max_steps) & ~finished
 
     def body(carry):
-        t, p, s = carry
+        t, p, s, _ = carry
         p, s = update(p, s, *args, *step_inputs(None, key, t))
-        return t + 1, p, s
+        return t + 1, p, s, jnp.asarray(done(p, s, *args), bool)
 
-    t, params, state = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), params, state))
-    steps = jnp.where(done(params, state, *args), t, -1).astype(jnp.int32)
-    return params, state, steps
+    t0 = jnp.zeros((), jnp.int32)
+    carry = (t0, params, state, jnp.asarray(done(params, state, *args), bool))
+    t, params, state, finished = jax.lax.while_loop(cond, body, carry)
+    return params, state, jnp.where(finished, t, -1).astype(jnp.int32)
 
 
 def run_until(
@@ -276,7 +310,10 @@ def run_until(
         module level) so repeated calls reuse one compilation.
       *args: data and oracles, as in :func:`run`.
       max_steps: the iteration cap (static int).
-      key: optional PRNG key; ``update`` receives ``fold_in(key, t)`` last, as in :func:`run`.
+      key: optional PRNG key; ``update`` receives ``fold_in(key, t)`` last, as in :func:`run`,
+        so the first ``t`` steps of ``run_until`` and ``run`` with the same key coincide.
+        (There is no ``xs``: the number of steps is not known in advance; index data by the
+        state's step counter instead.)
 
     Returns:
       ``(params, state, steps)`` with ``steps`` an int32 scalar (``-1``: cap reached). vmap it

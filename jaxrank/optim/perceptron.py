@@ -411,8 +411,9 @@ def iterations_to_separate(
     :math:`\theta_0 = 0`; ``-1`` if no :math:`t \le` ``max_iters`` solves problem (1).
 
     The test runs *before* the update at step :math:`t`, so a method done after two updates
-    returns 2 (the paper's Table 1 convention). One ``lax.while_loop`` under ``jit``; vmap it
-    over step sizes by building the solver inside the mapped function:
+    returns 2 (the paper's Table 1 convention). One ``lax.while_loop`` under ``jit``
+    (:func:`~jaxrank.optim.run_until`); vmap it over step sizes by building the solver inside
+    the mapped function:
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -430,6 +431,13 @@ def iterations_to_separate(
 
     Returns:
       int32 scalar: the iteration count, or -1.
+
+    Exactness: counts are exact where the trajectory is stable (small steps, the perceptrons,
+    the worst-case data of Thm 5.1). Large-step runs are chaotic: each loss spike amplifies
+    rounding, so the count can change by a few iterations with the summation order (``vmap``
+    versus a single run, the row order of ``features``, the device) and with the precision
+    (float32 versus float64; enable ``jax_enable_x64`` in your script for the paper's numbers).
+    Report such counts as a distribution (e.g. over seeded row permutations), not one number.
     """
     _checks.check_positive_int(max_iters, "iterations_to_separate(max_iters=...)")
     theta0 = jnp.zeros(jnp.shape(features)[1:], jnp.result_type(features))
