@@ -37,3 +37,4 @@ __all__ = [
     "thm41_dataset",
     "worst_case_dataset",
 ]
+from jaxrank.data import text  # noqa: E402, F401  (bo_rep)

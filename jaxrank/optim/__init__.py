@@ -25,3 +25,4 @@ __all__ = [
     "hard_margin",
     "MarginCertificate",
 ]
+from jaxrank.optim import bilevel  # noqa: E402, F401  (bo_rep)
