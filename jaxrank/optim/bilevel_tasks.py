@@ -123,7 +123,7 @@ def encoder(vocab_size: int, embed_dim: int, hidden: int) -> TextEncoder:
 
 def _encode(enc_params, tokens):
     emb = enc_params["params"]["Embed_0"]["embedding"]
-    hidden = enc_params["params"]["RNN_0"]["GRUCell_0"]["hn"]["kernel"].shape[-1]
+    hidden = enc_params["params"]["GRUCell_0"]["hn"]["kernel"].shape[-1]
     return encoder(emb.shape[0], emb.shape[1], hidden).apply(enc_params, tokens)
 
 
