@@ -77,7 +77,8 @@ def test_implicit_argmin_gradient_matches_exact_on_nonquadratic_lower():
     x = jnp.array([0.3, -1.2, 0.8])
     via_custom_vjp = jax.jit(jax.grad(lambda xx: f(xx, y_star(xx, None), None)))(x)
     dense = jax.jit(lambda xx: B.exact_hypergradient(f, g, xx, solve(xx, None)))(x)
-    unrolled = jax.jit(jax.grad(lambda xx: f(xx, solve(xx, None), None)))(x)  # Newton converged: same
+    # Newton has converged, so unrolling it gives the same gradient
+    unrolled = jax.jit(jax.grad(lambda xx: f(xx, solve(xx, None), None)))(x)
     np.testing.assert_allclose(via_custom_vjp, dense, **IDENTITY.kw())
     np.testing.assert_allclose(unrolled, dense, **NUMERICAL.kw())
 
@@ -384,3 +385,22 @@ def test_missing_key_is_a_clear_error():
     solver = B.soba(_f, _f, learning_rate=0.1, lower_lr=0.1)
     with pytest.raises(TypeError, match="PRNG key as the last argument"):
         solver.update((jnp.ones(1), jnp.ones(1)), solver.init((jnp.ones(1), jnp.ones(1))))
+
+
+# --------------------------------------------------------------------------- text tasks
+
+
+def test_hyper_cleaning_with_equal_weights_is_ordinary_training():
+    from jaxrank.data.text import synthetic_sentiment
+
+    tok, lab, _ = synthetic_sentiment(0, 12, vocab_size=20, max_len=6)
+    params = T.init_classifier(jax.random.key(0), 20, 4, 3, jnp.float64)
+    batch = {"idx": jnp.arange(12), "tok": tok, "lab": lab, "reg": 0.0}
+    c = 0.7
+    weighted = T.clean_lower(jnp.full(12, c), params, batch)
+    plain = T.hpo_lower(-jnp.inf, params, batch)  # CE with zero regularization
+    np.testing.assert_allclose(weighted, jax.nn.sigmoid(c) * plain, **IDENTITY.kw())
+    g_w = jax.grad(T.clean_lower, argnums=1)(jnp.full(12, c), params, batch)
+    g_p = jax.grad(T.hpo_lower, argnums=1)(-jnp.inf, params, batch)
+    for a, b in zip(jax.tree.leaves(g_w), jax.tree.leaves(g_p), strict=True):
+        np.testing.assert_allclose(a, jax.nn.sigmoid(c) * b, **IDENTITY.kw())
