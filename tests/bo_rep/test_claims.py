@@ -86,3 +86,12 @@ def test_partial_outcomes():
     assert C.c6(r).status == "reproduced"
     _set(r, "s2", key("s2", "soba", "final_test_acc"), [0.7 + C.ACC_TOL * 1.5] * 2)
     assert C.c6(r).status == "partly reproduced"
+
+
+def test_no_learning_makes_accuracy_claims_undecided():
+    r = records()
+    r["s2"]["results"] = {"series": {key("bo_rep", "test_acc"): [0.538, 0.538, 0.538]}}
+    out = C.c6(r)
+    assert out.status == "undecided" and out.decided == 0 and out.cases == 2
+    r["s2"]["results"]["series"][key("bo_rep", "test_acc")] = [0.5, 0.6, 0.7]
+    assert C.c6(r).status == "reproduced"
