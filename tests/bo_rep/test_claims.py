@@ -93,5 +93,7 @@ def test_no_learning_makes_accuracy_claims_undecided():
     r["s2"]["results"] = {"series": {key("bo_rep", "test_acc"): [0.538, 0.538, 0.538]}}
     out = C.c6(r)
     assert out.status == "undecided" and out.decided == 0 and out.cases == 2
+    r["s2"]["results"]["series"][key("bo_rep", "test_acc")] = [0.462, 0.538, 0.538]  # majority
+    assert C.c6(r).status == "undecided"
     r["s2"]["results"]["series"][key("bo_rep", "test_acc")] = [0.5, 0.6, 0.7]
     assert C.c6(r).status == "reproduced"
