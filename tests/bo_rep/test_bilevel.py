@@ -390,6 +390,7 @@ def test_missing_key_is_a_clear_error():
 # --------------------------------------------------------------------------- text tasks
 
 
+@pytest.mark.slow  # compiles a GRU forward/backward: > 20 s of CPU on 2 shared cores
 def test_hyper_cleaning_with_equal_weights_is_ordinary_training():
     from jaxrank.data.text import synthetic_sentiment
 
