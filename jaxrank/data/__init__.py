@@ -37,4 +37,4 @@ __all__ = [
     "thm41_dataset",
     "worst_case_dataset",
 ]
-from jaxrank.data import text  # noqa: F401,E402  (zloss: KJV + Zipfian LM corpora)
+from jaxrank.data import sentiment, text  # noqa: E402, F401  (bo_rep: VADER; zloss: KJV, Zipf)

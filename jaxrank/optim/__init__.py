@@ -1,6 +1,6 @@
 """Optimizers: one module per method family, all following the :class:`Solver` contract."""
 
-from jaxrank.optim import gn_newton, margin, omd, perceptron
+from jaxrank.optim import bilevel, gn_newton, margin, omd, perceptron
 from jaxrank.optim._base import (
     OptaxSolverState,
     Solver,
@@ -23,6 +23,7 @@ __all__ = [
     "perceptron",
     "gn_newton",
     "omd",
+    "bilevel",
     "margin",
     "hard_margin",
     "MarginCertificate",
