@@ -228,7 +228,10 @@ def run_s0(config: Config) -> Results:
         summary[key("s0", "period", period, "oracle_calls")] = int(np.asarray(calls)[0, 0, -1])
         series[key("period", period, "curve")] = np.median(gn[:, grid], axis=0)
     summary[key("s0", "eps")] = config.s0_eps
-    return Results(series, summary, list(config.seeds))
+    # A diverged run (‖∇Φ‖ overflowing at a too-large step) is a measured outcome of claim C2,
+    # recorded as inf, not a harness error.
+    return Results(series, summary, list(config.seeds),
+                   allow_nonfinite=("*/final_median", "s0/*/final_grad_norm/*", "*/curve"))
 
 
 def plot_s0(record: Mapping[str, Any]):
