@@ -146,7 +146,7 @@ def _mixture(seed: int, n: int, d: int, m: int, sep: float = 1.0):
 
 def _mixture_posterior(x, mu):
     """p(y|x) ∝ exp(μ_yᵀx − ‖μ_y‖²/2): a softmax of linear scores (the Bayes scores are linear)."""
-    return jax.nn.softmax(x @ mu.T - 0.5 * jnp.sum(mu**2, -1), axis=-1)
+    return jax.nn.softmax(x @ mu.T - 0.5 * jnp.sum(mu**2, -1)[None, :], axis=-1)
 
 
 def _split(x, y, n_train, n_test, seed=0):
