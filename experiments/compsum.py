@@ -644,18 +644,30 @@ def plot_e2(record: Mapping[str, Any]):
 
 # --------------------------------------------------------------------------- registry
 
+def _broadcasting(run_fn):
+    """Run a figure with NumPy-style rank promotion allowed (a local JAX context, not a global
+    flag): this module's trajectory code broadcasts (n,) biases against (m, n) scores."""
+
+    @functools.wraps(run_fn)
+    def wrapped(config):
+        with jax.numpy_rank_promotion("allow"):
+            return run_fn(config)
+
+    return wrapped
+
+
 FIGURES = {
     "theory": Figure("Thm 3.1 and its corollary", "T_τ and Γ_τ of the comp-sum losses",
-                     run_theory, plot_theory),
+                     _broadcasting(run_theory), plot_theory),
     "bound_check": Figure("Thm 3.1 (verification)", "H-consistency bound along training "
-                          "(Gaussian mixtures, linear models)", run_bound_check,
+                          "(Gaussian mixtures, linear models)", _broadcasting(run_bound_check),
                           plot_bound_check),
     "gap": Figure("Sec. 4 (minimizability gaps)", "minimizability gap vs τ, bounded linear "
-                  "models", run_gap, plot_gap),
+                  "models", _broadcasting(run_gap), plot_gap),
     "e1": Figure("analogue of Sec. 6 (comp-sum comparison)", "test error of comp-sum losses "
-                 "(MLP)", run_e1, plot_e1),
+                 "(MLP)", _broadcasting(run_e1), plot_e1),
     "e2": Figure("analogue of Sec. 6 (adversarial robustness)", "ADV-COMP-SUM vs TRADES vs "
-                 "PGD-AT (small MLP)", run_e2, plot_e2),
+                 "PGD-AT (small MLP)", _broadcasting(run_e2), plot_e2),
 }
 
 PAPER = Paper(
