@@ -252,7 +252,7 @@ def test_every_config_field_is_read(slug):
     import re
 
     src = _module_source_outside_config(slug)
-    claims = _harness.REPO_ROOT / "paper_repro" / f"{slug}.py"  # claim thresholds live in the config too
+    claims = _harness.REPO_ROOT / "paper_repro" / f"{slug}.py"
     if claims.exists():
         src += "\n" + claims.read_text()
     unused = [
