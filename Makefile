@@ -56,11 +56,17 @@ check: setup
 
 repro: figures check
 
+# The suite is compile-bound (XLA compiles one program at a time), so two pytest-xdist workers
+# on this 2-core machine cut it by about a third; each paper's smoke figures still run once
+# (tests/conftest.py: SmokeRuns shares them between workers under a file lock).
+PYTEST_WORKERS ?= 2
+PYTEST_PAR := -n $(PYTEST_WORKERS)
+
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_PAR)
 
 test-all: setup data
-	$(PY) -m pytest -q -m "slow or not slow"
+	JAXRANK_TEST_XLA_OPT=1 $(PY) -m pytest -q $(PYTEST_PAR) -m "slow or not slow"
 
 smoke: data
 	@d=$$(mktemp -d); echo "smoke figures -> $$d"; $(PY) -m experiments all --figure all --smoke --out $$d

@@ -29,8 +29,8 @@ def test_committed_records_match_documented_outcomes(slug):
 
 
 @pytest.mark.parametrize("slug", sorted(MODULES))
-def test_smoke_records_carry_every_key_claims_read(smoke_records, slug):
-    out, _ = smoke_records
+def test_smoke_records_carry_every_key_claims_read(smoke_runs, slug):
+    out, _ = smoke_runs(slug)
     rows = check.evaluate(slug, MODULES[slug], records_dir=out / slug)
     for row in rows:  # a KeyError here = a field a claim needs is gone from the records
         assert row.error is None, f"{row.claim.id}: {row.error}"

@@ -25,9 +25,9 @@ def test_every_paper_is_registered():
 
 
 @pytest.mark.parametrize("slug, fig_id", FIGURE_IDS)
-def test_smoke_figure(smoke_records, slug, fig_id):
-    out, records = smoke_records
-    rec = records[(slug, fig_id)]
+def test_smoke_figure(smoke_runs, slug, fig_id):
+    out, records = smoke_runs(slug)
+    rec = records[fig_id]
     for ext in ("png", "pdf", "json"):
         assert (out / slug / f"{fig_id}.{ext}").stat().st_size > 0
     on_disk = json.loads((out / slug / f"{fig_id}.json").read_text())
@@ -39,10 +39,10 @@ def test_smoke_figure(smoke_records, slug, fig_id):
     assert not list((out / slug).glob(".*.tmp")), "atomic writes must not leave temp files"
 
 
-def test_pdf_and_png_bytes_are_deterministic(smoke_records, tmp_path):
-    out, records = smoke_records
+def test_pdf_and_png_bytes_are_deterministic(smoke_runs, tmp_path):
+    _, records = smoke_runs("perceptron")
     paper = PAPERS["perceptron"]
-    rec = records[("perceptron", "thm41")]
+    rec = records["thm41"]
     _harness.render(paper.figures["thm41"], rec, tmp_path / "a")
     _harness.render(paper.figures["thm41"], rec, tmp_path / "b")
     for ext in ("png", "pdf"):

@@ -23,8 +23,8 @@ CLAIM = {c.id: c for c in C.CLAIMS}
 
 
 @pytest.fixture(scope="module")
-def committed(smoke_records):
-    out, _ = smoke_records
+def committed(smoke_runs):
+    out, _ = smoke_runs("perceptron")
     return {p.stem: json.loads(p.read_text()) for p in (out / "perceptron").glob("*.json")}
 
 

@@ -175,7 +175,7 @@ def pgd_ce_attack(apply_fn: ApplyFn, params, x, labels, *, epsilon, norm, steps,
       >>> f = lambda p, z: z @ p
       >>> xa = pgd_ce_attack(f, jnp.eye(2), jnp.array([[1.0, 0.0]]), jnp.array([0]),
       ...                    epsilon=0.5, norm="l2", steps=5, step_size=0.2)
-      >>> bool(jnp.linalg.norm(xa - jnp.array([1.0, 0.0])) <= 0.5 + 1e-6)
+      >>> bool(jnp.linalg.norm(xa - jnp.array([[1.0, 0.0]])) <= 0.5 + 1e-6)
       True
     """
     _check_xy(x, labels, "pgd_ce_attack")
