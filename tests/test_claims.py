@@ -101,21 +101,23 @@ def test_check_rejects_smoke_and_stale_records(tmp_path, capsys, edit, status, w
     assert words in capsys.readouterr().err
 
 
-# Known exceptions, each to be removed by regenerating the record in a clean tree: fig2, fig6 and
-# tab1 were regenerated on 2026-11-28 while the working tree held uncommitted merge edits to
-# README.md / Makefile / other papers' modules (the figure code itself was committed). Their
-# env.git_dirty says so truthfully; any other dirty record fails this test.
-DIRTY_TREE_EXCEPTIONS = {"fig2", "fig6", "tab1"}
-
-
 def test_committed_records_are_full_and_current():
     config = check.full_config("perceptron")
     for path in sorted((check.REPO_ROOT / "figures" / "perceptron").glob("*.json")):
         rec = json.loads(path.read_text())
         assert check.record_problem("perceptron", path.stem, rec, config) is None
-        if path.stem not in DIRTY_TREE_EXCEPTIONS:
-            assert rec["env"]["git_dirty"] is False, f"{path.name}: made from a dirty tree"
         assert rec["env"]["x64"] is True, f"{path.name}: the FULL config is float64"
+
+
+@pytest.mark.parametrize("slug", sorted(MODULES))
+def test_committed_records_come_from_a_clean_tree(slug):
+    """Every committed record was made from a committed tree (env.git_dirty is False)."""
+    paths = sorted((check.REPO_ROOT / "figures" / slug).glob("*.json"))
+    assert paths, f"figures/{slug}/ holds no records"
+    for path in paths:
+        rec = json.loads(path.read_text())
+        assert rec["mode"] == "full", f"{slug}/{path.name}: a {rec['mode']} record"
+        assert rec["env"]["git_dirty"] is False, f"{slug}/{path.name}: made from a dirty tree"
 
 
 def test_compact_output_by_default_and_full_table_on_request(capsys):
