@@ -75,7 +75,7 @@ lint: setup
 	$(PY) -m ruff check jaxrank experiments paper_repro bench tests examples
 
 bench: setup data
-	for b in perceptron compsum zloss anyloss gn_smoothness omd_sea; do $(PY) -m bench.$$b || exit 1; done
+	for b in perceptron compsum zloss anyloss gn_smoothness omd_sea bo_rep; do $(PY) -m bench.$$b || exit 1; done
 
 examples: setup
 	$(PY) examples/your_own_data.py --out $${EXAMPLES_OUT:-/tmp/jaxrank-examples}

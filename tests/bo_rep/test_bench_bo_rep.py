@@ -1,0 +1,39 @@
+"""The bo_rep benchmark: a tiny run writes a well-formed record, and its agreement check fails on
+perturbed or mismatched final iterates (no timing assertions)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from bench import bo_rep as bb
+
+
+def test_tiny_record(tmp_path):
+    out = tmp_path / "b.json"
+    assert bb.main(["--tiny", "--out", str(out), "--device-note", "test"]) == 0
+    rec = json.loads(out.read_text())
+    assert {"schema_version", "benchmark", "mode", "command", "config", "variants", "ratios",
+            "agreement", "bandwidth", "env", "volatile", "device_note"} <= set(rec)
+    assert rec["benchmark"] == "bo_rep" and rec["mode"] == "tiny"
+    assert rec["agreement"]["passed"]
+    assert rec["agreement"]["max_rel_diff_final_x"] <= rec["agreement"]["rtol"]
+    assert set(rec["variants"]) == {"vmap", "loop_jit"}
+    runs = len(bb.TINY.step_sizes) * len(bb.TINY.seeds)
+    for v in rec["variants"].values():
+        assert v["runs"] == runs and np.isfinite(v["x_vs_loop_jit"]) and v["x_vs_loop_jit"] > 0
+    assert rec["variants"]["loop_jit"]["x_vs_loop_jit"] == 1.0
+    assert set(rec["volatile"]["compile_s"]) == {"vmap", "loop_jit"}
+
+
+def test_agreement_raises_on_perturbed_result():
+    ref = np.linspace(-2.0, 3.0, 12).reshape(4, 3)
+    assert bb.agreement(ref.copy(), ref, 1e-7) == 0.0
+    bad = ref.copy()
+    bad[1, 2] += 1e-4
+    with pytest.raises(RuntimeError, match="disagree"):
+        bb.agreement(bad, ref, 1e-7)
+    diverged = ref.copy()
+    diverged[0, 0] = np.nan
+    with pytest.raises(RuntimeError, match="finite"):
+        bb.agreement(diverged, ref, 1e-7)
