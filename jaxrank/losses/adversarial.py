@@ -264,7 +264,10 @@ def smooth_adversarial_comp_sum_loss(
     with the sup approximated by PGD (random start in the ball, ``attack_steps`` steps) on the
     distance term, as TRADES approximates its KL term. It upper-bounds sup_{x'} ℓ_τ(h, x', y)
     when ν ≥ the ℓ2-Lipschitz constant of ℓ_τ in Δ (≤ 1 for τ ≥ 1). The normalisation is the
-    spec's reading of Sec. 5 [(mem), UNVERIFIED against the PDF].
+    spec's reading of Sec. 5 [(mem), UNVERIFIED against the PDF]. Scale: the term is a norm of
+    raw logit differences, not squared, so its gradient does not vanish near constant logits
+    (unlike TRADES' KL); with ℓ∞ ε = 0.1 on image pixels ν ≥ 1 trains small models to constant
+    logits, and ν must be selected (paper_repro/compsum.md finds ν ∈ [0.1, 0.3]).
 
     Args:
       apply_fn: ``apply_fn(params, x) -> logits (m, n)``.

@@ -121,3 +121,84 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match=r"objective=...\)` must be one of"):
         A.robust_accuracy(apply, W, X, Y, epsilon=0.1, norm="linf", steps=1, step_size=0.1,
                           objective="kl")
+
+
+# --- the smooth term against independent references (E2 collapse audit, session 3) ----------
+
+
+def test_delta_distance_matches_the_explicit_off_target_vector():
+    """Δ_h(x, y) = (h(x, y') − h(x, y))_{y'≠y} built by deleting the target column."""
+    rng = np.random.default_rng(4)
+    h, h2 = rng.standard_normal((2, 7, 5)) * 3
+    y = rng.integers(0, 5, 7)
+    ref = []
+    for i in range(7):
+        others = [k for k in range(5) if k != y[i]]
+        d1, d0 = h2[i, others] - h2[i, y[i]], h[i, others] - h[i, y[i]]
+        ref.append(np.linalg.norm(d1 - d0))
+    got = A.comp_sum_delta_distance(jnp.asarray(h2), jnp.asarray(h), jnp.asarray(y))
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+
+
+def _linear(params, z):
+    return z @ params
+
+
+def _smooth_term(params, x, y, nu=1.0, **kw):
+    """ν sup_{x'} ‖Δ(x') − Δ(x)‖₂ as the loss computes it (ℓ̃_τ − ℓ_τ), one jitted call."""
+
+    @jax.jit
+    def term(p, x, y, nu):
+        sm = A.smooth_adversarial_comp_sum_loss(_linear, p, x, y, tau=1.0, nu=nu, key=KEY, **kw)
+        return sm - comp_sum_loss(_linear(p, x), y, tau=1.0)
+
+    return term(params, x, y, nu)
+
+
+def test_smooth_term_reaches_the_closed_form_sup_linf_binary():
+    """n = 2, h(x) = Wᵀx: Δ(x') − Δ(x) = (w_o − w_y)ᵀδ, so the ℓ∞ sup is ε‖w_o − w_y‖₁ exactly
+    (ball, no box). Checks the ball, the sign step and that ν multiplies the sup."""
+    rng = np.random.default_rng(5)
+    w = jnp.asarray(rng.standard_normal((6, 2)))
+    x = jnp.asarray(rng.uniform(0, 1, (9, 6)))
+    y = jnp.asarray(rng.integers(0, 2, 9))
+    eps, nu = 0.07, 2.5
+    got = _smooth_term(w, x, y, nu=nu, epsilon=eps, norm="linf", attack_steps=10,
+                       step_size=2.5 * eps / 10)
+    ref = nu * eps * np.abs(np.asarray(w[:, 1] - w[:, 0])).sum()
+    np.testing.assert_allclose(got, np.full(9, ref), rtol=1e-10)
+
+
+def test_smooth_term_reaches_the_top_singular_value_l2():
+    """n = 4, ℓ2 ball: sup_δ ‖A_y δ‖₂ = ε σ_max(A_y), A_y = Wᵀ − 1 w_yᵀ (PGD with step ε is a
+    shifted power iteration on A_yᵀA_y)."""
+    rng = np.random.default_rng(6)
+    w = jnp.asarray(rng.standard_normal((5, 4)))
+    x = jnp.asarray(rng.uniform(0, 1, (6, 5)))
+    y = jnp.asarray(rng.integers(0, 4, 6))
+    eps = 0.3
+    got = _smooth_term(w, x, y, epsilon=eps, norm="l2", attack_steps=300, step_size=eps)
+    wt = np.asarray(w).T
+    ref = [eps * np.linalg.norm(wt - wt[int(k)], 2) for k in np.asarray(y)]
+    np.testing.assert_allclose(got, ref, rtol=1e-6)
+
+
+def test_smooth_loss_gradient_matches_finite_differences():
+    """The training gradient flows through h(x) and h(x') (Danskin at the exact sup): central
+    differences of the whole loss, PGD included, agree with jax.grad (n = 2, ℓ∞, linear)."""
+    rng = np.random.default_rng(7)
+    w = jnp.asarray(rng.standard_normal((4, 2)))
+    x = jnp.asarray(rng.uniform(0, 1, (5, 4)))
+    y = jnp.asarray(rng.integers(0, 2, 5))
+    kw = dict(tau=1.0, nu=3.0, epsilon=0.1, norm="linf", attack_steps=5, step_size=0.05,
+              key=KEY)
+
+    def f(p):
+        return jnp.mean(A.smooth_adversarial_comp_sum_loss(_linear, p, x, y, **kw))
+
+    g = np.asarray(jax.jit(jax.grad(f))(w))
+    h = 1e-6
+    steps = h * np.eye(g.size).reshape((g.size,) + g.shape)
+    vals = np.asarray(jax.jit(jax.vmap(f))(jnp.concatenate([w[None] + steps, w[None] - steps])))
+    fd = ((vals[: g.size] - vals[g.size:]) / (2 * h)).reshape(g.shape)
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)

@@ -102,6 +102,11 @@ def test_c6_flips_with_the_gap_ordering():
     assert _status("C6", bad).status == "not reproduced"
 
 
+def _c7_set(rec, name, method, metric, vals, nu=None):
+    key = method if nu is None else f"{method}/nu{P._k(nu)}"
+    rec["e2"]["summary"][f"{name}/{key}/{metric}"] = vals
+
+
 def test_c7_flips_and_counts_undecided():
     recs = _records("e2")
     out = _status("C7", recs)
@@ -109,14 +114,36 @@ def test_c7_flips_and_counts_undecided():
     s = recs["e2"]["summary"]
     good, bad, tie = (copy.deepcopy(recs) for _ in range(3))
     for name in s["datasets"]:
+        nu = P.selected_nu(s, name)
         for metric in ("clean", "robust_margin"):
-            good["e2"]["summary"][f"{name}/adv_comp_sum_tau1/{metric}"] = [0.9, 0.91, 0.92]
-            good["e2"]["summary"][f"{name}/trades/{metric}"] = [0.5, 0.52, 0.51]
-            bad["e2"]["summary"][f"{name}/adv_comp_sum_tau1/{metric}"] = [0.5, 0.52, 0.51]
-            bad["e2"]["summary"][f"{name}/trades/{metric}"] = [0.9, 0.91, 0.92]
-            tie["e2"]["summary"][f"{name}/adv_comp_sum_tau1/{metric}"] = [0.5, 0.6, 0.4]
-            tie["e2"]["summary"][f"{name}/trades/{metric}"] = [0.5, 0.4, 0.6]
+            for rec, a, b in ((good, [0.9, 0.91, 0.92], [0.5, 0.52, 0.51]),
+                              (bad, [0.5, 0.52, 0.51], [0.9, 0.91, 0.92]),
+                              (tie, [0.5, 0.6, 0.4], [0.5, 0.4, 0.6])):
+                _c7_set(rec, name, "adv_comp_sum_tau1", metric, a, nu)
+                _c7_set(rec, name, "trades", metric, b)
     assert _status("C7", good).status == "reproduced"
     assert _status("C7", bad).status == "not reproduced"
     t = _status("C7", tie)
     assert t.status == "undecided" and t.decided == 0
+
+
+def test_c7_uses_the_nu_selected_on_validation_never_on_test():
+    recs = _records("e2")
+    s = recs["e2"]["summary"]
+    base = _status("C7", recs)
+    test_only, val_win, inconsistent = (copy.deepcopy(recs) for _ in range(3))
+    for name in s["datasets"]:
+        sel = P.selected_nu(s, name)
+        other = next(nu for nu in s["nus"] if nu != sel)
+        for rec in (test_only, val_win, inconsistent):
+            for metric in ("clean", "robust_margin"):  # a non-selected ν excellent on test
+                _c7_set(rec, name, "adv_comp_sum_tau1", metric, [0.995] * 3, other)
+        for rec in (val_win, inconsistent):  # ... and now also best on validation
+            _c7_set(rec, name, "adv_comp_sum_tau1", "val_robust_margin", [1.0] * 3, other)
+        val_win["e2"]["summary"][f"{name}/adv_comp_sum_tau1/nu"] = other
+    same = _status("C7", test_only)
+    assert (same.status, same.measured) == (base.status, base.measured)
+    won = _status("C7", val_win)
+    assert won.status == "reproduced" and won.decided == base.cases
+    with pytest.raises(ValueError, match="validation numbers select"):
+        _status("C7", inconsistent)
