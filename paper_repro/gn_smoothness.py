@@ -200,6 +200,7 @@ def _real(fig: str, methods: tuple[str, ...]):
 
 LOGISTIC_CONVERGE, LOGISTIC_EXACT = _real("logistic", APPROX)
 SOFTMAX_CONVERGE, SOFTMAX_EXACT = _real("softmax", SOFTMAX_APPROX)
+FMNIST_CONVERGE, FMNIST_EXACT = _real("fmnist", SOFTMAX_APPROX)
 
 
 def logistic_cheapest(records: Mapping[str, Any]) -> Outcome:
@@ -252,4 +253,8 @@ CLAIMS = (
           "Hessians (digits)", ("softmax",), SOFTMAX_CONVERGE),
     Claim("C16", "Softmax regression: exact Hessian fastest per iteration", ("softmax",),
           SOFTMAX_EXACT),
+    Claim("C17", "Abstract: global convergence for softmax regression with approximate "
+          "Hessians (Fashion-MNIST, 5000 images pooled to 7×7)", ("fmnist",), FMNIST_CONVERGE),
+    Claim("C18", "Softmax regression on Fashion-MNIST: exact Hessian fastest per iteration",
+          ("fmnist",), FMNIST_EXACT),
 )

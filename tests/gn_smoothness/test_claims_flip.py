@@ -8,6 +8,7 @@ import pytest
 from experiments.gn_smoothness import key
 from paper_repro import gn_smoothness as P
 
+CONFIG = {"logistic_iters": 300, "softmax_iters": 200, "fmnist_iters": 200}
 LSE_METHODS = ("exact", "weighted_gn", "gauss_newton_gm", "gradient_method")
 
 
@@ -23,7 +24,7 @@ def _fig_summary(methods, counts, extra=None):
         s[key(m, "time_to_tol_s")] = 1.0
         s[key(m, "time_per_iter_s")] = 0.01
     s.update(extra or {})
-    return {"summary": s, "config": {"logistic_iters": 300, "softmax_iters": 200}}
+    return {"summary": s, "config": CONFIG}
 
 
 def _real(methods, datasets):
@@ -32,7 +33,7 @@ def _real(methods, datasets):
         for i, m in enumerate(methods):
             s[key(d, m, "iters_to_tol")] = 10 + 5 * i
             s[key(d, m, "time_to_tol_s")] = 1.0 if m == "fixed_bound" else 2.0 + i
-    return {"summary": s, "config": {"logistic_iters": 300, "softmax_iters": 200}}
+    return {"summary": s, "config": CONFIG}
 
 
 @pytest.fixture()
@@ -52,6 +53,7 @@ def records():
                                        {"super_newton": 32, "inexact": 24}, {"d": 100}),
         "logistic": _real(P.APPROX, ("adult", "mushroom")),
         "softmax": _real(P.SOFTMAX_APPROX, ("digits",)),
+        "fmnist": _real(P.SOFTMAX_APPROX, ("fashion_mnist",)),
     }
     for m in ("gauss_newton_gm", "gradient_method"):
         recs["lse"]["summary"][key(m, "radius_last")] = 1e-3
@@ -92,9 +94,12 @@ PERTURB = {
     "C14": lambda r: _set(r, "logistic", key("adult", "fixed_bound", "time_to_tol_s"), 9.0),
     "C15": lambda r: _set(r, "softmax", key("digits", "diagonal", "iters_to_tol"), -1),
     "C16": lambda r: _set(r, "softmax", key("digits", "exact", "iters_to_tol"), 99),
+    "C17": lambda r: _set(r, "fmnist", key("fashion_mnist", "weighted_gn", "iters_to_tol"), -1),
+    "C18": lambda r: _set(r, "fmnist", key("fashion_mnist", "exact", "iters_to_tol"), 99),
 }
 DECIDED = {"C1": 3, "C2": 4, "C3": 1, "C4": 2, "C5": 2, "C6": 7, "C7": 4, "C8": 1, "C9": 3,
-           "C10": 2, "C11": 9, "C12": 8, "C13": 6, "C14": 6, "C15": 3, "C16": 2}
+           "C10": 2, "C11": 9, "C12": 8, "C13": 6, "C14": 6, "C15": 3, "C16": 2,
+           "C17": 3, "C18": 2}
 
 
 def test_every_claim_has_a_flip_test():

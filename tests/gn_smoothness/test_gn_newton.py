@@ -464,14 +464,41 @@ def test_zero_gradient_and_huge_values_stay_finite():
 
 
 def test_closed_form_hessian_diagonals_match_autodiff():
-    A = jnp.asarray(RNG.standard_normal((15, 4)))
-    y = jnp.asarray(np.where(RNG.standard_normal(15) > 0, 1.0, -1.0))
-    x = jnp.asarray(RNG.standard_normal(4))
-    np.testing.assert_allclose(G.logistic_hessian_diag(x, A, y, 0.1),
-                               jnp.diag(jax.hessian(G.logistic_regression)(x, A, y, 0.1)),
-                               **IDENTITY.kw())
-    labels = jnp.asarray(RNG.integers(0, 3, 15))
+    # Small sizes, and every reference jitted as one program: eager jax.hessian dispatches (and
+    # compiles) each primitive separately, which made this test take ~10–20 s.
+    A = jnp.asarray(RNG.standard_normal((7, 3)))
+    y = jnp.asarray(np.where(RNG.standard_normal(7) > 0, 1.0, -1.0))
+    x = jnp.asarray(RNG.standard_normal(3))
+    labels = jnp.asarray(RNG.integers(0, 3, 7))
+    W = jnp.asarray(RNG.standard_normal(9))
+
+    @jax.jit
+    def both(x, W):
+        log_ref = jnp.diag(jax.hessian(G.logistic_regression)(x, A, y, 0.1))
+        soft_ref = jnp.diag(jax.hessian(G.softmax_regression)(W, A, labels, 3, 0.1))
+        return (G.logistic_hessian_diag(x, A, y, 0.1), log_ref,
+                G.softmax_hessian_diag(W, A, labels, 3, 0.1), soft_ref)
+
+    log_cf, log_ref, soft_cf, soft_ref = both(x, W)
+    np.testing.assert_allclose(log_cf, log_ref, **IDENTITY.kw())
+    np.testing.assert_allclose(soft_cf, soft_ref, **IDENTITY.kw())
+
+
+def test_softmax_weighted_gauss_newton_matches_per_sample_sum_and_dominates_hessian():
+    A = jnp.asarray(RNG.standard_normal((6, 3)))
+    labels = jnp.asarray(RNG.integers(0, 4, 6))
     W = jnp.asarray(RNG.standard_normal(12))
-    H = jax.hessian(G.softmax_regression)(W, A, labels, 3, 0.1)
-    np.testing.assert_allclose(G.softmax_hessian_diag(W, A, labels, 3, 0.1), jnp.diag(H),
-                               **IDENTITY.kw())
+
+    @jax.jit
+    def both(W):
+        return (G.softmax_weighted_gauss_newton(W, A, labels, 4, 0.1),
+                jax.hessian(G.softmax_regression)(W, A, labels, 4, 0.1),
+                jax.nn.softmax(A @ W.reshape(3, 4), axis=-1))
+
+    H_wgn, H, P = map(np.asarray, both(W))
+    pairs = zip(np.asarray(A), P, strict=True)
+    ref = sum(np.kron(np.outer(a, a), np.diag(p)) for a, p in pairs) / 6
+    np.testing.assert_allclose(H_wgn, ref + 0.1 * np.eye(12), **IDENTITY.kw())
+    # the dropped term (1/m) Σ_i a_ia_iᵀ ⊗ p_ip_iᵀ is PSD and nonzero
+    gap = np.linalg.eigvalsh(H_wgn - H)
+    assert gap[0] > -1e-12 and gap[-1] > 1e-3
