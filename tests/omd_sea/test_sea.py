@@ -84,6 +84,32 @@ def test_logistic_monte_carlo_noise_free_has_zero_sigma():
     assert float(mc["sigma2"]) > 1e-3
 
 
+def test_monte_carlo_cumulative_matches_closed_forms():
+    """Coupled draws: Σ_t² exact for quadratic losses (y_t − y_{t−1} = c_t − c_{t−1}), σ_t²
+    within sampling error; Σ_t² = 0 exactly between switches; one estimate per distinct case."""
+    env = sea.quadratic(D, R)
+    T = 40
+    pts = jnp.asarray(np.vstack([np.eye(D), -np.eye(D)]) * R)
+    for schedule, calls in (("switches", 3), ("alternation", 3), ("iid", 1)):
+        p = params(schedule, noise=0.4, switches=3)
+        mc = sea.monte_carlo_cumulative(env, p, jax.random.key(0), T, pts, 2000)
+        ts = jnp.arange(1, T + 1)
+        want_v = np.asarray(jax.vmap(lambda t, p=p: env.variation2(p, t))(ts))
+        want_s = np.asarray(jax.vmap(lambda t, p=p: env.sigma2(p, t))(ts))
+        # Σ_1² = sup_x ‖x − c_1‖² is attained off the grid: the grid max is a lower bound
+        assert mc["variation2"][0] <= want_v[0] + 1e-12
+        np.testing.assert_allclose(mc["variation2"][1:], want_v[1:], atol=1e-12)
+        np.testing.assert_allclose(mc["sigma2"], want_s, rtol=0.1)
+        assert mc["num_estimates"] == calls
+
+
+def test_monte_carlo_cumulative_refuses_many_centres():
+    with pytest.raises(ValueError, match=r"distinct centres"):
+        sea.monte_carlo_cumulative(sea.quadratic(D, R), params("rotation", period=7.0,
+                                                               horizon=200), jax.random.key(0),
+                                   200, jnp.zeros((1, D)), 4)
+
+
 # --------------------------------------------------------------------------- comparators
 
 
@@ -122,6 +148,37 @@ def test_best_fixed_matches_projected_gd(name):
     assert tot20 == pytest.approx(float(values[1]), rel=1e-10, abs=1e-10)
 
 
+def test_best_fixed_newton_matches_closed_forms():
+    """Projected Newton with its gap certificate agrees with the sufficient-statistic oracles
+    (quadratic: a projection; least squares: ball_qp) at every prefix."""
+    T = 40
+    for name, scale in (("quadratic", 3.0), ("least_squares", 1.0)):
+        env = sea.ENVIRONMENTS[name](D, R)
+        p = sea.sea_params(CENTER * scale, horizon=T, noise=0.4, schedule="switches", switches=2)
+        key = jax.random.key(3)
+        _, pts, vals = sea.prefix_best_fixed(env, p, key, T, 4)
+        npts, nvals, gaps = sea.best_fixed_newton(env, sea.sample_rounds(env, p, key, T),
+                                                  jnp.array([10, 20, 30, 40]), chunk=20)
+        np.testing.assert_allclose(nvals, vals, rtol=1e-9, atol=1e-9)
+        assert np.all(np.asarray(gaps) < 1e-8)
+        assert np.all(np.asarray(nvals) - np.asarray(gaps) <= np.asarray(vals) + 1e-9)
+
+
+def test_best_fixed_newton_logistic_certificate():
+    """Logistic losses (no closed form): the certificate brackets a projected-GD reference."""
+    env = sea.logistic(D, R)
+    T = 40
+    p = sea.sea_params(CENTER, horizon=T, noise=2.0)  # noisy: interior optimum
+    zs = sea.sample_rounds(env, p, jax.random.key(2), T)
+    pts, vals, gaps = sea.best_fixed_newton(env, zs, jnp.array([T]))
+    lipschitz = 0.25 * float(jnp.sum(zs[0] ** 2))  # smoothness of Σ f_t
+    _, ref = _pgd(lambda x: jnp.sum(jax.vmap(lambda z: env.loss(x, z))(zs)), steps=2000,
+                  lr=1.0 / lipschitz)
+    assert float(gaps[0]) < 1e-9 and float(jnp.linalg.norm(pts[0])) <= R + 1e-12
+    assert float(vals[0]) - float(gaps[0]) <= ref + 1e-12  # min ≤ any feasible value
+    assert float(vals[0]) == pytest.approx(ref, rel=1e-6)
+
+
 def test_play_losses_match_sampled_rounds_and_regret_curve():
     env = sea.quadratic(D, R)
     p, key, T = params(horizon=12), jax.random.key(5), 12
@@ -129,12 +186,15 @@ def test_play_losses_match_sampled_rounds_and_regret_curve():
     _, _, losses = sea.play(tx, env, p, jnp.zeros(D), key, T)
     zs = sea.sample_rounds(env, p, key, T)
     # replay with the rounds given explicitly (an independent loop)
+    @jax.jit  # one compiled round (eager op-by-op dispatch compiles every primitive)
+    def step(x, s, z):
+        u, s = tx.update(jax.grad(env.loss)(x, z), s, x)
+        return x + u, s, env.loss(x, z)
+
     x, s, want = jnp.zeros(D), tx.init(jnp.zeros(D)), []
     for t in range(T):
-        z = zs[t]
-        want.append(float(env.loss(x, z)))
-        u, s = tx.update(jax.grad(env.loss)(x, z), s, x)
-        x = x + u
+        x, s, loss = step(x, s, zs[t])
+        want.append(float(loss))
     np.testing.assert_allclose(losses, want, rtol=1e-12)
     _, _, best = sea.prefix_best_fixed(env, p, key, T, 3)
     np.testing.assert_allclose(sea.regret_curve(losses, best, 3),
@@ -191,6 +251,12 @@ def test_linear_iid_zero_mean_noise_regret_order():
         (lambda: sea.prefix_best_fixed(sea.logistic(4, 1.0), params(), jax.random.key(0), 10,
                                        2), r"no sufficient statistic"),
         (lambda: sea.cumulative_sea(sea.logistic(4, 1.0), params(), 10), r"no closed form"),
+        (lambda: sea.best_fixed_newton(sea.logistic(4, 1.0), jnp.zeros((10, 4)),
+                                       jnp.array([5, 11])), r"horizons=...\)` must be asc"),
+        (lambda: sea.best_fixed_newton(sea.logistic(4, 1.0), jnp.zeros((10, 4)),
+                                       jnp.array([5]), chunk=3), r"chunk=...\)` must divide"),
+        (lambda: sea.monte_carlo_sea(sea.quadratic(4, 1.0), params(), jax.random.key(0), 1,
+                                     jnp.zeros((1, 4)), 1), r"at least 2"),
     ],
 )
 def test_bad_inputs(call, match):
