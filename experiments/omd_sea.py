@@ -25,7 +25,9 @@ is a difference of sums of 10⁵ losses). Each figure's grid (cases × seeds, or
 is one compiled, vmapped call through :func:`jaxrank.sweep.sweep` (all methods of a figure in one
 compiled function). Measured on the 2 shared CPU cores at load average 12-16: FULL 1001 s wall
 (about a third of it CPU time for this process, so about 5-6 minutes alone); SMOKE 5.6 min wall,
-95 s CPU, almost all XLA compilation.
+95 s CPU, almost all XLA compilation. Alone on the idle machine f1-f6 took 200 s. With f7
+(session 3, load 12-17): FULL 706 s wall, 249 s CPU (f7 183 s wall; about 70 s alone); SMOKE of
+f7 alone 19 s wall at load 9 with the test suite's XLA settings (compilation).
 """
 
 from __future__ import annotations
