@@ -30,7 +30,8 @@ Environments (noise ξ = s·Rademacher, so :math:`\|\xi\|^2 = ds^2` exactly):
 * :func:`least_squares`: :math:`f_t(x) = \tfrac12(\langle a_t, x\rangle - b_t)^2`, a Rademacher,
   :math:`b_t = \langle a_t, c_t\rangle + s\epsilon_t` (exp-concave on the ball; L = 1);
 * :func:`logistic`: :math:`f_t(x) = \log(1 + e^{-b_t\langle a_t, x\rangle})`,
-  :math:`a_t = b_t c_t + s\,\mathcal N(0, I)` (σ², Σ² by Monte Carlo, :func:`monte_carlo_sea`).
+  :math:`a_t = b_t c_t + s\,\mathcal N(0, I)` (σ², Σ² by Monte Carlo,
+  :func:`monte_carlo_sea`, :func:`monte_carlo_cumulative`; comparator :func:`best_fixed_newton`).
 """
 
 from __future__ import annotations
@@ -358,7 +359,10 @@ def logistic(dim: int, radius: float) -> Environment:
     :math:`b_t = \pm 1` uniform, :math:`a_t = b_t c_t + s\,g_t`, :math:`g_t \sim \mathcal N(0,I)`
     (class means :math:`\pm c_t` drift by the schedule). Convex and :math:`\tfrac14\mathbb
     E\|a\|^2`-smooth, not strongly convex. No closed forms: σ², Σ² by :func:`monte_carlo_sea`, no
-    sufficient statistic for the comparator (use projected GD on the realised losses).
+    sufficient statistic for the comparator (use :func:`best_fixed_newton` on the realised
+    rounds). Since :math:`-b_t a_t = -c_t - s\,b_t g_t` and :math:`b_t g_t \sim \mathcal N(0, I)`,
+    :math:`f_t(x) \overset{d}{=} \log(1 + e^{-\langle c_t + s h_t, x\rangle})`, h standard normal:
+    the law of the losses does not depend on the labels.
 
     Example:
       >>> env = logistic(2, 1.0)
