@@ -31,7 +31,9 @@ Environments (noise ξ = s·Rademacher, so :math:`\|\xi\|^2 = ds^2` exactly):
   :math:`b_t = \langle a_t, c_t\rangle + s\epsilon_t` (exp-concave on the ball; L = 1);
 * :func:`logistic`: :math:`f_t(x) = \log(1 + e^{-b_t\langle a_t, x\rangle})`,
   :math:`a_t = b_t c_t + s\,\mathcal N(0, I)` (σ², Σ² by Monte Carlo,
-  :func:`monte_carlo_sea`, :func:`monte_carlo_cumulative`; comparator :func:`best_fixed_newton`).
+  :func:`monte_carlo_sea`, :func:`monte_carlo_cumulative`; comparator :func:`best_fixed_newton`);
+* :func:`logistic_pool`: the same loss on rows of a fixed pool (e.g. sklearn digits features,
+  :func:`jaxrank.data.load_digits`), the schedule flipping the labels.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ __all__ = [
     "linear",
     "least_squares",
     "logistic",
+    "logistic_pool",
     "ENVIRONMENTS",
     "round_key",
     "sample_rounds",
@@ -385,6 +388,62 @@ def logistic(dim: int, radius: float) -> Environment:
         "logistic", dim, radius, sample, loss, expected_grad=None, sigma2=None,
         variation2=None, stats=None, best_fixed=None, grad_bound=None,
         minimizer=None, smoothness=0.25,
+    )
+
+
+def logistic_pool(features: Any, labels: Any, radius: float) -> Environment:
+    r"""Streaming logistic classification on a fixed pool, e.g. sklearn digits features.
+
+    Round t draws :math:`i_t` uniformly from the n pool rows and reveals
+    :math:`f_t(x) = \log(1 + e^{-y_t\langle a_t, x\rangle})` with :math:`a_t = a_{i_t} + s\,g_t`
+    (:math:`g_t \sim \mathcal N(0, I)`, s = ``params.noise``) and :math:`y_t = \varsigma_t
+    b_{i_t}`, where :math:`\varsigma_t = \operatorname{sign}\langle c_t, c\rangle` (+1 at 0) is
+    the schedule's sign (c = ``params.center``): iid keeps the labels, ``switches``,
+    ``alternation`` and ``corrupted`` flip them adversarially. Not cached (arrays are not
+    hashable): build it once and reuse the object, so jitted callers compile once. σ², Σ² by
+    :func:`monte_carlo_sea`, comparator by :func:`best_fixed_newton`. L =
+    :math:`\tfrac14\max_i\|a_i\|^2` (s = 0).
+
+    Args:
+      features: (n, d) pool :math:`a_i`.
+      labels: (n,) in {−1, +1}.
+      radius: R of the ball X.
+
+    Example:
+      >>> env = logistic_pool(jnp.array([[1.0, 0.0], [0.0, 1.0]]), jnp.array([1.0, -1.0]), 1.0)
+      >>> p = sea_params(jnp.array([1.0, 0.0]), horizon=4, schedule="alternation")
+      >>> a, y = env.sample(p, jax.random.key(0), 1)  # t = 1: c_1 = −c, labels flipped
+      >>> bool(y == -(1.0 if a[0] == 1 else -1.0))
+      True
+    """
+    a = jnp.asarray(features)
+    b = jnp.asarray(labels)
+    _checks.check_rank(a, 2, "logistic_pool(features=...)")
+    _checks.check_floating(a, "logistic_pool(features=...)")
+    _checks.check_rank(b, 1, "logistic_pool(labels=...)")
+    _checks.check_same_leading_dim(a, b, "logistic_pool(features=...)",
+                                   "logistic_pool(labels=...)")
+    _checks.check_binary_labels(b, "logistic_pool(labels=...)")
+    _checks.check_positive(radius, "logistic_pool(radius=...)")
+    n, dim = a.shape
+    b = b.astype(a.dtype)
+
+    def sample(params, key, t):
+        ki, kg = jax.random.split(key)
+        i = jax.random.randint(ki, (), 0, n)
+        sign = jnp.where(jnp.dot(drift(params, t), params.center) >= 0, 1.0, -1.0)
+        feat = a[i].astype(params.center.dtype)
+        noise = params.noise * jax.random.normal(kg, feat.shape, feat.dtype)
+        return feat + noise, (sign * b[i]).astype(feat.dtype)
+
+    def loss(x, z):
+        feat, y = z
+        return jax.nn.softplus(-y * jnp.dot(feat, x))
+
+    return _finish(
+        "logistic_pool", int(dim), float(radius), sample, loss, expected_grad=None,
+        sigma2=None, variation2=None, stats=None, best_fixed=None, grad_bound=None,
+        minimizer=None, smoothness=0.25 * float(jnp.max(jnp.sum(a * a, axis=1))),
     )
 
 
