@@ -14,13 +14,20 @@ theorems* on synthetic SEA environments with closed-form σ², Σ² (shared/spec
 * ``f5``  dynamic regret (K-switch quadratic): the OMD ensemble vs every fixed-step OMD of its
           grid vs OGD, against √((1 + P_T + σ² + Σ²)(1 + P_T)).
 * ``f6``  online-to-batch: F(x̄_T) − F* vs T for iid quadratic and linear losses, s = 0 and s > 0.
+* ``f7``  regret vs T (log-log) on streaming logistic classification (iid / K switches /
+          alternation), OMD vs OGD, AdaGrad-norm and optimistic FTRL, against the convex bound
+          D(√σ²₁:T + √Σ²₁:T) + LD² with σ², Σ² estimated by Monte Carlo and the comparator by
+          projected Newton with a duality-gap certificate. ONS is left out: with Gaussian
+          features the logistic loss has no exp-concavity constant α on the whole support.
 
 Command: ``python -m experiments.omd_sea [--figure ID|all] [--smoke]``. float64 throughout (regret
 is a difference of sums of 10⁵ losses). Each figure's grid (cases × seeds, or step sizes × seeds)
 is one compiled, vmapped call through :func:`jaxrank.sweep.sweep` (all methods of a figure in one
 compiled function). Measured on the 2 shared CPU cores at load average 12-16: FULL 1001 s wall
 (about a third of it CPU time for this process, so about 5-6 minutes alone); SMOKE 5.6 min wall,
-95 s CPU, almost all XLA compilation.
+95 s CPU, almost all XLA compilation. Alone on the idle machine f1-f6 took 200 s. With f7
+(session 3, load 12-17): FULL 706 s wall, 249 s CPU (f7 183 s wall; about 70 s alone); SMOKE of
+f7 alone 19 s wall at load 9 with the test suite's XLA settings (compilation).
 """
 
 from __future__ import annotations
@@ -83,13 +90,25 @@ class Config:
     f6_rounds: int = 100_000
     f6_noises: tuple[float, ...] = (0.0, 0.3)
     f6_dim: int = 5
+    # f7: streaming logistic classification (σ², Σ² by Monte Carlo, comparator by Newton)
+    f7_rounds: int = 20_000
+    f7_center: float = 0.5
+    f7_noise: float = 0.3  # iid and switches; alternation is noise-free (σ = 0)
+    f7_switches: int = 4
+    f7_methods: tuple[str, ...] = ("omd", "ogd", "adagrad", "oftrl")
+    f7_num_horizons: int = 10  # log-spaced in [T/100, T]
+    f7_newton_iters: int = 6  # per Hessian
+    f7_hessian_updates: int = 2  # per horizon (warm-started)
+    f7_mc_samples: int = 4000
+    f7_mc_directions: int = 32  # random unit directions (± each, radii R and R/2) + ±e_i + 0
 
 
 FULL = Config()
 SMOKE = dataclasses.replace(
     FULL, num_seeds=3, num_chunks=10, f1_rounds=1000, f2_rounds=500, f2_noises=(0.0, 0.1),
     f2_amplitudes=(0.0, 0.1), f3_rounds=1000, f4_rounds=500, f5_rounds=500,
-    f5_switches=(2, 8), f6_rounds=1000,
+    f5_switches=(2, 8), f6_rounds=1000, f7_rounds=400, f7_methods=("omd",), f7_num_horizons=4,
+    f7_newton_iters=3, f7_hessian_updates=1, f7_mc_samples=64, f7_mc_directions=2,
 )
 
 METHOD_LABELS = {
@@ -699,6 +718,145 @@ def plot_f6(record: Mapping[str, Any]):
     return fig
 
 
+# --------------------------------------------------------------------------- f7
+
+F7_CASES = ("iid", "switches", "alternation")
+
+
+def _f7_horizons(config: Config) -> np.ndarray:
+    T = config.f7_rounds
+    return np.unique(np.round(np.geomspace(T / 100, T, config.f7_num_horizons))).astype(int)
+
+
+def _f7_cases(config: Config) -> dict[str, sea.SEAParams]:
+    T, d, s = config.f7_rounds, config.dim, config.f7_noise
+    c = jnp.zeros(d).at[0].set(config.f7_center)
+    return {
+        "iid": sea.sea_params(c, horizon=T, noise=s),
+        "switches": sea.sea_params(c, horizon=T, noise=s, schedule="switches",
+                                   switches=config.f7_switches),
+        "alternation": sea.sea_params(c, horizon=T, noise=0.0, schedule="alternation"),
+    }
+
+
+def _f7_grad_bound(p: sea.SEAParams, dim: int) -> float:
+    """G for the step sizes: ‖∇f_t‖ ≤ ‖a_t‖ ≤ ‖c‖ + s‖g‖, and P(‖g‖ > √d + 3) ≤ e^{-4.5} for
+    g ~ N(0, I_d): a high-probability bound (Gaussian features have no almost-sure one, A1)."""
+    return float(np.linalg.norm(np.asarray(p.center)) + float(p.noise) * (np.sqrt(dim) + 3))
+
+
+def _f7_smoothness(p: sea.SEAParams) -> float:
+    """L of F_t: ∇²F = E[σ'(m) (c + s h)(c + s h)ᵀ] ⪯ ¼(ccᵀ + s²I), so L = (‖c‖² + s²)/4."""
+    return 0.25 * (float(np.sum(np.square(np.asarray(p.center)))) + float(p.noise) ** 2)
+
+
+def _f7_points(config: Config) -> np.ndarray:
+    """The grid that replaces max/sup over X in σ_t², Σ_t²: seeded random unit directions and
+    ±e_i, each at radii R and R/2 and with both signs, plus the origin."""
+    d, R = config.dim, config.radius
+    rng = np.random.default_rng(7)
+    u = rng.normal(size=(config.f7_mc_directions, d))
+    u = np.vstack([u / np.linalg.norm(u, axis=1, keepdims=True), np.eye(d)])
+    u = np.vstack([u, -u])
+    return np.vstack([R * u, 0.5 * R * u, np.zeros((1, d))])
+
+
+@functools.cache
+def _logistic_fn(config: Config):
+    """Per point: R_{T_k} of every method at the log-spaced horizons (methods, K) and the
+    comparator's certificate gaps (K,), one compiled function."""
+    env = sea.logistic(config.dim, config.radius)
+    T = config.f7_rounds
+    horizons = _f7_horizons(config)
+
+    def one(table, grad_bounds, case, seed):
+        p = _take(table, case)
+        key = jax.random.key(seed)
+        zs = sea.sample_rounds(env, p, key, T)
+        _, best, gaps = sea.best_fixed_newton(env, zs, jnp.asarray(horizons),
+                                              num_iters=config.f7_newton_iters,
+                                              hessian_updates=config.f7_hessian_updates)
+        curves = []
+        for method in config.f7_methods:
+            tx = _learner(method, env, p, grad_bounds[case], config)
+            _, _, losses = sea.play(tx, env, p, _x1(config.dim, config.radius), key, T)
+            curves.append(jnp.cumsum(losses)[horizons - 1] - best)
+        return jnp.stack(curves), gaps
+
+    return one
+
+
+def run_f7(config: Config) -> Results:
+    env = sea.logistic(config.dim, config.radius)
+    cases = _f7_cases(config)
+    params = list(cases.values())
+    T, D = config.f7_rounds, 2 * config.radius
+    horizons = _f7_horizons(config)
+    grad_bounds = [_f7_grad_bound(p, config.dim) for p in params]
+    regs, gaps = sweep(_logistic_fn(config), {"case": np.arange(len(params)),
+                                              "seed": _seeds(config)},
+                       _stack(params), jnp.asarray(grad_bounds))  # (cases, seeds, M, K), (.., K)
+    points = jnp.asarray(_f7_points(config))
+    series: dict[str, Any] = {"horizons": horizons}
+    summary: dict[str, Any] = {"rounds": T, "mc_samples": config.f7_mc_samples,
+                               "mc_points": int(points.shape[0])}
+    mask = _last_decade(horizons)
+    for i, (name, p) in enumerate(cases.items()):
+        mc = sea.monte_carlo_cumulative(env, p, jax.random.key(10_000 + i), T, points,
+                                        config.f7_mc_samples)
+        s2 = np.cumsum(mc["sigma2"])[horizons - 1]
+        v2 = np.cumsum(mc["variation2"])[horizons - 1]
+        L = _f7_smoothness(p)
+        bound = D * (np.sqrt(s2) + np.sqrt(v2)) + L * D**2
+        gap = np.asarray(gaps[i]).max(axis=0)  # worst seed per horizon
+        series[summary_key(name, "bound")] = bound
+        series[summary_key(name, "sigma2")] = s2
+        series[summary_key(name, "variation2")] = v2
+        series[summary_key(name, "comparator_gap")] = gap
+        for key_, v in (("sigma2", s2[-1]), ("variation2", v2[-1]), ("bound", bound[-1]),
+                        ("smoothness", L), ("grad_bound", grad_bounds[i]),
+                        ("comparator_gap_max", gap.max()),
+                        ("mc_estimates", mc["num_estimates"])):
+            summary[summary_key("f7", name, key_)] = float(v)
+        for j, method in enumerate(config.f7_methods):
+            st = _harness.seed_summary(regs[i, :, j])
+            upper = st["mean"] + gap  # certified: the comparator value is within gap of min
+            series[summary_key(name, method, "mean")] = st["mean"]
+            series[summary_key(name, method, "sem")] = st["sem"]
+            summary[summary_key("f7", name, method, "regret")] = float(st["mean"][-1])
+            summary[summary_key("f7", name, method, "regret_sem")] = float(st["sem"][-1])
+            summary[summary_key("f7", name, method, "slope")] = _slope(
+                horizons[mask], st["mean"][mask])
+            summary[summary_key("f7", name, method, "ratio_max")] = float(np.max(upper / bound))
+            summary[summary_key("f7", name, method, "ratio_final")] = float(upper[-1]
+                                                                            / bound[-1])
+    return Results(series=series, summary=summary, seeds=_seeds(config).tolist(),
+                   allow_nonfinite=_UNDEFINED_SLOPES)
+
+
+def plot_f7(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s = record["results"]["series"]
+    h = np.asarray(s["horizons"])
+    fig, axes = plt.subplots(1, len(F7_CASES), figsize=(3.8 * len(F7_CASES), 3.6))
+    for ax, name in zip(np.atleast_1d(axes), F7_CASES, strict=True):
+        for method in record["config"]["f7_methods"]:
+            ax.plot(h, s[summary_key(name, method, "mean")], "o-", ms=3,
+                    label=METHOD_LABELS[method])
+        ax.plot(h, s[summary_key(name, "bound")], "k--",
+                label="D(√σ²₁:T + √Σ²₁:T) + LD² (Monte Carlo σ², Σ²)")
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_title(f"streaming logistic, {name}")
+        ax.set_xlabel("T")
+        ax.set_ylabel("E[R_T]")
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    fig.suptitle(record["title"])
+    fig.tight_layout()
+    return fig
+
+
 # --------------------------------------------------------------------------- registry
 
 FIGURES: dict[str, Figure] = {
@@ -714,6 +872,9 @@ FIGURES: dict[str, Figure] = {
                  "F5: dynamic regret of the OMD ensemble", run_f5, plot_f5),
     "f6": Figure("Online-to-batch corollary; designed test",
                  "F6: online-to-batch convergence of the averaged iterate", run_f6, plot_f6),
+    "f7": Figure("Convex theorem on streaming logistic classification (σ², Σ² by Monte "
+                 "Carlo); designed test, no paper figure",
+                 "F7: regret vs T, streaming logistic SEA environments", run_f7, plot_f7),
 }
 
 PAPER = Paper(

@@ -30,7 +30,10 @@ Environments (noise ξ = s·Rademacher, so :math:`\|\xi\|^2 = ds^2` exactly):
 * :func:`least_squares`: :math:`f_t(x) = \tfrac12(\langle a_t, x\rangle - b_t)^2`, a Rademacher,
   :math:`b_t = \langle a_t, c_t\rangle + s\epsilon_t` (exp-concave on the ball; L = 1);
 * :func:`logistic`: :math:`f_t(x) = \log(1 + e^{-b_t\langle a_t, x\rangle})`,
-  :math:`a_t = b_t c_t + s\,\mathcal N(0, I)` (σ², Σ² by Monte Carlo, :func:`monte_carlo_sea`).
+  :math:`a_t = b_t c_t + s\,\mathcal N(0, I)` (σ², Σ² by Monte Carlo,
+  :func:`monte_carlo_sea`, :func:`monte_carlo_cumulative`; comparator :func:`best_fixed_newton`);
+* :func:`logistic_pool`: the same loss on rows of a fixed pool (e.g. sklearn digits features,
+  :func:`jaxrank.data.load_digits`), the schedule flipping the labels.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ __all__ = [
     "linear",
     "least_squares",
     "logistic",
+    "logistic_pool",
     "ENVIRONMENTS",
     "round_key",
     "sample_rounds",
@@ -66,6 +70,8 @@ __all__ = [
     "regret_curve",
     "cumulative_sea",
     "monte_carlo_sea",
+    "monte_carlo_cumulative",
+    "best_fixed_newton",
 ]
 
 SCHEDULES = ("iid", "rotation", "switches", "alternation", "corrupted")
@@ -356,7 +362,10 @@ def logistic(dim: int, radius: float) -> Environment:
     :math:`b_t = \pm 1` uniform, :math:`a_t = b_t c_t + s\,g_t`, :math:`g_t \sim \mathcal N(0,I)`
     (class means :math:`\pm c_t` drift by the schedule). Convex and :math:`\tfrac14\mathbb
     E\|a\|^2`-smooth, not strongly convex. No closed forms: σ², Σ² by :func:`monte_carlo_sea`, no
-    sufficient statistic for the comparator (use projected GD on the realised losses).
+    sufficient statistic for the comparator (use :func:`best_fixed_newton` on the realised
+    rounds). Since :math:`-b_t a_t = -c_t - s\,b_t g_t` and :math:`b_t g_t \sim \mathcal N(0, I)`,
+    :math:`f_t(x) \overset{d}{=} \log(1 + e^{-\langle c_t + s h_t, x\rangle})`, h standard normal:
+    the law of the losses does not depend on the labels.
 
     Example:
       >>> env = logistic(2, 1.0)
@@ -382,6 +391,62 @@ def logistic(dim: int, radius: float) -> Environment:
     )
 
 
+def logistic_pool(features: Any, labels: Any, radius: float) -> Environment:
+    r"""Streaming logistic classification on a fixed pool, e.g. sklearn digits features.
+
+    Round t draws :math:`i_t` uniformly from the n pool rows and reveals
+    :math:`f_t(x) = \log(1 + e^{-y_t\langle a_t, x\rangle})` with :math:`a_t = a_{i_t} + s\,g_t`
+    (:math:`g_t \sim \mathcal N(0, I)`, s = ``params.noise``) and :math:`y_t = \varsigma_t
+    b_{i_t}`, where :math:`\varsigma_t = \operatorname{sign}\langle c_t, c\rangle` (+1 at 0) is
+    the schedule's sign (c = ``params.center``): iid keeps the labels, ``switches``,
+    ``alternation`` and ``corrupted`` flip them adversarially. Not cached (arrays are not
+    hashable): build it once and reuse the object, so jitted callers compile once. σ², Σ² by
+    :func:`monte_carlo_sea`, comparator by :func:`best_fixed_newton`. L =
+    :math:`\tfrac14\max_i\|a_i\|^2` (s = 0).
+
+    Args:
+      features: (n, d) pool :math:`a_i`.
+      labels: (n,) in {−1, +1}.
+      radius: R of the ball X.
+
+    Example:
+      >>> env = logistic_pool(jnp.array([[1.0, 0.0], [0.0, 1.0]]), jnp.array([1.0, -1.0]), 1.0)
+      >>> p = sea_params(jnp.array([1.0, 0.0]), horizon=4, schedule="alternation")
+      >>> a, y = env.sample(p, jax.random.key(0), 1)  # t = 1: c_1 = −c, labels flipped
+      >>> bool(y == -(1.0 if a[0] == 1 else -1.0))
+      True
+    """
+    a = jnp.asarray(features)
+    b = jnp.asarray(labels)
+    _checks.check_rank(a, 2, "logistic_pool(features=...)")
+    _checks.check_floating(a, "logistic_pool(features=...)")
+    _checks.check_rank(b, 1, "logistic_pool(labels=...)")
+    _checks.check_same_leading_dim(a, b, "logistic_pool(features=...)",
+                                   "logistic_pool(labels=...)")
+    _checks.check_binary_labels(b, "logistic_pool(labels=...)")
+    _checks.check_positive(radius, "logistic_pool(radius=...)")
+    n, dim = a.shape
+    b = b.astype(a.dtype)
+
+    def sample(params, key, t):
+        ki, kg = jax.random.split(key)
+        i = jax.random.randint(ki, (), 0, n)
+        sign = jnp.where(jnp.dot(drift(params, t), params.center) >= 0, 1.0, -1.0)
+        feat = a[i].astype(params.center.dtype)
+        noise = params.noise * jax.random.normal(kg, feat.shape, feat.dtype)
+        return feat + noise, (sign * b[i]).astype(feat.dtype)
+
+    def loss(x, z):
+        feat, y = z
+        return jax.nn.softplus(-y * jnp.dot(feat, x))
+
+    return _finish(
+        "logistic_pool", int(dim), float(radius), sample, loss, expected_grad=None,
+        sigma2=None, variation2=None, stats=None, best_fixed=None, grad_bound=None,
+        minimizer=None, smoothness=0.25 * float(jnp.max(jnp.sum(a * a, axis=1))),
+    )
+
+
 ENVIRONMENTS = {"quadratic": quadratic, "linear": linear, "least_squares": least_squares,
                 "logistic": logistic}
 
@@ -397,6 +462,12 @@ def round_key(key: jax.Array, t: Any) -> jax.Array:
 def sample_rounds(env: Environment, params: SEAParams, key: jax.Array, num_rounds: int) -> Any:
     """The round data :math:`z_1, \\ldots, z_T` (leading axis T), as :func:`play` sees them."""
     _checks.check_positive_int(num_rounds, "sample_rounds(num_rounds=...)")
+    return _sample_rounds(env, params, key, num_rounds)
+
+
+@functools.partial(jax.jit, static_argnames=("env", "num_rounds"))
+def _sample_rounds(env, params, key, num_rounds):
+    # one compiled program (an eager vmap dispatches and compiles every primitive separately)
     ts = jnp.arange(1, num_rounds + 1, dtype=jnp.int32)
     return jax.vmap(lambda t: env.sample(params, round_key(key, t), t))(ts)
 
@@ -466,7 +537,16 @@ def prefix_best_fixed(
     _checks.check_positive_int(num_rounds, "prefix_best_fixed(num_rounds=...)")
     _checks.check_positive_int(num_chunks, "prefix_best_fixed(num_chunks=...)")
     if env.stats is None:
-        raise ValueError(f"`prefix_best_fixed(env=...)`: {env.name} has no sufficient statistic")
+        raise ValueError(f"`prefix_best_fixed(env=...)`: {env.name} has no sufficient statistic; "
+                         "use best_fixed_newton")
+    if num_rounds % num_chunks:
+        raise ValueError(
+            f"`num_rounds` ({num_rounds}) must be a multiple of `num_chunks` ({num_chunks})")
+    return _prefix_best_fixed(env, params, key, num_rounds, num_chunks)
+
+
+@functools.partial(jax.jit, static_argnames=("env", "num_rounds", "num_chunks"))
+def _prefix_best_fixed(env, params, key, num_rounds, num_chunks):
     stats, size = _chunk_stats(env, params, key, num_rounds, num_chunks)
     horizons = size * jnp.arange(1, num_chunks + 1)
     dt = params.center.dtype
@@ -511,16 +591,38 @@ def _cumulative(env, params, num_rounds):
 
 def monte_carlo_sea(
     env: Environment, params: SEAParams, key: jax.Array, t: Any, points: jax.Array,
-    num_samples: int,
+    num_samples: int, *, coupled: bool = False,
 ) -> dict[str, jax.Array]:
     r"""Monte-Carlo :math:`\sigma_t^2` and :math:`\Sigma_t^2`, the max over ``points`` (m, d)
     in place of :math:`\max_{x\in X}`, from ``num_samples`` draws of :math:`f_t` and
     :math:`f_{t-1}` (at t = 1, :math:`\nabla F_0 \equiv 0`).
 
+    With ``coupled=True`` the draws of :math:`f_{t-1}` reuse the keys of :math:`f_t` (common
+    random numbers): :math:`\nabla F_t - \nabla F_{t-1}` is then estimated from paired
+    differences, exact when the round data shift deterministically with :math:`c_t` (quadratic,
+    linear) and without the :math:`\approx 2\operatorname{tr}\operatorname{Cov}/n` upward bias
+    of independent draws — use it whenever many :math:`\Sigma_t^2` are summed.
+
     Returns ``{"sigma2", "variation2", "mean_grad"}`` (``mean_grad``: (m, d) estimate of
     :math:`\nabla F_t` at the points).
+
+    Example:
+      >>> env = quadratic(2, 1.0)
+      >>> p = sea_params(jnp.ones(2), horizon=4, noise=0.5, schedule="alternation")
+      >>> out = monte_carlo_sea(env, p, jax.random.key(0), 2, jnp.zeros((1, 2)), 100,
+      ...                       coupled=True)
+      >>> round(float(out["variation2"]), 6)  # ‖c_2 − c_1‖² = ‖2c‖² exactly
+      8.0
     """
     _checks.check_positive_int(num_samples, "monte_carlo_sea(num_samples=...)")
+    if num_samples < 2:
+        raise ValueError(
+            f"`monte_carlo_sea(num_samples=...)` must be at least 2, got {num_samples}")
+    return _monte_carlo(env, params, key, t, points, num_samples, bool(coupled))
+
+
+@functools.partial(jax.jit, static_argnames=("env", "num_samples", "coupled"))
+def _monte_carlo(env, params, key, t, points, num_samples, coupled):
     grad = jax.grad(env.loss)
 
     def moments(tt, k):
@@ -533,8 +635,203 @@ def monte_carlo_sea(
 
     k1, k0 = jax.random.split(key)
     mean_t, var_t = moments(t, k1)
-    mean_prev, _ = moments(jnp.asarray(t) - 1, k0)
+    mean_prev, _ = moments(jnp.asarray(t) - 1, k1 if coupled else k0)
     mean_prev = jnp.where(jnp.asarray(t) <= 1, 0.0, mean_prev)
     return {"sigma2": jnp.max(var_t),
             "variation2": jnp.max(jnp.sum(jnp.square(mean_t - mean_prev), axis=-1)),
             "mean_grad": mean_t}
+
+
+@functools.partial(jax.jit, static_argnames=("num_rounds",))
+def _centers(params, num_rounds):
+    return jax.vmap(lambda t: drift(params, t))(jnp.arange(1, num_rounds + 1, dtype=jnp.int32))
+
+
+MAX_DISTINCT_CENTERS = 64  # monte_carlo_cumulative: one Monte-Carlo call per distinct c_t / change
+
+
+def monte_carlo_cumulative(
+    env: Environment, params: SEAParams, key: jax.Array, num_rounds: int, points: jax.Array,
+    num_samples: int,
+) -> dict[str, np.ndarray]:
+    r"""Per-round Monte-Carlo :math:`\hat\sigma_t^2`, :math:`\hat\Sigma_t^2`, t = 1..T, for
+    schedules with few distinct centres (iid, switches, alternation, corrupted).
+
+    In every environment here :math:`\mathcal D_t` depends on t only through :math:`c_t`, so
+    :math:`\sigma_t^2 = \sigma^2(c_t)` and :math:`\Sigma_t^2 = 0` exactly when
+    :math:`c_t = c_{t-1}` (t ≥ 2). Each distinct :math:`c_t` (for σ²), :math:`c_1` (for
+    :math:`\Sigma_1^2 = \sup_x\|\nabla F_1(x)\|^2`) and each distinct change
+    :math:`(c_{t-1}, c_t)` (for :math:`\Sigma_t^2`) is estimated once, by
+    :func:`monte_carlo_sea` with ``coupled=True`` at the first round where it occurs, and copied
+    to the other rounds. :math:`\sigma^2_{1:T} = \sum_t \hat\sigma_t^2` etc. are then cumulative
+    sums. Eager: ``params`` must be concrete.
+
+    Returns:
+      ``{"sigma2": (T,), "variation2": (T,)}`` NumPy arrays, and ``"num_estimates"``: how many
+      Monte-Carlo calls were made.
+
+    Raises:
+      ValueError: more than ``MAX_DISTINCT_CENTERS`` distinct centres or changes (e.g.
+        ``rotation``, where every round has its own c_t).
+
+    Example:
+      >>> env = quadratic(2, 1.0)
+      >>> p = sea_params(jnp.ones(2), horizon=6, noise=0.0, schedule="switches", switches=1)
+      >>> out = monte_carlo_cumulative(env, p, jax.random.key(0), 6, jnp.zeros((1, 2)), 50)
+      >>> np.round(out["variation2"], 6).tolist()  # Σ_1² = ‖c‖², one switch: ‖2c‖²
+      [2.0, 0.0, 0.0, 8.0, 0.0, 0.0]
+    """
+    _checks.check_positive_int(num_rounds, "monte_carlo_cumulative(num_rounds=...)")
+    _checks.check_positive_int(num_samples, "monte_carlo_cumulative(num_samples=...)")
+    centers = np.asarray(_centers(params, num_rounds))
+    _, first_of, which = np.unique(centers, axis=0, return_index=True, return_inverse=True)
+    which = which.reshape(-1)
+    changed = np.zeros(num_rounds, bool)
+    changed[1:] = np.any(centers[1:] != centers[:-1], axis=1)
+    pairs = np.stack([np.r_[-1, which[:-1]], which], axis=1)
+    change_pairs, change_first, change_which = (np.zeros((0, 2), int), np.zeros(0, int),
+                                                np.zeros(0, int))
+    if changed.any():
+        change_pairs, change_first, change_which = np.unique(
+            pairs[changed], axis=0, return_index=True, return_inverse=True)
+        change_first = np.flatnonzero(changed)[change_first]
+        change_which = change_which.reshape(-1)
+    if len(first_of) > MAX_DISTINCT_CENTERS or len(change_pairs) > MAX_DISTINCT_CENTERS:
+        raise ValueError(
+            f"`monte_carlo_cumulative(params=...)`: the schedule has {len(first_of)} distinct "
+            f"centres and {len(change_pairs)} distinct changes over {num_rounds} rounds (at most "
+            f"{MAX_DISTINCT_CENTERS} each); use monte_carlo_sea at sampled rounds instead")
+    pts = jnp.asarray(points)
+    cache: dict[int, dict[str, jax.Array]] = {}
+
+    def estimate(t):
+        t = int(t)
+        if t not in cache:
+            cache[t] = monte_carlo_sea(env, params, jax.random.fold_in(key, t), t, pts,
+                                       num_samples, coupled=True)
+        return cache[t]
+
+    sigma_of = np.array([float(estimate(i + 1)["sigma2"]) for i in first_of])
+    sigma2 = sigma_of[which]
+    variation2 = np.zeros(num_rounds)
+    variation2[0] = float(estimate(1)["variation2"])
+    if changed.any():
+        var_of = np.array([float(estimate(i + 1)["variation2"]) for i in change_first])
+        variation2[changed] = var_of[change_which]
+    return {"sigma2": sigma2, "variation2": variation2, "num_estimates": len(cache)}
+
+
+# --------------------------------------------------------------------------- comparator (no stats)
+
+_LINE_STEPS = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.0)
+
+
+def best_fixed_newton(
+    env: Environment, rounds: Any, horizons: Any, *, num_iters: int = 8,
+    hessian_updates: int = 2, chunk: int | None = None,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    r"""Best fixed points in hindsight for a smooth convex loss without a sufficient statistic
+    (e.g. :func:`logistic`), by projected Newton, each with a certificate of optimality.
+
+    At each horizon :math:`T_k` (ascending) it minimises :math:`\Phi_k(x) = \sum_{t\le T_k}
+    f_t(x)` over the ball, warm-started at :math:`T_{k-1}`'s point, by ``hessian_updates``
+    rounds of ``num_iters`` projected Newton steps in a metric :math:`H = \nabla^2\Phi_k(x_0)`
+    fixed within the round (:math:`x_0` its first point; the Hessian is the O(T d²) part)
+
+    .. math::
+        y = \operatorname*{argmin}_{\|y\|\le R}\ \langle\nabla\Phi_k(x), y - x\rangle
+            + \tfrac12 (y - x)^\top H (y - x), \qquad
+        x \leftarrow x + \alpha (y - x),
+
+    y by :func:`~jaxrank.optim.omd.ball_qp`, α the best of {1, ½, …, 1/32, 0} (so
+    :math:`\Phi_k` never increases). Certificate (convexity, Frank–Wolfe gap):
+    :math:`\Phi_k(x) - \min_X\Phi_k \le \langle\nabla\Phi_k(x), x\rangle +
+    R\|\nabla\Phi_k(x)\|` =: ``gap``, so the regret against the returned value is exact to
+    within ``gap``. The Hessian is summed over chunks of ``chunk`` rounds (memory O(chunk·d²)).
+
+    Args:
+      env: the environment (its ``loss(x, z)`` must be twice differentiable and convex in x).
+      rounds: the round data :math:`z_1..z_T` (leading axis T), e.g. :func:`sample_rounds`.
+      horizons: (K,) ints, ascending, in [1, T].
+      num_iters: Newton steps per Hessian.
+      hessian_updates: Hessian evaluations per horizon.
+      chunk: rounds per Hessian chunk (must divide T); default the largest divisor ≤ 1024.
+
+    Returns:
+      ``(points (K, d), values (K,), gaps (K,))``, ``values[k]`` = :math:`\Phi_k` at
+      ``points[k]`` :math:`\ge \min_X\Phi_k \ge` ``values[k] − gaps[k]``.
+
+    Example:
+      >>> env = quadratic(2, 1.0)  # closed form: Π_X(mean y) = (0.6, 0.8)
+      >>> pts, vals, gaps = best_fixed_newton(env, jnp.array([[3.0, 4.0], [3.0, 4.0]]),
+      ...                                     jnp.array([2]))
+      >>> np.round(np.asarray(pts[0], float), 6).tolist(), bool(gaps[0] < 1e-9)
+      ([0.6, 0.8], True)
+    """
+    _checks.check_positive_int(num_iters, "best_fixed_newton(num_iters=...)")
+    _checks.check_positive_int(hessian_updates, "best_fixed_newton(hessian_updates=...)")
+    num_rounds = jax.tree.leaves(rounds)[0].shape[0]
+    if chunk is None:
+        chunk = max(c for c in range(1, min(1024, num_rounds) + 1) if num_rounds % c == 0)
+    _checks.check_positive_int(chunk, "best_fixed_newton(chunk=...)")
+    if num_rounds % chunk:
+        raise ValueError(f"`best_fixed_newton(chunk=...)` must divide the number of rounds "
+                         f"{num_rounds}, got {chunk}")
+    h = jnp.asarray(horizons)
+    _checks.check_rank(h, 1, "best_fixed_newton(horizons=...)")
+    if not isinstance(h, jax.core.Tracer):
+        hv = np.asarray(h)
+        if hv.size == 0 or np.any(hv < 1) or np.any(hv > num_rounds) or np.any(np.diff(hv) < 0):
+            raise ValueError(f"`best_fixed_newton(horizons=...)` must be ascending ints in "
+                             f"[1, {num_rounds}], got {hv.tolist()}")
+    return _best_fixed_newton(env, rounds, h, num_iters, hessian_updates, chunk)
+
+
+@functools.partial(jax.jit, static_argnames=("env", "num_iters", "hessian_updates", "chunk"))
+def _best_fixed_newton(env, rounds, horizons, num_iters, hessian_updates, chunk):
+    num_rounds = jax.tree.leaves(rounds)[0].shape[0]
+    dt = jnp.result_type(*jax.tree.leaves(rounds))
+    dt = dt if jnp.issubdtype(dt, jnp.floating) else jnp.float32
+    radius = env.radius
+    t_index = jnp.arange(1, num_rounds + 1)
+    chunked = jax.tree.map(lambda v: v.reshape((num_rounds // chunk, chunk) + v.shape[1:]),
+                           rounds)
+    hess1 = jax.hessian(env.loss)
+
+    def total(x, n):
+        per = jax.vmap(lambda z: env.loss(x, z))(rounds)
+        return jnp.sum(jnp.where(t_index <= n, per, 0.0))
+
+    def hessian(x, n):
+        def body(acc, inp):
+            i, zc = inp
+            hs = jax.vmap(lambda z: hess1(x, z))(zc)
+            w = (i * chunk + jnp.arange(1, chunk + 1)) <= n
+            return acc + jnp.einsum("c,cij->ij", w.astype(hs.dtype), hs), None
+
+        acc0 = jnp.zeros((x.shape[0], x.shape[0]), x.dtype)
+        return jax.lax.scan(body, acc0, (jnp.arange(num_rounds // chunk), chunked))[0]
+
+    steps = jnp.asarray(_LINE_STEPS, dt)
+
+    def solve(x, n):
+        def refresh(_, x):
+            hm = hessian(x, n)  # O(T d²): the dominant cost, so refreshed only a few times
+
+            def newton(_, x):
+                g = jax.grad(total)(x, n)
+                y = ball_qp(hm, hm @ x - g, radius)
+                cands = x[None] + steps[:, None] * (y - x)[None]
+                vals = jax.vmap(lambda c: total(c, n))(cands)
+                return cands[jnp.argmin(vals)]
+
+            return jax.lax.fori_loop(0, num_iters, newton, x)
+
+        x = jax.lax.fori_loop(0, hessian_updates, refresh, x)
+        value, g = jax.value_and_grad(total)(x, n)
+        gap = jnp.dot(g, x) + radius * safe_norm(g)
+        return x, (x, value, jnp.maximum(gap, 0.0))
+
+    x0 = jnp.zeros(env.dim, dt)
+    _, out = jax.lax.scan(solve, x0, horizons)
+    return out

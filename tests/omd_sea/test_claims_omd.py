@@ -56,9 +56,15 @@ def good_records():
             n = f"{e}/s={s:g}"
             f6.update({k("f6", n, "o2b_max_excess"): -0.1, k("f6", n, "o2b_max_excess_z"): -5.0,
                        k("f6", n, "slope"): -1.0 if s == 0 else -0.5})
+    f7 = {}
+    for n in C.F7_CASES:
+        f7[k("f7", n, "comparator_gap_max")] = 1e-12
+        for m in CFG["f7_methods"]:
+            f7[k("f7", n, m, "ratio_max")] = 0.5
+            f7[k("f7", n, m, "slope")] = 0.45
     return {f: {"summary": s, "config": CFG, "mode": "full"}
-            for f, s in zip(("f1", "f2", "f3", "f4", "f5", "f6"), (f1, f2, f3, f4, f5, f6),
-                            strict=True)}
+            for f, s in zip(("f1", "f2", "f3", "f4", "f5", "f6", "f7"),
+                            (f1, f2, f3, f4, f5, f6, f7), strict=True)}
 
 
 def evaluate(cid, records):
@@ -94,6 +100,8 @@ FLIPS = {
     "C14": (n_f6, "f6", {k("f6", "linear/s=0.3", "o2b_max_excess"): 0.1,
                          k("f6", "linear/s=0.3", "o2b_max_excess_z"): 4.0}, PARTLY),
     "C15": (n_f6, "f6", {k("f6", "linear/s=0", "slope"): -0.5}, PARTLY),
+    "C16": (3, "f7", {k("f7", "alternation", "omd", "ratio_max"): 1.2}, PARTLY),
+    "C17": (1, "f7", {k("f7", "iid", "omd", "slope"): 0.7}, NOT_REPRODUCED),
 }
 
 
@@ -115,4 +123,10 @@ def test_claim_flips_on_perturbed_record(cid):
 def test_comparisons_within_noise_are_undecided():
     rec = perturb(good_records(), "f1", {k("f1", "iid_small", "omd", "regret"): 30.5})
     out = evaluate("C2", rec)  # 30.5 vs 30 with SE 0.5 each: within 2 SE
+    assert out.status == UNDECIDED and out.decided == 0
+
+
+def test_f7_undefined_slope_is_undecided():
+    rec = perturb(good_records(), "f7", {k("f7", "iid", "omd", "slope"): float("nan")})
+    out = evaluate("C17", rec)
     assert out.status == UNDECIDED and out.decided == 0
