@@ -100,7 +100,8 @@ def test_vrbo_exact_oracles_is_deterministic_stocbio_shifted_by_one_burst(period
                        record=_record_xy)[2]
     # StocBiO's y after its first burst is VRBO's y_0 (one burst of GD at x_0).
     y0 = B.lower_sgd(L, x0, y_init, beta, m, lambda j: batch)
-    vr = B.vrbo(u_full, l_full, learning_rate=alpha, lower_lr=beta, inner_steps=m, period=period, **NEU)
+    vr = B.vrbo(u_full, l_full, learning_rate=alpha, lower_lr=beta, inner_steps=m,
+                period=period, **NEU)
     xs_vr, ys_vr = run(vr, (x0, y0), steps, batch, key=jax.random.key(0), record=_record_xy)[2]
     np.testing.assert_allclose(xs_vr, xs_sb[:steps], **IDENTITY.kw())
     np.testing.assert_allclose(ys_vr, ys_sb[1:], **IDENTITY.kw())
