@@ -14,9 +14,12 @@ The NumPy runs consume the very same oracle noise as the JAX runs: every minibat
 draws (refinement, periodic lower steps, z-step, hypergradient; key streams of
 ``jaxrank.optim.bilevel``) is pre-drawn by JAX, untimed, so the NumPy trajectory is the same
 trajectory and its timing *excludes* noise generation (the JAX variants include it: a bias in
-NumPy's favour, stated in the record). float64 (an entry point, like the harness). All variants
-must agree on the final upper-level iterates x_T to ``rtol`` (relative, max over the grid)
-before the record is written; non-finite entries must coincide. The yardstick is the memory
+NumPy's favour, stated in the record). float64 (an entry point, like the harness). ``vmap`` and
+``loop_jit`` must agree on the final upper-level iterates x_T to ``rtol`` (relative, max over
+the grid); NumPy must agree with JAX on x after the first ``agree_steps`` steps to
+``rtol_numpy`` (beyond that, float64 roundoff differences between NumPy and XLA grow
+exponentially on this non-convex problem, so x_T itself differs at O(0.1); the gap is
+recorded); non-finite entries must coincide. The yardstick is the memory
 bandwidth measured in the same run (``bandwidth``). Absolute times are under ``volatile``;
 ratios are the result. No GPU was available when this was written.
 """
@@ -48,9 +51,11 @@ class BenchConfig:
     seeds: tuple[int, ...] = E.FULL.seeds
     repeats: int = 3
     rtol: float = 1e-7
-    # NumPy vs XLA: same float64 trajectory up to operation order; the normalized step
-    # amplifies last-bit differences little over 1,000 steps (measured ~1e-12).
-    rtol_numpy: float = 1e-8
+    # NumPy vs XLA: the same float64 trajectory up to operation order over the first
+    # `agree_steps` steps (measured ~1e-15 abs at step 200); later, roundoff differences grow
+    # exponentially on the non-convex problem (at T = 1,000 they reach O(0.1), recorded).
+    rtol_numpy: float = 1e-9
+    agree_steps: int = 200
     bandwidth_bytes: int = 2**28
 
 
@@ -218,8 +223,18 @@ def run(config: BenchConfig) -> dict[str, Any]:
             results[name] = t.result
     med = {k: float(np.median(v)) for k, v in times.items()}
     rel = agreement(np.asarray(results["vmap"]), np.asarray(results["loop_jit"]), config.rtol)
-    rel_np = agreement(np.asarray(results["numpy"]), np.asarray(results["loop_jit"]),
-                       config.rtol_numpy)
+    # NumPy vs XLA: identical for the first steps, then float64 roundoff differences grow
+    # exponentially (normalized momentum on a double well: m/‖m‖ is sensitive when ‖m‖ is
+    # small), so the trajectory check is on the first `agree_steps` steps, untimed; the
+    # full-length gap is recorded as information.
+    p_steps = min(config.agree_steps, config.steps)
+    prefix = dataclasses.replace(config, steps=p_steps)
+    x_p = jax.jit(jax.vmap(_final_fn(prefix), in_axes=(None, 0, 0)))(data, lrs, seeds)
+    x_p_np = np.stack([numpy_bo_rep(np_data, lr, dr, prefix) for lr, dr in np_grid])
+    rel_np = agreement(x_p_np, np.asarray(x_p), config.rtol_numpy)
+    full = np.asarray(results["loop_jit"])
+    gap_np = float(np.max(np.abs(np.asarray(results["numpy"]) - full)
+                          / np.maximum(np.abs(full), 1.0)))
     bw = _common.memory_bandwidth(config.bandwidth_bytes, repeats=3)
     runs = len(grid)
     variants = {
@@ -234,7 +249,9 @@ def run(config: BenchConfig) -> dict[str, Any]:
                    "vmap_over_numpy": med["numpy"] / med["vmap"],
                    "loop_jit_over_numpy": med["numpy"] / med["loop_jit"]},
         "agreement": {"max_rel_diff_final_x": rel, "rtol": config.rtol, "passed": True,
-                      "numpy_max_rel_diff_final_x": rel_np, "numpy_rtol": config.rtol_numpy,
+                      "numpy_max_rel_diff_x_at_agree_steps": rel_np,
+                      "numpy_rtol": config.rtol_numpy, "agree_steps": p_steps,
+                      "numpy_max_rel_diff_final_x_T": gap_np,
                       "scale": "max(|x|, 1)"},
         "bandwidth": bw,
         "numpy": "plain NumPy BO-REP loop (bench.bo_rep.numpy_bo_rep), one Python loop per run, "

@@ -21,7 +21,9 @@ def test_tiny_record(tmp_path):
     assert rec["agreement"]["max_rel_diff_final_x"] <= rec["agreement"]["rtol"]
     assert set(rec["variants"]) == {"vmap", "loop_jit", "numpy"}
     # the NumPy loop ran the same trajectory (same pre-drawn oracle noise)
-    assert rec["agreement"]["numpy_max_rel_diff_final_x"] <= rec["agreement"]["numpy_rtol"]
+    agree = rec["agreement"]
+    assert agree["numpy_max_rel_diff_x_at_agree_steps"] <= agree["numpy_rtol"]
+    assert agree["agree_steps"] == min(bb.TINY.agree_steps, bb.TINY.steps)
     runs = len(bb.TINY.step_sizes) * len(bb.TINY.seeds)
     for v in rec["variants"].values():
         assert v["runs"] == runs and np.isfinite(v["x_vs_loop_jit"]) and v["x_vs_loop_jit"] > 0
