@@ -52,10 +52,11 @@ class BenchConfig:
     repeats: int = 3
     rtol: float = 1e-7
     # NumPy vs XLA: the same float64 trajectory up to operation order over the first
-    # `agree_steps` steps (measured ~1e-15 abs at step 200); later, roundoff differences grow
-    # exponentially on the non-convex problem (at T = 1,000 they reach O(0.1), recorded).
-    rtol_numpy: float = 1e-9
-    agree_steps: int = 200
+    # `agree_steps` steps (measured ~1e-15 at step 60); later, roundoff differences grow
+    # exponentially on the non-convex problem (2e-6 at step 200 for the largest step, O(0.1)
+    # at T = 1,000; the full-length gap is recorded).
+    rtol_numpy: float = 1e-8
+    agree_steps: int = 50
     bandwidth_bytes: int = 2**28
 
 
