@@ -19,7 +19,7 @@ def test_tiny_record(tmp_path):
     assert rec["benchmark"] == "bo_rep" and rec["mode"] == "tiny"
     assert rec["agreement"]["passed"]
     assert rec["agreement"]["max_rel_diff_final_x"] <= rec["agreement"]["rtol"]
-    assert set(rec["variants"]) == {"vmap", "loop_jit", "numpy"}
+    assert set(rec["variants"]) == {"vmap", "loop_jit", "numpy", "numpy_rng"}
     # the NumPy loop ran the same trajectory (same pre-drawn oracle noise)
     agree = rec["agreement"]
     assert agree["numpy_max_rel_diff_x_at_agree_steps"] <= agree["numpy_rtol"]
