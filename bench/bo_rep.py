@@ -16,14 +16,14 @@ draws (refinement, periodic lower steps, z-step, hypergradient; key streams of
 trajectory and its timing *excludes* noise generation (the JAX variants include it: a bias in
 NumPy's favour, stated in the record). ``numpy_rng`` is the same NumPy loop drawing its noise
 with ``numpy.random.default_rng`` inside the timer (a different noise stream, so timed but not
-compared): the like-for-like cost of a NumPy user's run. float64 (an entry point, like the harness). ``vmap`` and
-``loop_jit`` must agree on the final upper-level iterates x_T to ``rtol`` (relative, max over
-the grid); NumPy must agree with JAX on x after the first ``agree_steps`` steps to
-``rtol_numpy`` (beyond that, float64 roundoff differences between NumPy and XLA grow
-exponentially on this non-convex problem, so x_T itself differs at O(0.1); the gap is
-recorded); non-finite entries must coincide. The yardstick is the memory
-bandwidth measured in the same run (``bandwidth``). Absolute times are under ``volatile``;
-ratios are the result. No GPU was available when this was written.
+compared): the like-for-like cost of a NumPy user's run. float64 (an entry point, like the
+harness). ``vmap`` and ``loop_jit`` must agree on the final upper-level iterates x_T to ``rtol``
+(relative, max over the grid); NumPy must agree with JAX on x after the first ``agree_steps``
+steps to ``rtol_numpy`` (beyond that, float64 roundoff differences between NumPy and XLA grow
+exponentially on this non-convex problem, so x_T itself differs at O(0.1); the gap is recorded);
+non-finite entries must coincide. The yardstick is the memory bandwidth measured in the same run
+(``bandwidth``). Absolute times are under ``volatile``; ratios are the result. No GPU was
+available when this was written.
 """
 
 from __future__ import annotations
