@@ -28,13 +28,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from experiments import _harness
 from experiments._harness import Figure, Paper, Results
 from jaxrank.data import sentiment as TX
 from jaxrank.optim import bilevel as B
 from jaxrank.optim import bilevel_tasks as T
-from jaxrank.optim import run
+from jaxrank.optim import from_optax, run
 from jaxrank.sweep import sweep
 
 # --------------------------------------------------------------------------- config
@@ -60,7 +61,10 @@ class Config:
     s0_refine: int = 10
     s0_neumann: int = 10
     s0_saba_blocks: int = 32
-    s0_methods: tuple[str, ...] = ("bo_rep", "soba", "ma_soba", "stocbio", "ttsa", "saba")
+    s0_methods: tuple[str, ...] = ("bo_rep", "soba", "ma_soba", "stocbio", "ttsa", "saba",
+                                   "sustain", "vrbo")
+    s0_vrbo_period: int = 10  # VRBO checkpoint period q (large batch = 4 minibatches)
+    s0_sustain_correction: float = 0.5  # SUSTAIN momentum weight η (decayed as (t+1)^(-2/3))
     # text data (S1-S3) -------------------------------------------------------
     text_source: str = "vader"  # or "synthetic"
     vocab_size: int = 2000
@@ -73,20 +77,25 @@ class Config:
     s1_n_train: int = 1500
     s1_n_val: int = 300
     s1_n_test: int = 1000
-    s1_batch: int = 64
-    s1_epochs: int = 4
+    s1_batch: int = 32
+    s1_epochs: int = 8
     s1_methods: tuple[str, ...] = ("bo_rep", "soba", "ma_soba", "stocbio", "ttsa", "saba")
     s1_evals_per_epoch: int = 1
     s1_reg: float = 1e-4
-    s1_lower_lr: float = 0.5
-    # upper step of each method (BO-REP: length of the normalized step of λ ∈ R^n)
+    # Step-size selection (S1 and S2), always by mean-over-seeds final VALIDATION accuracy:
+    # (1) the lower step γ shared by every method (y, z and Neumann steps) is the best of this
+    #     grid for plain single-level SGD on the (noisy) training set ("erm", also a reference);
+    # (2) each method's upper step is the best of its own 3-point grid, center × (0.1, 1, 10)
+    #     (same size and span for every method; BO-REP's step is the normalized step length).
+    s1_lower_lrs: tuple[float, ...] = (0.5, 1.0, 2.0)
     s1_upper_lr: tuple[tuple[str, float], ...] = (
-        ("bo_rep", 0.5), ("soba", 100.0), ("ma_soba", 100.0), ("stocbio", 100.0),
+        ("bo_rep", 1.0), ("soba", 100.0), ("ma_soba", 100.0), ("stocbio", 100.0),
         ("ttsa", 100.0), ("saba", 100.0))
+    upper_lr_factors: tuple[float, ...] = (0.1, 1.0, 10.0)
     # S2 HPO -----------------------------------------------------------------
     s2_n_train: int = 500
     s2_noise: float = 0.2
-    s2_epochs: int = 8
+    s2_epochs: int = 20
     s2_methods: tuple[str, ...] = ("bo_rep", "soba", "ma_soba", "stocbio", "ttsa")
     s2_log_reg0: float = -7.0
     s2_upper_lr: tuple[tuple[str, float], ...] = (
@@ -113,13 +122,15 @@ SMOKE = dataclasses.replace(
     FULL, seeds=(0, 1), s0_dim=4, s0_steps=60, s0_step_sizes=(0.01, 1.0), s0_periods=(1, 4),
     s0_saba_blocks=4, text_source="synthetic", vocab_size=60, max_len=8, embed_dim=4, hidden=4,
     s1_noise=(0.3,), s1_n_train=64, s1_n_val=32, s1_n_test=64, s1_batch=16, s1_epochs=1,
-    s2_n_train=64, s2_epochs=1, s3_train_tasks=4, s3_test_tasks=4, s3_shots=4,
-    s3_tasks_per_batch=2, s3_steps=4, s3_evals=2, s3_head_steps=5,
-    s0_methods=("bo_rep", "soba"), s1_methods=("bo_rep", "soba"), s2_methods=("bo_rep",),
+    s1_lower_lrs=(0.5, 2.0), upper_lr_factors=(1.0, 10.0), s2_n_train=64, s2_epochs=1,
+    s3_train_tasks=4, s3_test_tasks=4, s3_shots=4, s3_tasks_per_batch=2, s3_steps=4, s3_evals=2,
+    s3_head_steps=5, s0_methods=("bo_rep", "sustain"), s1_methods=("bo_rep",),
+    s2_methods=("bo_rep",),
     s3_methods=("bo_rep",))
 
 NAMES = {"bo_rep": "BO-REP", "soba": "SOBA", "ma_soba": "MA-SOBA", "stocbio": "StocBiO",
-         "ttsa": "TTSA", "saba": "SABA", "anil": "ANIL"}
+         "ttsa": "TTSA", "saba": "SABA", "anil": "ANIL", "sustain": "SUSTAIN", "vrbo": "VRBO",
+         "erm": "single-level SGD"}
 
 
 def key(*parts: Any) -> str:
@@ -131,7 +142,8 @@ def key(*parts: Any) -> str:
 
 
 def make_solver(method: str, upper, lower, sampler, *, upper_lr, lower_lr, momentum=0.9,
-                period=2, lower_steps=2, refine=10, neumann=10, block=None, num_blocks=1):
+                period=2, lower_steps=2, refine=10, neumann=10, block=None, num_blocks=1,
+                vrbo_period=10, sustain_correction=0.5):
     """One solver per method name with the shared schedule (every task uses this)."""
     if method == "bo_rep":
         return B.bo_rep(upper, lower, learning_rate=upper_lr, momentum=momentum,
@@ -152,6 +164,14 @@ def make_solver(method: str, upper, lower, sampler, *, upper_lr, lower_lr, momen
     if method == "saba":
         return B.saba(upper, lower, learning_rate=upper_lr, lower_lr=lower_lr, block=block,
                       num_blocks=num_blocks)
+    if method == "sustain":
+        return B.sustain(upper, lower, learning_rate=upper_lr, lower_lr=lower_lr,
+                         correction=sustain_correction, neumann_lr=lower_lr,
+                         neumann_steps=neumann, sampler=sampler)
+    if method == "vrbo":
+        return B.vrbo(upper, lower, learning_rate=upper_lr, lower_lr=lower_lr,
+                      inner_steps=lower_steps, period=vrbo_period, neumann_lr=lower_lr,
+                      neumann_steps=neumann, checkpoint_batches=4, sampler=sampler)
     if method == "anil":
         return B.anil(upper, lower, learning_rate=upper_lr, inner_lr=lower_lr,
                       inner_steps=3 * lower_steps, sampler=sampler)
@@ -182,7 +202,8 @@ def _s0_fn(method: str, config: Config, period: int | None = None):
             lower_lr=config.s0_lower_lr, momentum=config.s0_momentum,
             period=config.s0_period if period is None else period,
             lower_steps=config.s0_lower_steps, refine=config.s0_refine,
-            neumann=config.s0_neumann, block=_s0_block, num_blocks=config.s0_saba_blocks)
+            neumann=config.s0_neumann, block=_s0_block, num_blocks=config.s0_saba_blocks,
+            vrbo_period=config.s0_vrbo_period, sustain_correction=config.s0_sustain_correction)
         dt = data["h"].dtype
         d = data["h"].shape[0]
         x0 = jnp.full((d,), config.s0_x0, dt)
@@ -321,8 +342,16 @@ def _eval_record(every: int):
     return record
 
 
+def _erm_loss(params, data, key, *, sampler):
+    """Single-level training loss: unweighted CE on a (noisy) training minibatch + ρ/2‖w‖²."""
+    batch = sampler(key, data)
+    return T.hpo_lower(jnp.log(batch["reg"]), params[1], batch)
+
+
 @functools.cache
-def _clf_fn(task: str, method: str, config: Config, steps: int, every: int, upper_lr: float):
+def _clf_fn(task: str, method: str, config: Config, steps: int, every: int):
+    """``one(data, x0, lower_lr, upper_lr=..., seed=...) -> (test-acc curve, final val acc,
+    final test acc, final x)``; both step sizes are traced, so a grid × seeds is one vmap."""
     upper, lower = (T.clean_upper, T.clean_lower) if task == "s1" else (T.hpo_upper, T.hpo_lower)
     sampler = T.minibatch_sampler(config.s1_batch, config.s1_batch)
     record = _eval_record(every)
@@ -330,36 +359,80 @@ def _clf_fn(task: str, method: str, config: Config, steps: int, every: int, uppe
     def block(i, data):
         return sampler(jax.random.key(i), data)
 
-    def one(data, x0, seed):
+    def one(data, x0, lower_lr, upper_lr, seed):
         n = data["tok"].shape[0]
-        solver = make_solver(method, upper, lower, sampler, upper_lr=upper_lr,
-                             lower_lr=config.s1_lower_lr, momentum=0.9, period=2, lower_steps=2,
-                             refine=10, neumann=5, block=block,
-                             num_blocks=max(1, n // config.s1_batch))
+        if method == "erm":  # plain minibatch SGD on the training loss (x unused and fixed)
+            solver = from_optax(optax.sgd(lower_lr),
+                                functools.partial(_erm_loss, sampler=sampler))
+        else:
+            solver = make_solver(method, upper, lower, sampler, upper_lr=upper_lr,
+                                 lower_lr=lower_lr, momentum=0.9, period=2, lower_steps=2,
+                                 refine=10, neumann=5, block=block,
+                                 num_blocks=max(1, n // config.s1_batch))
         w0 = T.init_classifier(jax.random.key(seed), config.vocab_size, config.embed_dim,
                                config.hidden, jnp.dtype(config.dtype))
         (x, w), _, accs = run(solver, (x0, w0), steps, data, key=jax.random.key(1000 + seed),
                               record=record)
-        final = T.accuracy(w, data["ttok"], data["tlab"])
-        return accs, final, x
+        return (accs, T.accuracy(w, data["vtok"], data["vlab"]),
+                T.accuracy(w, data["ttok"], data["tlab"]), x)
 
     return one
 
 
-def _run_clf(task: str, config: Config, data, test, x0, methods, upper_lrs, epochs, n_train):
+def _run_clf(task: str, config: Config, data, test, x0, methods, upper_lrs, epochs, n_train,
+             series, summary, prefix):
+    """Step-size selection by validation accuracy, then the selected runs' curves/summaries.
+
+    Returns ``{method: final x at the selected step, per seed}``."""
     steps_per_epoch = max(1, n_train // config.s1_batch)
     steps = steps_per_epoch * epochs
     every = max(1, steps_per_epoch // config.s1_evals_per_epoch)
     data = {k: jnp.asarray(v) for k, v in data.items()} | {
         "ttok": jnp.asarray(test[0]), "tlab": jnp.asarray(test[1])}
+    ev = np.arange(0, steps, every)
+    series["epochs"] = np.concatenate([ev, [steps]]) / steps_per_epoch
+    seeds = list(config.seeds)
+    dt = config.dtype
     out = {}
-    lrs = dict(upper_lrs)
+
+    def one_method(method, lower_lr, grid):
+        accs, val, test_acc, x = sweep(_clf_fn(task, method, config, steps, every),
+                                       {"upper_lr": np.asarray(grid, dt), "seed": seeds},
+                                       data, jnp.asarray(x0), jnp.asarray(lower_lr, dt))
+        val_mean = np.asarray(val).mean(axis=1)  # (grid,): mean over seeds
+        best = int(np.argmax(val_mean))  # first best on ties
+        curve = np.concatenate([np.asarray(accs)[best][:, ev],
+                                np.asarray(test_acc)[best][:, None]], axis=1)
+        series[key(*prefix, method, "test_acc")] = curve.mean(axis=0)
+        summary[key(task, *prefix, method, "final_test_acc")] = [float(v) for v in curve[:, -1]]
+        summary[key(task, *prefix, method, "final_val_acc")] = [
+            float(v) for v in np.asarray(val)[best]]
+        summary[key(task, *prefix, method, "selected_lr")] = float(grid[best])
+        summary[key(task, *prefix, method, "lr_grid")] = [float(g) for g in grid]
+        summary[key(task, *prefix, method, "val_acc_grid")] = [float(v) for v in val_mean]
+        return np.asarray(x)[best]
+
+    # (1) the shared lower step: plain single-level SGD, grid over its only step size.
+    lrs = list(config.s1_lower_lrs)
+    erm = functools.partial(_clf_fn(task, "erm", config, steps, every), upper_lr=1.0)  # unused
+    accs, val, test_acc, _ = sweep(erm, {"lower_lr": np.asarray(lrs, dt), "seed": seeds},
+                                   data, jnp.asarray(x0))
+    val_mean = np.asarray(val).mean(axis=1)
+    best = int(np.argmax(val_mean))
+    lower_lr = lrs[best]
+    curve = np.concatenate([np.asarray(accs)[best][:, ev], np.asarray(test_acc)[best][:, None]],
+                           axis=1)
+    series[key(*prefix, "erm", "test_acc")] = curve.mean(axis=0)
+    summary[key(task, *prefix, "erm", "final_test_acc")] = [float(v) for v in curve[:, -1]]
+    summary[key(task, *prefix, "erm", "final_val_acc")] = [float(v) for v in np.asarray(val)[best]]
+    summary[key(task, *prefix, "erm", "lr_grid")] = [float(g) for g in lrs]
+    summary[key(task, *prefix, "erm", "val_acc_grid")] = [float(v) for v in val_mean]
+    summary[key(task, *prefix, "lower_lr")] = float(lower_lr)
+    # (2) each method's upper step, with the shared lower step.
+    centers = dict(upper_lrs)
     for method in _harness.progress(methods, task):
-        accs, final, x = sweep(_clf_fn(task, method, config, steps, every, lrs[method]),
-                               {"seed": list(config.seeds)}, data, jnp.asarray(x0))
-        ev = np.arange(0, steps, every)
-        curve = np.concatenate([np.asarray(accs)[:, ev], np.asarray(final)[:, None]], axis=1)
-        out[method] = (curve, np.concatenate([ev, [steps]]) / steps_per_epoch, np.asarray(x))
+        grid = [centers[method] * f for f in config.upper_lr_factors]
+        out[method] = one_method(method, lower_lr, grid)
     return out
 
 
@@ -369,13 +442,10 @@ def run_s1(config: Config) -> Results:
     for p in config.s1_noise:
         data, test, clean = _classification_split(config, config.s1_n_train, p)
         x0 = np.zeros(config.s1_n_train, config.dtype)
-        res = _run_clf("s1", config, data, test, x0, config.s1_methods, config.s1_upper_lr,
-                       config.s1_epochs, config.s1_n_train)
-        for method, (curve, epochs, lam) in res.items():
-            series[key(p, method, "test_acc")] = curve.mean(axis=0)
-            series["epochs"] = epochs
-            summary[key("s1", p, method, "final_test_acc")] = [float(v) for v in curve[:, -1]]
-            au = [_auroc(lam[s], clean) for s in range(lam.shape[0])]
+        lam = _run_clf("s1", config, data, test, x0, config.s1_methods, config.s1_upper_lr,
+                       config.s1_epochs, config.s1_n_train, series, summary, (p,))
+        for method, x in lam.items():
+            au = [_auroc(x[s], clean) for s in range(x.shape[0])]
             summary[key("s1", p, method, "weight_auroc")] = au
     return Results(series, summary, list(config.seeds))
 
@@ -383,15 +453,13 @@ def run_s1(config: Config) -> Results:
 def run_s2(config: Config) -> Results:
     data, test, _ = _classification_split(config, config.s2_n_train, config.s2_noise)
     x0 = np.asarray(config.s2_log_reg0, config.dtype)
-    res = _run_clf("s2", config, data, test, x0, config.s2_methods, config.s2_upper_lr,
-                   config.s2_epochs, config.s2_n_train)
+    data["reg"] = np.asarray(np.exp(config.s2_log_reg0), config.dtype)  # erm's fixed ρ = e^{λ0}
     series: dict[str, Any] = {}
     summary: dict[str, Any] = {}
-    for method, (curve, epochs, lam) in res.items():
-        series[key(method, "test_acc")] = curve.mean(axis=0)
-        series["epochs"] = epochs
-        summary[key("s2", method, "final_test_acc")] = [float(v) for v in curve[:, -1]]
-        summary[key("s2", method, "final_log_reg")] = [float(v) for v in lam]
+    lam = _run_clf("s2", config, data, test, x0, config.s2_methods, config.s2_upper_lr,
+                   config.s2_epochs, config.s2_n_train, series, summary, ())
+    for method, x in lam.items():
+        summary[key("s2", method, "final_log_reg")] = [float(v) for v in x]
     return Results(series, summary, list(config.seeds))
 
 
@@ -404,9 +472,10 @@ def plot_clf(record: Mapping[str, Any]):
     methods = record["config"][f"{fig_id}_methods"]
     fig, axes = plt.subplots(1, len(prefixes), figsize=(5.5 * len(prefixes), 3.6), squeeze=False)
     for ax, pre in zip(axes[0], prefixes, strict=True):
-        for m in methods:
-            ax.plot(s["epochs"], s[f"{pre}{m}/test_acc"], "o-", ms=3, label=NAMES[m])
-        ax.set(xlabel="epoch", ylabel="test accuracy (mean over seeds)",
+        for m in ("erm", *methods):
+            ax.plot(s["epochs"], s[f"{pre}{m}/test_acc"], "o-" if m != "erm" else "k--", ms=3,
+                    label=NAMES[m])
+        ax.set(xlabel="epoch", ylabel="test accuracy (mean over seeds, val-selected step)",
                title=f"noise p = {pre[:-1]}" if pre else "HPO (log ℓ2 coefficient)")
         ax.legend()
     fig.suptitle(record["title"])

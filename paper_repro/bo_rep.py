@@ -108,18 +108,29 @@ def _learned(records, fig: str, curve_key: str) -> tuple[bool, str]:
     return last > const + ACC_TOL, f" (constant-predictor level {const:.3f})"
 
 
+def _lr(s, prefix, m) -> str:
+    """`` @lr`` when the record holds the validation-selected step size (S1/S2), else ''."""
+    v = s.get(key(*prefix, m, "selected_lr"))
+    return "" if v is None else f" @{_f(v):g}"
+
+
 def _beats(records, fig: str, prefix: tuple, methods, metric: str, cases, parts, tag="",
            curve_key=None):
     s = records[fig]["summary"]
     learned, note = _learned(records, fig, curve_key) if curve_key else (True, "")
     bo = _mean(s[key(*prefix, "bo_rep", metric)])
-    parts.append(f"{tag}BO-REP {bo:.3f}" + ("" if learned else note + ", no learning: undecided"))
+    parts.append(f"{tag}BO-REP {bo:.3f}{_lr(s, prefix, 'bo_rep')}"
+                 + ("" if learned else note + ", no learning: undecided"))
     for m in methods:
         if m == "bo_rep":
             continue
         v = _mean(s[key(*prefix, m, metric)])
         cases[f"{tag}{m}"] = (bo >= v - ACC_TOL) if learned else None
-        parts.append(f"{m} {v:.3f}")
+        parts.append(f"{m} {v:.3f}{_lr(s, prefix, m)}")
+    erm = s.get(key(*prefix, "erm", metric))
+    if erm is not None:  # the single-level reference (not a case of the claim)
+        parts.append(f"[single-level SGD {_mean(erm):.3f} @γ="
+                     f"{_f(s[key(*prefix, 'lower_lr')]):g}]")
 
 
 def c4(records: Mapping[str, Any]) -> Outcome:
@@ -169,7 +180,8 @@ CLAIMS = (
     Claim("C1", "Thm 1 (spec S0 a): BO-REP converges to ‖∇Φ‖ ≤ ε over a wide range of upper "
           "step sizes on an (L0,L1)-smooth problem", ("s0",), c1),
     Claim("C2", "Sec. 1/3 (spec S0 b): un-normalized methods (SOBA, MA-SOBA, StocBiO, TTSA, "
-          "SABA) diverge or need much smaller steps when the smoothness is unbounded",
+          "SABA, SUSTAIN, VRBO) diverge or need much smaller steps when the smoothness is "
+          "unbounded",
           ("s0",), c2),
     Claim("C3", "Sec. 4 (spec S0 c): periodic lower-level updates: a longer period I costs "
           "little once ηI is small", ("s0",), c3),

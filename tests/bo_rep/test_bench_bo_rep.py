@@ -1,5 +1,6 @@
-"""The bo_rep benchmark: a tiny run writes a well-formed record, and its agreement check fails on
-perturbed or mismatched final iterates (no timing assertions)."""
+"""The bo_rep benchmark: a tiny run writes a well-formed record (the NumPy reference ran the same
+trajectory), and its agreement check fails on perturbed or mismatched final iterates (no timing
+assertions)."""
 
 import json
 
@@ -18,12 +19,34 @@ def test_tiny_record(tmp_path):
     assert rec["benchmark"] == "bo_rep" and rec["mode"] == "tiny"
     assert rec["agreement"]["passed"]
     assert rec["agreement"]["max_rel_diff_final_x"] <= rec["agreement"]["rtol"]
-    assert set(rec["variants"]) == {"vmap", "loop_jit"}
+    assert set(rec["variants"]) == {"vmap", "loop_jit", "numpy", "numpy_rng"}
+    # the NumPy loop ran the same trajectory (same pre-drawn oracle noise)
+    agree = rec["agreement"]
+    assert agree["numpy_max_rel_diff_x_at_agree_steps"] <= agree["numpy_rtol"]
+    assert agree["agree_steps"] == min(bb.TINY.agree_steps, bb.TINY.steps)
     runs = len(bb.TINY.step_sizes) * len(bb.TINY.seeds)
     for v in rec["variants"].values():
         assert v["runs"] == runs and np.isfinite(v["x_vs_loop_jit"]) and v["x_vs_loop_jit"] > 0
     assert rec["variants"]["loop_jit"]["x_vs_loop_jit"] == 1.0
     assert set(rec["volatile"]["compile_s"]) == {"vmap", "loop_jit"}
+
+
+@pytest.mark.slow  # compiles the noise pre-draw and a float64 run (> 3 s on 2 shared cores)
+def test_numpy_reference_departs_when_its_noise_is_perturbed():
+    """The NumPy loop really consumes the pre-drawn noise (a changed draw changes x_T)."""
+    import jax
+    import jax.numpy as jnp
+
+    cfg = bb.TINY
+    data = bb._data(cfg)
+    draws = bb._predraw(cfg, data, 0)
+    np_data = {k: np.asarray(v) for k, v in data.items()}
+    x = bb.numpy_bo_rep(np_data, 0.01, draws, cfg)
+    ref = np.asarray(jax.jit(bb._final_fn(cfg))(data, jnp.asarray(0.01), 0))
+    assert bb.agreement(x, ref, cfg.rtol_numpy) <= cfg.rtol_numpy
+    draws["hyper"]["fx"] = draws["hyper"]["fx"] + 1e-3
+    with pytest.raises(RuntimeError, match="disagree"):
+        bb.agreement(bb.numpy_bo_rep(np_data, 0.01, draws, cfg), ref, cfg.rtol_numpy)
 
 
 def test_agreement_raises_on_perturbed_result():
