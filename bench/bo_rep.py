@@ -118,32 +118,39 @@ def agreement(x: np.ndarray, ref: np.ndarray, rtol: float) -> float:
 # --------------------------------------------------------------------------- NumPy reference
 
 
-def _predraw(config: BenchConfig, data, seed: int) -> dict[str, Any]:
+def _predraw(config: BenchConfig, data, seeds) -> dict[int, dict[str, Any]]:
     """Every S0 minibatch one BO-REP run draws, from the solver's own key streams (untimed).
 
-    Returns NumPy arrays: ``refine`` (T1(2^E − 1) batches at t = 0), ``lower`` (T, N),
-    ``z`` (T,) and ``hyper`` (T,) batches (only the noise fields; H, B, y_tgt are constant).
+    One compiled call for all ``seeds``. Returns, per seed, NumPy arrays: ``refine``
+    (T1(2^E − 1) batches at t = 0), ``lower`` (T, N), ``z`` (T,) and ``hyper`` (T,) batches
+    (only the noise fields; H, B, y_tgt are constant).
     """
     from jaxrank.optim import bilevel as B
 
     c = _exp_config(config)
-    key = jax.random.fold_in(jax.random.key(seed), 17)  # as experiments.bo_rep._s0_fn
     noise_keys = ("fx", "fy", "gy", "s", "e")
+    n_refine = c.s0_refine * (2**2 - 1)  # refine_epochs = 2 in make_solver
 
     def draw(k_t, stream, i):
         b = T.quartic_sampler(jax.random.fold_in(jax.random.fold_in(k_t, stream), i), data)
         return {n: b[n] for n in noise_keys}
 
-    def per_step(t):
-        k_t = jax.random.fold_in(key, t)  # run()'s per-step key
-        lower = jax.vmap(lambda j: draw(k_t, B._LOWER, j))(jnp.arange(c.s0_lower_steps))
-        return lower, draw(k_t, B._ZSTEP, 0), draw(k_t, B._HYPER, 0)
+    def one(seed):
+        key = jax.random.fold_in(jax.random.key(seed), 17)  # as experiments.bo_rep._s0_fn
 
-    lower, z, hyper = jax.jit(jax.vmap(per_step))(jnp.arange(c.s0_steps))
-    n_refine = c.s0_refine * (2**2 - 1)  # refine_epochs = 2 in make_solver
-    k0 = jax.random.fold_in(key, 0)
-    refine = jax.vmap(lambda i: draw(k0, B._REFINE, i))(jnp.arange(n_refine))
-    return jax.tree.map(np.asarray, {"refine": refine, "lower": lower, "z": z, "hyper": hyper})
+        def per_step(t):
+            k_t = jax.random.fold_in(key, t)  # run()'s per-step key
+            lower = jax.vmap(lambda j: draw(k_t, B._LOWER, j))(jnp.arange(c.s0_lower_steps))
+            return lower, draw(k_t, B._ZSTEP, 0), draw(k_t, B._HYPER, 0)
+
+        lower, z, hyper = jax.vmap(per_step)(jnp.arange(c.s0_steps))
+        k0 = jax.random.fold_in(key, 0)
+        refine = jax.vmap(lambda i: draw(k0, B._REFINE, i))(jnp.arange(n_refine))
+        return {"refine": refine, "lower": lower, "z": z, "hyper": hyper}
+
+    seeds = [int(s) for s in seeds]
+    out = jax.tree.map(np.asarray, jax.jit(jax.vmap(one))(jnp.asarray(seeds)))
+    return {s: jax.tree.map(lambda a, i=i: a[i], out) for i, s in enumerate(seeds)}
 
 
 def numpy_draws(config: BenchConfig, data: dict[str, np.ndarray], seed: int) -> dict[str, Any]:
@@ -229,7 +236,7 @@ def run(config: BenchConfig) -> dict[str, Any]:
 
     pairs = list(zip(list(lrs), list(seeds), strict=True))  # device scalars, split untimed
     np_data = {k: np.asarray(v) for k, v in data.items()}
-    draws = {s: _predraw(config, data, s) for s in config.seeds}  # untimed
+    draws = _predraw(config, data, config.seeds)  # untimed
     np_grid = [(float(g[0]), draws[g[1]]) for g in grid]
     fns = {"vmap": lambda: vmapped_c(data, lrs, seeds),
            "loop_jit": lambda: jnp.stack([single_c(data, lr, s) for lr, s in pairs]),

@@ -39,7 +39,7 @@ def test_numpy_reference_departs_when_its_noise_is_perturbed():
 
     cfg = bb.TINY
     data = bb._data(cfg)
-    draws = bb._predraw(cfg, data, 0)
+    draws = bb._predraw(cfg, data, [0])[0]
     np_data = {k: np.asarray(v) for k, v in data.items()}
     x = bb.numpy_bo_rep(np_data, 0.01, draws, cfg)
     ref = np.asarray(jax.jit(bb._final_fn(cfg))(data, jnp.asarray(0.01), 0))
