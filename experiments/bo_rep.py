@@ -14,8 +14,9 @@ CPU-offline substitutes for the paper's experiments (paper_repro/bo_rep.md lists
 
 Command: ``python -m experiments.bo_rep [--figure s0|s1|s2|s3|all] [--smoke]``. float32 (the
 paper's GPU runs are float32). Seeds are one vmapped call per method. FULL needs the VADER sdist
-(see jaxrank/data/sentiment.py); SMOKE uses synthetic token sequences. Expected CPU time (2 cores,
-alone): about 10 minutes in FULL, under a minute in SMOKE.
+(see jaxrank/data/sentiment.py); SMOKE uses synthetic token sequences. Expected time (2 cores,
+alone): an estimated 12-19 minutes in FULL with the S1/S2 step-size grids (measured only under
+load; see paper_repro/bo_rep.md), under a minute in SMOKE.
 """
 
 from __future__ import annotations
