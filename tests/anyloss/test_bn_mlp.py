@@ -75,8 +75,11 @@ def test_one_full_batch_epoch_is_one_optax_adam_step():
     assert_trees_close(state.stats, stats)
 
 
-@pytest.mark.parametrize("n_train, fraction, batches", [(45, 0.05, 23), (39, 0.05, 39),
-                                                        (45, 0.5, 3)])
+@pytest.mark.parametrize("n_train, fraction, batches", [
+    (45, 0.05, 23),
+    pytest.param(39, 0.05, 39, marks=pytest.mark.slow),  # each case compiles a fit (~2 s idle)
+    pytest.param(45, 0.5, 3, marks=pytest.mark.slow),
+])
 def test_minibatches_per_epoch(n_train, fraction, batches):
     # b = max(1, floor(f · n_train)); ceil(n_train / b) minibatches, the last one partial
     x, y = _data(n=50)
@@ -90,6 +93,7 @@ def test_minibatches_per_epoch(n_train, fraction, batches):
     assert int(state.count) == 2 * batches
 
 
+@pytest.mark.slow  # two fits compiled (~20 s on a loaded 2-core machine)
 def test_padding_rows_and_columns_leaves_training_unchanged():
     x, y = _data(n=30, d=3)
     train = jnp.arange(30) % 5 != 0
