@@ -479,10 +479,25 @@ def _mlp_cv_fn(epochs: int, hidden: int, max_fraction: float, group: tuple[str, 
                    compiler_options=_FAST_COMPILE)
 
 
-def cross_validate_mlp(sets, loss_names, config: Config, amplifiers=None) -> np.ndarray:
+def _width_buckets(sets, ratio: float) -> list[list[int]]:
+    """Size buckets (as :func:`_buckets`) whose widths also lie within ``ratio`` of each other,
+    so a wide set does not pad narrow ones to its feature count."""
+    out: list[list[int]] = []
+    for bucket in _buckets(sets, ratio):
+        for i in sorted(bucket, key=lambda i: sets[i][1].shape[1]):
+            if out and out[-1][0] in bucket and (
+                    sets[i][1].shape[1] <= ratio * sets[out[-1][0]][1].shape[1]):
+                out[-1].append(i)
+            else:
+                out.append([i])
+    return out
+
+
+def cross_validate_mlp(sets, loss_names, config: Config, amplifiers=None,
+                       by_width: bool = False) -> np.ndarray:
     """Fold-mean metrics of the MLP, shape (sets, losses, amplifiers, metrics); every
     (loss, fold) from a fresh initialisation; data sets padded + vmapped per size bucket
-    (``mlp_bucket_ratio``)."""
+    (``mlp_bucket_ratio``; ``by_width``: buckets also split by feature count)."""
     lrs = dict(mlp_settings(config).learning_rates)
     fracs = dict(mlp_settings(config).batch_fractions)
     amps = (config.amplifier,) if amplifiers is None else tuple(amplifiers)
@@ -491,7 +506,7 @@ def cross_validate_mlp(sets, loss_names, config: Config, amplifiers=None) -> np.
     mlp = mlp_settings(config)
     key = jax.random.key(mlp.seed)
     groups = _mlp_groups(loss_names, config)
-    for bucket in _buckets(sets, mlp.bucket_ratio):
+    for bucket in (_width_buckets if by_width else _buckets)(sets, mlp.bucket_ratio):
         x, y, valid, held, dims = _pad_bucket(sets, bucket, config, bias=False)
         args = (jnp.asarray(x, dt), jnp.asarray(y), jnp.asarray(valid), jnp.asarray(held),
                 jnp.asarray(dims), jnp.asarray(amps, dt), key)
@@ -641,8 +656,9 @@ def run_e2_mlp(config: Config) -> Results:
     reuse = config.amplifier in amps
     sets = [_one_set(name, config)[0] for name in config.e2_sets]
     plain = [n for n in E2_LOSSES if not (reuse and n in SWEPT)]
-    tables = cross_validate_mlp(sets, plain, config)[:, :, 0]  # (S, L, M)
-    sweeps = cross_validate_mlp(sets, SWEPT, config, amplifiers=amps)  # (S, 3, A, M)
+    # by width: Caravan (85 features) would otherwise pad Random/Default (2-3) to 85 columns
+    tables = cross_validate_mlp(sets, plain, config, by_width=True)[:, :, 0]  # (S, L, M)
+    sweeps = cross_validate_mlp(sets, SWEPT, config, amplifiers=amps, by_width=True)  # (S,3,A,M)
     for s_i, (name, _, y) in enumerate(sets):
         res = dict(zip(plain, tables[s_i], strict=True))
         for j, loss in enumerate(SWEPT):
