@@ -40,7 +40,8 @@ def _e2():
             for loss in ("anyloss_acc", "anyloss_f1", "anyloss_bacc"):
                 for a in AMPS:
                     s[f"{name}/sweep/{loss}/L{a:g}/{met}"] = 0.8
-    return {"summary": s, "config": {"e2_sets": list(SETS), "amplifiers": list(AMPS)}}
+    return {"summary": s, "config": {"e2_sets": list(SETS)},
+            "results": {"series": {"amplifiers": list(AMPS)}}}
 
 
 def _e3():
@@ -60,7 +61,8 @@ def _e4():
 
 
 def _records():
-    return {"e1": _e1(), "e2": _e2(), "e3": _e3(), "e4": _e4()}
+    return {"e1": _e1(), "e2": _e2(), "e3": _e3(), "e4": _e4(), "e1_mlp": _e1(),
+            "e2_mlp": _e2()}
 
 
 CLAIMS = {c.id: c for c in C.ALL_CLAIMS}
@@ -76,6 +78,13 @@ FLIPS = {
     "C7": ("e4", {"breast/anyloss_f1/ratio_to_bce": 3.0}, 2),
     "C7b": ("e4", {"random/sol_f1/ratio_to_bce": 0.5}, 2),
     "C8": ("e1", {"mean/anyloss_gmean/gmean": 0.7}, 5),
+    "C1m": ("e1_mlp", {"sign/f0.5/bce/rope0.01/right": 0.01}, 10),
+    "C2m": ("e1_mlp", {"sign/accuracy/mse/rope0.01/left": 0.96,
+                       "sign/accuracy/mse/rope0.01/rope": 0.04}, 2),
+    "C3m": ("e1_mlp", {"gain/f1/spearman": -0.2}, 4),
+    "C4m": ("e2_mlp", {"random/anyloss_bacc/balanced_accuracy": 0.72}, 4),
+    "C5m": ("e2_mlp", {"breast/sweep/anyloss_f1/L50/f1": 0.6}, 6),
+    "C8m": ("e1_mlp", {"mean/anyloss_bacc/balanced_accuracy": 0.7}, 3),
 }
 
 
@@ -108,11 +117,15 @@ def test_undecided_cases():
     recs["e1"]["summary"]["gain/f2/0.5-0.7/n"] = 1
     assert CLAIMS["C3"].evaluate(recs).decided == 2
     # C5: no amplifier in [50, 90] besides 73: undecided
-    recs["e2"]["config"]["amplifiers"] = [30.0, 73.0, 110.0]
+    recs["e2"]["results"]["series"]["amplifiers"] = [30.0, 73.0, 110.0]
     assert CLAIMS["C5"].evaluate(recs).status == "undecided"
     # C7b: no SOL timing
     recs["e4"]["config"]["timing_losses"] = ["bce", "anyloss_f1"]
     assert CLAIMS["C7b"].evaluate(recs).status == "undecided"
+    # the MLP claims read their own records, not the SLP ones
+    recs["e1_mlp"]["summary"]["sign/gmean/bce/rope0.01/right"] = 0.5
+    assert CLAIMS["C1m"].evaluate(recs).decided == 9
+    assert CLAIMS["C1"].evaluate(recs).decided == 9  # unchanged by the MLP record
 
 
 @pytest.mark.slow  # compiles the experiment's SLP program (~30 s on a loaded 2-core machine)
