@@ -141,3 +141,20 @@ def test_bench_tiny_record(tmp_path):
     assert set(rec["ratios"]) == {"loss_grad", "slp_fit/breast"}
     for r in rec["ratios"].values():
         assert r["bce"] == pytest.approx(1.0) and all(v > 0 for v in r.values())
+
+
+@pytest.mark.parametrize("fig_id", ["e1_mlp", "e2_mlp"])
+def test_committed_mlp_records_use_the_current_mlp_settings(fig_id):
+    """The checker compares only ``config`` (whose ``mlp`` field is None = the official MLP), so
+    the MLP settings a record used are compared here with the current defaults: changing
+    ``MLP_FULL`` without regenerating the MLP records fails this test."""
+    import dataclasses
+    import json
+
+    from experiments import anyloss as E
+    from paper_repro import check
+
+    rec = json.loads((check.REPO_ROOT / "figures" / "anyloss" / f"{fig_id}.json").read_text())
+    used = rec["results"]["series"]["mlp_config"]
+    current = json.loads(json.dumps(dataclasses.asdict(E.mlp_settings(E.FULL))))
+    assert used == current, f"{fig_id}: rerun python -m experiments.anyloss --figure {fig_id}"
