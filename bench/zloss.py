@@ -10,16 +10,20 @@ Billion Word speed claim as a scaling law), measured side by side in one run:
 
 For every (d, m) it records seconds per SGD step, the log-log slope of time vs D per method and
 the naive/factored and h-softmax/factored ratios at the largest D where both were measured.
-The naive layer is only run up to ``max_naive_D`` (CPU time); where the grid goes further, its
-time at the largest D is **extrapolated** from the fitted slope and marked as such in the record
-(never mixed with measured ratios). Absolute times are volatile (shared CPU); ratios are the
-result. No GPU was available in this session (``env.backend``).
+The default (full) mode **measures** every point of the issue's grid, D ∈ {1e3, 1e4, 1e5, 1e6},
+d ∈ {128, 256}, m ∈ {1, 32}, for all three methods, with fewer steps and one repetition where a
+naive step is slow (``work`` and ``big_D``). ``--quick`` runs the naive layer only up to
+``max_naive_D``; where a grid goes further, the naive time at the largest D is **extrapolated**
+from the fitted slope and marked ``measured: false`` (never mixed with measured ratios). The
+1-minute load average (``os.getloadavg``) is recorded per cell: absolute times are volatile
+(shared CPU); ratios are the result. No GPU was available in this session (``env.backend``).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -39,13 +43,14 @@ class Config:
     max_naive_D: int
     work: float          # D·d·m·steps per naive timing run
     steps: int           # factored / h-softmax steps per timed call
-    repeats: int
+    repeats: int         # timed calls per point (best of), after one compiling call
+    big_D: int = 0       # from this D on (if > 0), naive points use 1 timed call
 
 
-FULL = Config("full", (1000, 3000, 10000, 30000, 100000, 300000, 1000000), (128, 256), (1, 32),
-              max_naive_D=1000000, work=2e9, steps=200, repeats=2)
-QUICK = dataclasses.replace(FULL, mode="quick", sizes=(1000, 10000, 100000, 1000000),
-                            max_naive_D=300000, work=1e9, steps=100)
+FULL = Config("full", (1000, 10000, 100000, 1000000), (128, 256), (1, 32),
+              max_naive_D=1000000, work=5e8, steps=50, repeats=2, big_D=100000)
+QUICK = dataclasses.replace(FULL, mode="quick", max_naive_D=300000, work=1e9, steps=100,
+                            big_D=0)
 TINY = Config("tiny", (200, 2000), (8,), (1, 4), max_naive_D=2000, work=1e5, steps=5, repeats=1)
 METHODS = ("factored_zloss", "naive_softmax", "hsoftmax")
 
@@ -55,19 +60,25 @@ def measure(config: Config) -> dict:
     for d in config.dims:
         for m in config.batches:
             times = {meth: {} for meth in METHODS}
+            load = {"start": os.getloadavg()[0]}
             for size in config.sizes:
                 for meth in METHODS:
+                    repeats = config.repeats
                     if meth == "naive_softmax":
                         if size > config.max_naive_D:
                             continue
                         steps = int(np.clip(config.work / (size * d * m), 2, config.steps))
+                        if config.big_D and size >= config.big_D:
+                            repeats = 1
                     else:
                         steps = config.steps
-                    times[meth][size] = time_step(meth, size, d, m, steps, config.repeats)
+                    times[meth][size] = time_step(meth, size, d, m, steps, repeats)
                     print(f"d={d} m={m} D={size} {meth}: {times[meth][size] * 1e3:.3f} ms/step",
                           file=sys.stderr, flush=True)
+            load["end"] = os.getloadavg()[0]
             cell = {"s_per_step": {meth: {str(k): v for k, v in t.items()}
-                                   for meth, t in times.items()}}
+                                   for meth, t in times.items()},
+                    "load_avg_1min": load}
             slopes = {meth: loglog_slope(list(t), list(t.values())) for meth, t in times.items()}
             cell["loglog_slope"] = slopes
             big = max(config.sizes)
@@ -90,13 +101,15 @@ def measure(config: Config) -> dict:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.zloss", description=__doc__)
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="D up to 1e6, naive up to 3e5")
+    size.add_argument("--quick", action="store_true",
+                      help="naive only up to 3e5 (D = 1e6 extrapolated), more steps")
     size.add_argument("--tiny", action="store_true", help="seconds, for tests")
     parser.add_argument("--out", default=None, help="record path (default bench/results/)")
     parser.add_argument("--device-note", default="CPU only: no GPU in this session")
     args = parser.parse_args(argv)
     config = TINY if args.tiny else QUICK if args.quick else FULL
     t0 = time.perf_counter()
+    load_start = list(os.getloadavg())
     cells = measure(config)
     rows = []
     for key, cell in cells.items():
@@ -110,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                          else "") + f" --device-note {args.device_note}"
     record = {"command": command, "mode": config.mode, "config": dataclasses.asdict(config),
               "device_note": args.device_note, "cells": cells,
-              "volatile": {"wall_time_s": round(time.perf_counter() - t0, 1)}}
+              "volatile": {"wall_time_s": round(time.perf_counter() - t0, 1),
+                           "load_avg_start": load_start}}
     path = _common.write_record("zloss", record, args.out)
     print(f"wrote {path}")
     return 0
