@@ -82,11 +82,14 @@ class TTTConfig:
     target_top20_error: float   # fixed before any run
 
 
-# The target and every setting below were fixed before the first full run (only --tiny had
-# run) and not changed after.
+# The target and every setting below except `chunk` were fixed before the first full run (only
+# --tiny had run) and not changed after. The first full run evaluated the factored layer every
+# 2000 steps and the naive ones every 50: every method met the target at its first evaluation,
+# so the time to target measured the evaluation spacing. `chunk` is now the same for all (the
+# factored and naive Z-loss layers then meet the target at the same step).
 TTT = TTTConfig("full", 100000, 128, 32, zipf=1.0, noise=0.5,
                 lr={"factored_zloss": 0.05, "naive_zloss": 0.05, "naive_softmax": 0.05},
-                chunk={"factored_zloss": 2000, "naive_zloss": 50, "naive_softmax": 50},
+                chunk={"factored_zloss": 50, "naive_zloss": 50, "naive_softmax": 50},
                 budget_s=60.0, n_eval=256, target_top20_error=0.5)
 TTT_TINY = dataclasses.replace(TTT, mode="tiny", num_classes=500, dim=8, batch=4,
                                chunk={"factored_zloss": 20, "naive_zloss": 20,
