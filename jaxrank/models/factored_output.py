@@ -378,7 +378,7 @@ def hierarchical_softmax_layer(num_classes: int, *, learning_rate: float) -> Out
 
     Example:
       >>> layer = hierarchical_softmax_layer(10, learning_rate=0.1)
-      >>> st = layer.init(jax.random.key(0), 3)
+      >>> st = jax.jit(layer.init, static_argnums=1)(jax.random.key(0), 3)
       >>> st = st._replace(W1=0 * st.W1, W2=0 * st.W2)
       >>> loss, gh = jax.jit(layer.forward)(st, jnp.ones((1, 3)), jnp.array([0]))
       >>> round(float(loss[0]), 4)  # log C + log K = log 4 + log 3 (C = 4 clusters of K = 3)
