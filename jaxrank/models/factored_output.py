@@ -189,10 +189,12 @@ def factored_output_layer(
       :class:`OutputLayer`; ``init(W)`` sets :math:`V = W, U = U^{-\top} = I, \omega = 0`.
 
     Example:
-      >>> W = jax.random.normal(jax.random.key(0), (50, 4))
+      >>> import numpy as np
+      >>> W = jnp.asarray(np.random.default_rng(0).normal(size=(50, 4)))
       >>> layer = factored_output_layer("z_loss", learning_rate=0.1)
       >>> state = layer.init(W)
-      >>> state, loss, grad_h = layer.update(state, jnp.ones((2, 4)), jnp.array([3, 7]))
+      >>> update = jax.jit(layer.update)  # eagerly, each small op would compile on its own
+      >>> state, loss, grad_h = update(state, jnp.ones((2, 4)), jnp.array([3, 7]))
       >>> loss.shape, grad_h.shape
       ((2,), (2, 4))
 
@@ -309,8 +311,8 @@ def naive_output_layer(
 
     Example:
       >>> layer = naive_output_layer("log_softmax", learning_rate=0.1)
-      >>> st, loss, gh = layer.update(layer.init(jnp.zeros((5, 3))), jnp.ones((1, 3)),
-      ...                             jnp.array([2]))
+      >>> st, loss, gh = jax.jit(layer.update)(layer.init(jnp.zeros((5, 3))), jnp.ones((1, 3)),
+      ...                                      jnp.array([2]))
       >>> round(float(loss[0]), 4)  # log 5
       1.6094
     """
@@ -376,9 +378,9 @@ def hierarchical_softmax_layer(num_classes: int, *, learning_rate: float) -> Out
 
     Example:
       >>> layer = hierarchical_softmax_layer(10, learning_rate=0.1)
-      >>> st = layer.init(jax.random.key(0), 3)
-      >>> loss, gh = layer.forward(st._replace(W1=0 * st.W1, W2=0 * st.W2), jnp.ones((1, 3)),
-      ...                          jnp.array([0]))
+      >>> st = jax.jit(layer.init, static_argnums=1)(jax.random.key(0), 3)
+      >>> st = st._replace(W1=0 * st.W1, W2=0 * st.W2)
+      >>> loss, gh = jax.jit(layer.forward)(st, jnp.ones((1, 3)), jnp.array([0]))
       >>> round(float(loss[0]), 4)  # log C + log K = log 4 + log 3 (C = 4 clusters of K = 3)
       2.4849
 

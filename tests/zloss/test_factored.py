@@ -153,44 +153,48 @@ def test_no_recompilation_and_stable_state_structure():
 
 
 def test_float32_in_float32_out():
-    W0, hs, cs = data(2, 8, np.float32)
+    # traced only (dtypes are fixed at trace time): running it eagerly compiled every op (~3 s)
+    W0, hs, cs = data(2, 8, np.float32, steps=1)
     for layer in (F.factored_output_layer("z_loss", learning_rate=0.1),
                   F.naive_output_layer("log_softmax", learning_rate=0.1)):
-        st, loss, gh = layer.update(layer.init(W0), hs[0], cs[0])
+        st, loss, gh = jax.eval_shape(layer.update, layer.init(W0), hs[0], cs[0])
         assert loss.dtype == gh.dtype == jnp.float32
         assert all(x.dtype in (jnp.float32, jnp.int32) for x in jax.tree.leaves(st))
 
 
 def test_hierarchical_softmax_is_a_distribution_and_learns():
-    Dh = 23
+    # every forward pass in one jitted vmap (eager dispatch compiled every op: ~6 s)
+    Dh, eps = 23, 1e-6
     layer = F.hierarchical_softmax_layer(Dh, learning_rate=0.5)
-    st = layer.init(jax.random.key(0), 4, jnp.float64)
-    h = jnp.asarray(np.random.default_rng(0).normal(size=(Dh, 4)))
-    loss, _ = layer.forward(st, jnp.repeat(h[:1], Dh, 0), jnp.arange(Dh))
-    np.testing.assert_allclose(jnp.exp(-loss).sum(), 1.0, **IDENTITY.kw())
-    # gradient wrt h matches finite differences of the loss
-    f = jax.jit(lambda x: layer.forward(st, x, jnp.array([7, 22]))[0].sum())
-    x = h[:2]
-    _, gh = layer.forward(st, x, jnp.array([7, 22]))
-    eps = 1e-6
-    bump = eps * jnp.eye(8).reshape(8, 2, 4)
-    fd = (jax.vmap(f)(x[None] + bump) - jax.vmap(f)(x[None] - bump)).reshape(2, 4) / (2 * eps)
-    np.testing.assert_allclose(gh, fd, rtol=NUMERICAL.rtol, atol=1e-7)
-    hs = jnp.tile(h[None, :8], (40, 1, 1))
-    cs = jnp.tile(jnp.arange(8)[None], (40, 1))
+    rng = np.random.default_rng(0)
+    shapes = jax.eval_shape(lambda k: layer.init(k, 4, jnp.float64), jax.random.key(0))
+    st = F.HSoftmaxState(*(jnp.asarray(rng.normal(size=x.shape) / 2, x.dtype) if i < 2
+                           else jnp.zeros((), jnp.int32) for i, x in enumerate(shapes)))
+    h = rng.normal(size=(Dh, 4))
+    labels = (7 * np.arange(Dh)) % Dh
+    # loss_i depends on h_i only, so bumping column j of H gives d loss_i / d h_i[j] for all i
+    bumps = [h + sign * eps * np.eye(4)[j] for sign in (1, -1) for j in range(4)]
+    X = jnp.asarray(np.stack([np.repeat(h[:1], Dh, 0), h, *bumps]))
+    Lab = jnp.asarray(np.stack([np.arange(Dh)] + [labels] * 9), jnp.int32)
+    loss, gh = jax.jit(jax.vmap(lambda x, c: layer.forward(st, x, c)))(X, Lab)
+    np.testing.assert_allclose(jnp.exp(-loss[0]).sum(), 1.0, **IDENTITY.kw())
+    fd = (loss[2:6] - loss[6:10]).T / (2 * eps)
+    np.testing.assert_allclose(gh[1], fd, rtol=NUMERICAL.rtol, atol=1e-7)
+    hs = jnp.tile(X[1, None, :8], (20, 1, 1))
+    cs = jnp.tile(jnp.arange(8)[None], (20, 1))
     _, losses = F.scan_updates(layer, st, hs, cs)
     assert float(losses[-1]) < 0.5 * float(losses[0])
 
 
-@pytest.mark.slow
 def test_hierarchical_update_equals_dense_gradient_step():
     layer = F.hierarchical_softmax_layer(10, learning_rate=0.3)
     st = layer.init(jax.random.key(1), 3, jnp.float64)
     h = jnp.asarray(np.random.default_rng(1).normal(size=(4, 3)))
     c = jnp.array([0, 9, 5, 9])
-    new, *_ = layer.update(st, h, c)
-    g = jax.grad(lambda p: layer.forward(st._replace(W1=p[0], W2=p[1]), h, c)[0].sum())(
-        (st.W1, st.W2))
+    # both jitted in one program (eager dispatch compiled each small op: ~3-5 s)
+    new, g = jax.jit(lambda st: (layer.update(st, h, c)[0], jax.grad(
+        lambda p: layer.forward(st._replace(W1=p[0], W2=p[1]), h, c)[0].sum())(
+        (st.W1, st.W2))))(st)
     np.testing.assert_allclose(new.W1, st.W1 - 0.3 * g[0], **IDENTITY.kw())
     np.testing.assert_allclose(new.W2, st.W2 - 0.3 * g[1], **IDENTITY.kw())
 
