@@ -4,8 +4,8 @@ Adversarial Online Convex Optimization" (ICML 2023, arXiv:2302.04552; JMLR 2024)
 The paper is theoretical and has no experiments: every figure here is a *designed test of its
 theorems* on synthetic SEA environments with closed-form σ², Σ² (shared/specs/omd_sea.md §5):
 
-* ``f1``  regret vs T (log-log) on six linear SEA environments (iid noisy / iid small noise /
-          slow rotation / K switches / alternation / corrupted iid), optimistic OMD vs OGD,
+* ``f1``  regret vs T (log-log) on seven linear SEA environments (iid noisy / iid small noise /
+          slow rotation / K switches / alternation / corrupted iid / random order), OMD vs OGD,
           AdaGrad-norm and optimistic FTRL; the convex theorem's bound D(√σ²₁:T + √Σ²₁:T).
 * ``f2``  interpolation heat map: E[R_T] / (D(√σ²₁:T + √Σ²₁:T) + LD²) over a (noise s) ×
           (alternation amplitude a) grid, quadratic losses, OMD and OGD.
@@ -58,7 +58,7 @@ class Config:
     radius: float = 1.0
     num_chunks: int = 100  # regret is evaluated at T_k = kT/num_chunks
     delta: float = 1.0  # δ of the adaptive step
-    # f1: linear losses, six schedules
+    # f1: linear losses, seven schedules (the last is the random order model)
     f1_rounds: int = 100_000
     f1_center: float = 0.5
     f1_noise_small: float = 0.05
@@ -262,6 +262,10 @@ def _f1_cases(config: Config) -> dict[str, sea.SEAParams]:
         "alternation": sea.sea_params(c, horizon=T, noise=0.0, schedule="alternation"),
         "corrupted": sea.sea_params(c, horizon=T, noise=small, schedule="corrupted",
                                     corruption=int(config.f1_corruption_fraction * T)),
+        # ROM: alternation's set of centres in one fixed pseudo-random order (noise-free, so the
+        # seeds coincide, as for alternation)
+        "random_order": sea.sea_params(c, horizon=T, noise=0.0, schedule="random_order",
+                                       order_seed=0),
     }
 
 
@@ -305,10 +309,12 @@ def plot_f1(record: Mapping[str, Any]):
     import matplotlib.pyplot as plt
 
     s = record["results"]["series"]
-    names = ["iid_noisy", "iid_small", "rotation", "switches", "alternation", "corrupted"]
-    fig, axes = plt.subplots(2, 3, figsize=(11, 6.5))
+    names = ["iid_noisy", "iid_small", "rotation", "switches", "alternation", "corrupted",
+             "random_order"]
+    fig, axes = plt.subplots(2, 4, figsize=(14, 6.5))
+    axes.ravel()[-1].set_axis_off()
     h = np.asarray(s["horizons"])
-    for ax, name in zip(axes.ravel(), names, strict=True):
+    for ax, name in zip(axes.ravel(), names, strict=False):
         for method in F1_METHODS:
             m = np.asarray(s[summary_key(name, method, "mean")])
             ax.plot(h, m, label=METHOD_LABELS[method])

@@ -22,7 +22,8 @@ SLUG = "omd_sea"
 Z = 2.0  # standard errors a difference must exceed to decide a comparison
 REL_MIN = 0.01  # ...and a relative size: gaps under 1% (e.g. of deterministic s = 0 runs) are
 # undecided, not wins
-F1_CASES = ("iid_noisy", "iid_small", "rotation", "switches", "alternation", "corrupted")
+F1_CASES = ("iid_noisy", "iid_small", "rotation", "switches", "alternation", "corrupted",
+            "random_order")
 BOUND_CONSTANT = 1.0  # C1, C13, C16: regret ≤ constant × bound (the theorems hide constants)
 ALTERNATION_FACTOR = 3.0  # C4: OMD within this factor of OGD under alternation
 SQRT_SLOPE_MAX = 0.6  # C4, C17: "O(√T)" = log-log slope over the last decade ≤ 0.6
@@ -276,7 +277,7 @@ def c17(records):
 
 CLAIMS = (
     Claim("C1", "Convex theorem: E[R_T] = O(D(√σ²₁:T + √Σ²₁:T) + LD²); our reading with "
-          "constant 1, six linear SEA environments (F1)", ("f1",), c1),
+          "constant 1, seven linear SEA environments (F1)", ("f1",), c1),
     Claim("C2", "Spec §5 F1(i): iid with small noise, OMD's regret stays below OGD's "
           "G-based curve", ("f1",), c2),
     Claim("C3", "Spec §5 F1(ii): s = 0 with slow drift, OMD's regret ≪ OGD's", ("f1",), c3),

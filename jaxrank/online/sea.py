@@ -21,7 +21,13 @@ Drift schedules of :math:`c_t` (``SCHEDULES``):
 * ``switches``: :math:`c_t = (-1)^{\lfloor (t-1)(K+1)/T\rfloor} c` (K switches);
 * ``alternation``: :math:`c_t = (-1)^t c`;
 * ``corrupted``: :math:`c_t = -c` on C evenly spread rounds (:math:`\lfloor tC/T\rfloor >
-  \lfloor (t-1)C/T\rfloor`), else c (adversarially corrupted i.i.d.).
+  \lfloor (t-1)C/T\rfloor`), else c (adversarially corrupted i.i.d.);
+* ``random_order``: the random order model (ROM): the fixed set of T centres of ``alternation``,
+  :math:`\{(-1)^t c\}_{t=1}^T`, played in the order of a pseudo-random permutation π of
+  :math:`\{0,\ldots,T-1\}` seeded by ``order_seed``, :math:`c_t = (-1)^{\pi(t-1)+1} c`. π is a
+  keyed Feistel network with cycle walking, evaluated per round in O(1) memory (no length-T
+  array), so Σ² stays a closed form of the realised order. Our reading of the spec's "a fixed
+  set of T vectors in random order" [UNVERIFIED: the paper names ROM, not this set].
 
 Environments (noise ξ = s·Rademacher, so :math:`\|\xi\|^2 = ds^2` exactly):
 
@@ -74,7 +80,7 @@ __all__ = [
     "best_fixed_newton",
 ]
 
-SCHEDULES = ("iid", "rotation", "switches", "alternation", "corrupted")
+SCHEDULES = ("iid", "rotation", "switches", "alternation", "corrupted", "random_order")
 
 
 class SEAParams(NamedTuple):
@@ -87,7 +93,8 @@ class SEAParams(NamedTuple):
       period: P of ``rotation``.
       switches: K of ``switches``.
       corruption: C of ``corrupted``.
-      horizon: T (used by ``switches`` and ``corrupted``).
+      horizon: T (used by ``switches``, ``corrupted`` and ``random_order``).
+      order_seed: seed of the permutation of ``random_order`` (uint32).
     """
 
     noise: Any
@@ -97,6 +104,7 @@ class SEAParams(NamedTuple):
     switches: Any
     corruption: Any
     horizon: Any
+    order_seed: Any = 0
 
 
 def sea_params(
@@ -108,6 +116,7 @@ def sea_params(
     period: Any = 100.0,
     switches: Any = 1,
     corruption: Any = 0,
+    order_seed: int = 0,
 ) -> SEAParams:
     """Build :class:`SEAParams` with eager checks.
 
@@ -121,6 +130,7 @@ def sea_params(
     _checks.check_positive(period, "sea_params(period=...)")
     _checks.check_nonnegative(switches, "sea_params(switches=...)")
     _checks.check_nonnegative(corruption, "sea_params(corruption=...)")
+    _checks.check_nonnegative(order_seed, "sea_params(order_seed=...)")
     if schedule not in SCHEDULES:
         raise ValueError(f"`sea_params(schedule=...)` must be one of {SCHEDULES}, got {schedule!r}")
     c = jnp.asarray(center)
@@ -132,7 +142,8 @@ def sea_params(
     return SEAParams(
         jnp.asarray(noise, dt), c, jnp.asarray(SCHEDULES.index(schedule), jnp.int32),
         jnp.asarray(period, dt), jnp.asarray(switches, jnp.int32),
-        jnp.asarray(corruption, jnp.int32), jnp.asarray(horizon, jnp.int32))
+        jnp.asarray(corruption, jnp.int32), jnp.asarray(horizon, jnp.int32),
+        jnp.asarray(order_seed, jnp.uint32))
 
 
 def drift(params: SEAParams, t: Any) -> jax.Array:
@@ -151,8 +162,56 @@ def drift(params: SEAParams, t: Any) -> jax.Array:
     alt = jnp.where(t % 2 == 0, 1.0, -1.0).astype(dt) * c
     hit = (t * params.corruption) // horizon > ((t - 1) * params.corruption) // horizon
     cor = jnp.where(hit, -1.0, 1.0).astype(dt) * c
-    branches = jnp.stack([c, rot, sw, alt, cor])
+    perm = random_order_index(jnp.maximum(t - 1, 0), horizon, params.order_seed)
+    rom = jnp.where(perm % 2 == 0, -1.0, 1.0).astype(dt) * c  # (-1)^(π(t-1)+1) c
+    branches = jnp.stack([c, rot, sw, alt, cor, rom])
     return branches[params.schedule]
+
+
+_FEISTEL_ROUNDS = 6
+
+
+def _mix32(x):
+    """The murmur3 32-bit finaliser (a bijective avalanche mix on uint32)."""
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x85EBCA6B)
+    x = x ^ (x >> 13)
+    x = x * jnp.uint32(0xC2B2AE35)
+    return x ^ (x >> 16)
+
+
+def random_order_index(i: Any, n: Any, seed: Any) -> jax.Array:
+    """π(i) of a pseudo-random permutation π of {0, …, n−1} keyed by ``seed``, in O(1) memory.
+
+    A balanced Feistel network on the smallest even-bit domain 2^(2h) ≥ n (a bijection of that
+    domain for any round function), restricted to {0, …, n−1} by cycle walking (re-applied until
+    the value falls below n, which preserves bijectivity; at most 4 expected applications).
+    Works on traced ``i``, ``n`` and ``seed`` (vmap/jit), n ≤ 2^24 (exact float32 log2).
+
+    Example:
+      >>> p = random_order_index(jnp.arange(10), 10, 3)
+      >>> sorted(p.tolist()) == list(range(10))
+      True
+    """
+    i = jnp.asarray(i).astype(jnp.uint32)
+    n = jnp.asarray(n).astype(jnp.uint32)
+    seed = jnp.asarray(seed).astype(jnp.uint32)
+    bits = jnp.ceil(jnp.log2(jnp.maximum(n, 2).astype(jnp.float32))).astype(jnp.uint32)
+    half = (bits + 1) // 2
+    mask = (jnp.uint32(1) << half) - jnp.uint32(1)
+    key = _mix32(seed * jnp.uint32(0x9E3779B9) + jnp.uint32(0x7F4A7C15))
+
+    def feistel(x):
+        left, right = x >> half, x & mask
+        for r in range(_FEISTEL_ROUNDS):
+            f = _mix32(right ^ _mix32(key + jnp.uint32(r))) & mask
+            left, right = right, left ^ f
+        return (left << half) | right
+
+    def walk(x):
+        return jax.lax.while_loop(lambda y: y >= n, feistel, feistel(x))
+
+    return jnp.vectorize(walk)(i).astype(jnp.int32)
 
 
 def _rademacher(key, shape, dtype):

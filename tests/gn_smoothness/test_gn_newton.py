@@ -15,6 +15,14 @@ from tests._tolerances import IDENTITY, NUMERICAL
 RNG = np.random.default_rng(0)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rng():
+    """Each test draws from a fresh ``RNG``: its data must not depend on which tests ran before
+    it in the same worker (pytest-xdist distributes tests differently from run to run)."""
+    global RNG
+    RNG = np.random.default_rng(0)
+
+
 def _pd(n, seed=0, scale=1.0):
     a = np.random.default_rng(seed).standard_normal((n, n))
     return a @ a.T / n + scale * np.eye(n)

@@ -84,7 +84,7 @@ n_f6 = 2 * len(CFG["f6_noises"])
 
 # claim id -> (decided cases of the good record, figure, perturbation, status after it)
 FLIPS = {
-    "C1": (6, "f1", {k("f1", "iid_noisy", "omd", "regret"): 150.0}, PARTLY),
+    "C1": (7, "f1", {k("f1", "iid_noisy", "omd", "regret"): 150.0}, PARTLY),
     "C2": (1, "f1", {k("f1", "iid_small", "omd", "regret"): 40.0}, NOT_REPRODUCED),
     "C3": (1, "f1", {k("f1", "rotation", "omd", "regret"): 40.0}, NOT_REPRODUCED),
     "C4": (5, "f1", {k("f1", "alternation", "omd", "regret"): 200.0}, PARTLY),

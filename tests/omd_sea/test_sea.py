@@ -37,6 +37,40 @@ def test_schedules_closed_forms():
     assert v2 == pytest.approx((2 * np.linalg.norm(CENTER) * np.sin(np.pi / 10)) ** 2, rel=1e-10)
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 37, 64, 1000])
+def test_random_order_index_is_a_permutation(n):
+    """π is a bijection of {0, …, n−1} for every seed (vmapped over seeds, one compile)."""
+    seeds = jnp.arange(4, dtype=jnp.uint32)
+    perms = np.asarray(jax.jit(jax.vmap(lambda s: sea.random_order_index(jnp.arange(n), n, s)))(
+        seeds))
+    for p in perms:
+        np.testing.assert_array_equal(np.sort(p), np.arange(n))
+    if n >= 37:  # different seeds give different orders, and not the identity
+        assert len({tuple(p) for p in perms}) == 4
+        assert not np.array_equal(perms[0], np.arange(n))
+
+
+def test_random_order_plays_the_alternation_set_in_another_order():
+    """ROM: the multiset {c_t} is alternation's (T/2 of ±c), its order is π's, and Σ_t² is the
+    closed form ‖c_t − c_{t−1}‖² of the realised order."""
+    T = 40
+    ts = jnp.arange(1, T + 1)
+    p = params("random_order", noise=0.0, order_seed=5)
+    rom = np.asarray(jax.vmap(lambda t: sea.drift(p, t))(ts))
+    alt = np.asarray(jax.vmap(lambda t: sea.drift(params("alternation", noise=0.0), t))(ts))
+    sign = np.sign(rom[:, 0] / float(CENTER[0]))
+    assert np.sum(sign > 0) == np.sum(sign < 0) == T // 2
+    assert np.array_equal(np.sort(rom, axis=0), np.sort(alt, axis=0))
+    assert not np.array_equal(rom, alt)
+    perm = np.asarray(sea.random_order_index(jnp.arange(T), T, 5))
+    np.testing.assert_array_equal(sign, np.where(perm % 2 == 0, -1.0, 1.0))
+    env = sea.linear(D, R)
+    out = sea.cumulative_sea(env, p, T)
+    n2 = float(jnp.sum(CENTER**2))
+    assert float(out["variation2"]) == pytest.approx(
+        n2 + np.sum(np.sum(np.diff(rom, axis=0) ** 2, axis=1)))
+
+
 def test_cumulative_sea_alternation_and_iid():
     env = sea.linear(D, R)
     n2 = float(jnp.sum(CENTER**2))
@@ -249,6 +283,7 @@ def test_linear_iid_zero_mean_noise_regret_order():
         (lambda: sea.sea_params(CENTER, horizon=5, noise=-1.0), r"noise"),
         (lambda: sea.sea_params(CENTER, horizon=5, schedule="chaos"), r"schedule=...\)` must"),
         (lambda: sea.sea_params(CENTER[:1], horizon=5, schedule="rotation"), r"dimension"),
+        (lambda: sea.sea_params(CENTER, horizon=5, order_seed=-1), r"order_seed=...\)` must"),
         (lambda: sea.quadratic(3, 0.0), r"`quadratic\(radius=...\)` must be a positive"),
         (lambda: sea.linear(3, -1.0), r"linear\(radius"),
         (lambda: sea.prefix_best_fixed(sea.quadratic(4, 1.0), params(), jax.random.key(0), 10,

@@ -11,6 +11,13 @@ from tests._tolerances import IDENTITY, IDENTITY_F32, NUMERICAL
 
 D = 12
 RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rng():
+    """Each test draws from a fresh ``RNG``, whatever ran before it in the same worker."""
+    global RNG
+    RNG = np.random.default_rng(0)
 O = jnp.asarray(RNG.normal(size=(6, D)) * 2.0)
 C = jnp.asarray(RNG.integers(0, D, 6))
 HYPER = {"z_loss": {"a": 1.7, "b": 1.3}, "log_spherical_softmax": {"eps": 0.05},
