@@ -10,6 +10,7 @@ import pytest
 from bench import bo_rep as bb
 
 
+@pytest.mark.slow  # compile-bound (~10 s on 2 cores); `make test-all` runs it
 def test_tiny_record(tmp_path):
     out = tmp_path / "b.json"
     assert bb.main(["--tiny", "--out", str(out), "--device-note", "test"]) == 0

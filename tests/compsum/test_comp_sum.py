@@ -274,6 +274,7 @@ def test_conditional_min_loss_is_the_minimum():
         np.testing.assert_allclose(got, cstar, rtol=1e-5, atol=1e-7)  # L-BFGS convergence
 
 
+@pytest.mark.slow  # compile-bound (~10 s on 2 cores); `make test-all` runs it
 def test_conditional_min_loss_special_values():
     p = _probs(8, 6, 4)
     ent = -jnp.sum(p * jnp.log(p), -1)

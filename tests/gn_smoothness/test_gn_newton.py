@@ -39,6 +39,7 @@ def lse_data():
 # --------------------------------------------------------------------------- oracles
 
 
+@pytest.mark.slow  # compile-bound (~10 s on 2 cores); `make test-all` runs it
 def test_lse_closed_forms_match_autodiff(lse_data):
     A, b = lse_data
     x = jnp.asarray(RNG.standard_normal(6))
@@ -119,6 +120,7 @@ def test_known_minimizers():
                                **IDENTITY.kw())
 
 
+@pytest.mark.slow  # compile-bound (~10 s on 2 cores); `make test-all` runs it
 def test_chebyshev_residuals_and_ggn_drop_only_second_order_term():
     x = jnp.asarray(RNG.uniform(0, 1, 6))
     u = G.chebyshev_residuals(x)

@@ -218,6 +218,7 @@ def test_best_fixed_newton_logistic_certificate():
     assert float(vals[0]) == pytest.approx(ref, rel=1e-6)
 
 
+@pytest.mark.slow  # compile-bound (~10 s on 2 cores); `make test-all` runs it
 def test_play_losses_match_sampled_rounds_and_regret_curve():
     env = sea.quadratic(D, R)
     p, key, T = params(horizon=12), jax.random.key(5), 12
