@@ -5,7 +5,12 @@ BO-REP (Hao, Gong, Liu 2024) on the S0 synthetic (L0, L1)-smooth bilevel problem
 ``jaxrank.optim.run`` (``vmap``) against the same run jitted once with the step size traced and
 called per (step size, seed) in Python (``loop_jit``, what the official PyTorch code does: one run
 per configuration), and against a plain NumPy implementation of the same BO-REP run with the S0
-oracles written out by hand (``numpy``: a Python loop per run, the natural non-JAX alternative).
+oracles written out by hand (``numpy``: a Python loop per run, the natural non-JAX alternative),
+and, when ``torch`` is installed, against the same run in PyTorch eager mode on the CPU with
+autograd oracles (``torch_eager``: the official code's framework; per-iteration times side by
+side). torch is a bench-only optional extra (``pip install -e '.[bench]'``; its PyPI wheel pulls
+several GB of CUDA libraries): never needed by ``make test`` or ``make repro``; without it the
+record says so and has no torch variant.
 The JAX solver is built by ``experiments.bo_rep.make_solver`` on the
 ``jaxrank.optim.bilevel_tasks`` quartic problem; the NumPy loop below is a second, independent
 implementation kept here only as the benchmark's reference (the library holds the algorithm).
@@ -218,6 +223,87 @@ def numpy_bo_rep(data: dict[str, np.ndarray], step_size: float, draws: dict[str,
     return x
 
 
+def _torch():
+    """``torch`` if installed (a bench-only optional extra, never needed by the tests or the
+    figures), else ``None``."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def torch_draws(draws: dict[str, Any]) -> dict[str, Any]:
+    """The pre-drawn NumPy noise as float64 torch tensors (converted once, untimed)."""
+    torch = _torch()
+    return {part: {n: torch.from_numpy(np.array(v, dtype=np.float64)) for n, v in batch.items()}
+            for part, batch in draws.items()}
+
+
+def torch_bo_rep(data: dict[str, np.ndarray], step_size: float, draws: dict[str, Any],
+                 config: BenchConfig) -> np.ndarray:
+    """One BO-REP run on S0 in PyTorch eager mode, the official code's framework and approach:
+    F and G are written as losses and every oracle comes from ``torch.autograd.grad`` (∇_y G;
+    the Hessian-vector product ∇²_yy G z and the cross term ∇²_xy G z by double backward), one
+    Python iteration per step. Same schedule and the same pre-drawn noise (``torch_draws``) as
+    :func:`numpy_bo_rep`; float64 on the CPU. Returns x_T."""
+    torch = _torch()
+    c = _exp_config(config)
+    f64 = torch.float64
+    h, b, y_tgt = (torch.tensor(np.array(data[k], dtype=np.float64), dtype=f64)
+                   for k in ("h", "b", "y_target"))
+    gamma, beta, eta = c.s0_lower_lr, c.s0_momentum, step_size
+    d = h.shape[0]
+
+    def upper(x, y, n, i):  # F(x, y; ξ) = Σ φ(x) + ½‖y − y_tgt‖² + ⟨ξ_x, x⟩ + ⟨ξ_y, y⟩
+        return (torch.sum(0.25 * x**4 - 0.5 * x**2) + 0.5 * torch.sum((y - y_tgt) ** 2)
+                + torch.dot(n["fx"][i], x) + torch.dot(n["fy"][i], y))
+
+    def lower(x, y, n, i):  # G(x, y; ζ) = ½ yᵀ(H + S)y − yᵀ(B + E)x + ⟨ζ, y⟩
+        return (0.5 * y @ (h + n["s"][i]) @ y - y @ (b + n["e"][i]) @ x
+                + torch.dot(n["gy"][i], y))
+
+    def grad_y_g(x, y, n, i):
+        y = y.detach().requires_grad_(True)
+        return torch.autograd.grad(lower(x, y, n, i), y)[0]
+
+    x = torch.full((d,), c.s0_x0, dtype=f64)
+    y = torch.zeros(d, dtype=f64)
+    z = torch.zeros(d, dtype=f64)
+    m = torch.zeros(d, dtype=f64)
+    ref = draws["refine"]
+    offset = 0
+    for k in range(2):  # Epoch-SGD: T1·2^k steps at γ/2^k, epoch average
+        steps, lr = c.s0_refine * 2**k, gamma / 2**k
+        avg = torch.zeros(d, dtype=f64)
+        for j in range(steps):
+            y = y - lr * grad_y_g(x, y, ref, offset + j)
+            avg = avg + y / steps
+        y, offset = avg, offset + steps
+    low, zb, hb = draws["lower"], draws["z"], draws["hyper"]
+    tiny = float(np.finfo(np.float64).tiny)
+    for t in range(c.s0_steps):
+        if t % c.s0_period == 0:
+            lo = {n: v[t] for n, v in low.items()}
+            for j in range(c.s0_lower_steps):
+                y = y - gamma * grad_y_g(x, y, lo, j)
+        # z-step: z ← z − γ(∇²_yy G z − ∇_y F), both on the z batch
+        yv = y.detach().requires_grad_(True)
+        g_y = torch.autograd.grad(lower(x, yv, zb, t), yv, create_graph=True)[0]
+        hvp = torch.autograd.grad(g_y @ z, yv)[0]
+        f_y = torch.autograd.grad(upper(x, yv, zb, t), yv)[0]
+        z = z - gamma * (hvp - f_y)
+        # hypergradient ∇_x F − ∇²_xy G z on the hyper batch, momentum, normalized x step
+        xv = x.detach().requires_grad_(True)
+        yv = y.detach().requires_grad_(True)
+        g_y = torch.autograd.grad(lower(xv, yv, hb, t), yv, create_graph=True)[0]
+        cross = torch.autograd.grad(g_y @ z, xv)[0]
+        f_x = torch.autograd.grad(upper(xv, y, hb, t), xv)[0]
+        m = beta * m + (1 - beta) * (f_x - cross)
+        x = x - eta * m / max(float(torch.linalg.vector_norm(m)), tiny)
+    return x.numpy()
+
+
 def run(config: BenchConfig) -> dict[str, Any]:
     data = _data(config)
     final = _final_fn(config)
@@ -245,6 +331,11 @@ def run(config: BenchConfig) -> dict[str, Any]:
            "numpy_rng": lambda: np.stack([numpy_bo_rep(np_data, float(lr),
                                                        numpy_draws(config, np_data, int(s)),
                                                        config) for lr, s in grid])}
+    torch = _torch()
+    if torch is not None:
+        th_grid = [(lr, torch_draws(dr)) for lr, dr in np_grid]  # untimed conversion
+        fns["torch_eager"] = lambda: np.stack([torch_bo_rep(np_data, lr, dr, config)
+                                               for lr, dr in th_grid])
     times: dict[str, list[float]] = {k: [] for k in fns}
     results: dict[str, Any] = {}
     for name, fn in fns.items():  # warm-up
@@ -265,6 +356,22 @@ def run(config: BenchConfig) -> dict[str, Any]:
     x_p = jax.jit(jax.vmap(_final_fn(prefix), in_axes=(None, 0, 0)))(data, lrs, seeds)
     x_p_np = np.stack([numpy_bo_rep(np_data, lr, dr, prefix) for lr, dr in np_grid])
     rel_np = agreement(x_p_np, np.asarray(x_p), config.rtol_numpy)
+    torch_info: dict[str, Any] = {
+        "available": torch is not None,
+        "note": ("PyTorch eager mode on the CPU, float64, oracles by torch.autograd.grad "
+                 "(double backward for the Hessian-vector and cross products), one Python "
+                 "iteration per step: the official code's framework and approach "
+                 "(bench.bo_rep.torch_bo_rep); same pre-drawn noise as `numpy`"
+                 if torch is not None else
+                 "torch is not installed: no PyTorch comparison in this record (torch is a "
+                 "bench-only optional extra: pip install -e '.[bench]')")}
+    if torch is not None:
+        x_p_th = np.stack([torch_bo_rep(np_data, lr, torch_draws(dr), prefix)
+                           for lr, dr in np_grid])
+        torch_info.update({
+            "version": torch.__version__, "num_threads": torch.get_num_threads(),
+            "max_rel_diff_x_at_agree_steps": agreement(x_p_th, np.asarray(x_p),
+                                                       config.rtol_numpy)})
     full = np.asarray(results["loop_jit"])
     gap_np = float(np.max(np.abs(np.asarray(results["numpy"]) - full)
                           / np.maximum(np.abs(full), 1.0)))
@@ -272,6 +379,7 @@ def run(config: BenchConfig) -> dict[str, Any]:
     runs = len(grid)
     variants = {
         name: {"runs": runs, "steps_per_s": runs * config.steps / s,
+               "s_per_iteration": s / (runs * config.steps),
                "x_vs_loop_jit": med["loop_jit"] / s, "x_vs_numpy": med["numpy"] / s}
         for name, s in med.items()
     }
@@ -281,7 +389,11 @@ def run(config: BenchConfig) -> dict[str, Any]:
         "ratios": {"vmap_over_loop_jit": med["loop_jit"] / med["vmap"],
                    "vmap_over_numpy": med["numpy"] / med["vmap"],
                    "loop_jit_over_numpy": med["numpy"] / med["loop_jit"],
-                   "vmap_over_numpy_rng": med["numpy_rng"] / med["vmap"]},
+                   "vmap_over_numpy_rng": med["numpy_rng"] / med["vmap"],
+                   **({"loop_jit_over_torch_eager": med["torch_eager"] / med["loop_jit"],
+                       "vmap_over_torch_eager": med["torch_eager"] / med["vmap"]}
+                      if "torch_eager" in med else {})},
+        "torch": torch_info,
         "agreement": {"max_rel_diff_final_x": rel, "rtol": config.rtol, "passed": True,
                       "numpy_max_rel_diff_x_at_agree_steps": rel_np,
                       "numpy_rtol": config.rtol_numpy, "agree_steps": p_steps,

@@ -20,7 +20,15 @@ def test_tiny_record(tmp_path):
     assert rec["benchmark"] == "bo_rep" and rec["mode"] == "tiny"
     assert rec["agreement"]["passed"]
     assert rec["agreement"]["max_rel_diff_final_x"] <= rec["agreement"]["rtol"]
-    assert set(rec["variants"]) == {"vmap", "loop_jit", "numpy", "numpy_rng"}
+    has_torch = bb._torch() is not None
+    assert rec["torch"]["available"] is has_torch
+    assert set(rec["variants"]) == {"vmap", "loop_jit", "numpy", "numpy_rng"} | (
+        {"torch_eager"} if has_torch else set())
+    if has_torch:  # PyTorch eager ran the same trajectory too
+        assert rec["torch"]["max_rel_diff_x_at_agree_steps"] <= agree_rtol(rec)
+        assert rec["ratios"]["loop_jit_over_torch_eager"] > 0
+    else:
+        assert "not installed" in rec["torch"]["note"]
     # the NumPy loop ran the same trajectory (same pre-drawn oracle noise)
     agree = rec["agreement"]
     assert agree["numpy_max_rel_diff_x_at_agree_steps"] <= agree["numpy_rtol"]
@@ -48,6 +56,31 @@ def test_numpy_reference_departs_when_its_noise_is_perturbed():
     draws["hyper"]["fx"] = draws["hyper"]["fx"] + 1e-3
     with pytest.raises(RuntimeError, match="disagree"):
         bb.agreement(bb.numpy_bo_rep(np_data, 0.01, draws, cfg), ref, cfg.rtol_numpy)
+
+
+def agree_rtol(rec):
+    return rec["agreement"]["numpy_rtol"]
+
+
+@pytest.mark.slow  # compiles the noise pre-draw and a float64 run (> 3 s on 2 shared cores)
+def test_torch_reference_follows_jax_and_departs_when_its_noise_is_perturbed():
+    """PyTorch eager (autograd oracles) runs the JAX trajectory on the same noise, and really
+    consumes that noise (a changed draw changes x_T). Skipped without the `bench` extra."""
+    pytest.importorskip("torch")
+    import jax
+    import jax.numpy as jnp
+
+    cfg = bb.TINY
+    data = bb._data(cfg)
+    draws = bb._predraw(cfg, data, [1])[1]
+    np_data = {k: np.asarray(v) for k, v in data.items()}
+    ref = np.asarray(jax.jit(bb._final_fn(cfg))(data, jnp.asarray(0.01), 1))
+    x = bb.torch_bo_rep(np_data, 0.01, bb.torch_draws(draws), cfg)
+    assert bb.agreement(x, ref, cfg.rtol_numpy) <= cfg.rtol_numpy
+    draws["z"]["s"] = draws["z"]["s"] * 1.01
+    with pytest.raises(RuntimeError, match="disagree"):
+        bb.agreement(bb.torch_bo_rep(np_data, 0.01, bb.torch_draws(draws), cfg), ref,
+                     cfg.rtol_numpy)
 
 
 def test_agreement_raises_on_perturbed_result():
