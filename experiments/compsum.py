@@ -110,6 +110,9 @@ class Config:
     # digits (1,797 images): (train, validation, test); the validation split is 300, not
     # 1,024, so that training keeps 1,000 images
     e2_digits_split: tuple[int, int, int] = (1000, 300, 497)
+    # digits minibatch: with 128, four epochs of 1,000 images are 28 Adam steps and leave the CNN
+    # at 25 % clean accuracy; 16 gives 248 steps for the same images and validation attacks
+    e2_digits_batch: int = 16
 
 FULL = Config()
 SMOKE = dataclasses.replace(
@@ -665,7 +668,8 @@ def run_e2(config: Config) -> Results:
         n_train = int(arrays[1].shape[0])
         summary[f"{name}/n_train"], summary[f"{name}/n_val"], summary[f"{name}/n_test"] = (
             n_train, int(arrays[3].shape[0]), int(arrays[5].shape[0]))
-        key = (config.e2_lr, config.e2_batch, config.e2_epochs, n_train, config.e2_epsilon,
+        batch = config.e2_batch if name == "fmnist" else config.e2_digits_batch
+        key = (config.e2_lr, batch, config.e2_epochs, n_train, config.e2_epsilon,
                config.e2_train_steps, config.e2_eval_steps)
         model = _e2_model_key(config, name, 10)
         # PGD-AT (no hyperparameter): τ = 1 (CE), seeds vmapped

@@ -59,30 +59,37 @@ def test_both_forms_match_flax_conv_and_input_gradients(image, kernel, strides):
 
 def test_shapes_images_flat_and_leading_dims_float32():
     img = CNN(features=(4,), outputs=3)
-    x = _images((2, 5, 8, 8, 1), dtype=jnp.float32)
-    params = img.init(KEY, x[0])
-    out = img.apply(params, x)
-    assert out.shape == (2, 5, 3) and out.dtype == jnp.float32
     flat = CNN(features=(4,), outputs=3, image_shape=(8, 8, 1))
-    assert_trees_close(flat.apply(params, x.reshape(2, 5, 64)), out, IDENTITY_F32)
-    # one unbatched flat vector
-    assert flat.apply(params, x[0, 0].reshape(64)).shape == (3,)
+    x = _images((2, 5, 8, 8, 1), dtype=jnp.float32)
+
+    @jax.jit
+    def outs(x):
+        params = img.init(KEY, x[0])
+        # images with two leading axes, the same as flat vectors, and one unbatched vector
+        return (img.apply(params, x), flat.apply(params, x.reshape(2, 5, 64)),
+                flat.apply(params, x[0, 0].reshape(64)))
+
+    out, out_flat, one = outs(x)
+    assert out.shape == (2, 5, 3) and out.dtype == jnp.float32 and one.shape == (3,)
+    assert_trees_close(out_flat, out, IDENTITY_F32)
     # 28 × 28 → 14 × 14 → 7 × 7 with stride 2 (SAME): the head sees 7·7·16 features
-    p28 = CNN(features=(8, 16), outputs=10, image_shape=(28, 28, 1)).init(KEY, jnp.ones((1, 784)))
+    p28 = jax.eval_shape(CNN(features=(8, 16), outputs=10, image_shape=(28, 28, 1)).init, KEY,
+                         jnp.ones((1, 784)))
     assert p28["params"]["Dense_0"]["kernel"].shape == (7 * 7 * 16, 10)
 
 
 def test_init_is_a_function_of_the_key_and_vmaps_over_seeds():
     model = CNN(features=(4, 8), outputs=3, image_shape=(8, 8, 1))
     x = _images((6, 64))
-    a, b, c = (model.init(k, x) for k in (KEY, KEY, jax.random.key(1)))
+    init, apply = jax.jit(model.init), jax.jit(model.apply)
+    a, b, c = (init(k, x) for k in (KEY, KEY, jax.random.key(1)))
     assert_trees_close(a, b, IDENTITY)
     assert not np.allclose(a["params"]["Conv_0"]["kernel"], c["params"]["Conv_0"]["kernel"])
     keys = jax.random.split(KEY, 3)
-    params = jax.vmap(model.init, in_axes=(0, None))(keys, x)
-    out = jax.vmap(model.apply, in_axes=(0, None))(params, x)
+    params = jax.jit(jax.vmap(model.init, in_axes=(0, None)))(keys, x)
+    out = jax.jit(jax.vmap(model.apply, in_axes=(0, None)))(params, x)
     for i, k in enumerate(keys):
-        assert_trees_close(out[i], model.apply(model.init(k, x), x), IDENTITY)
+        assert_trees_close(out[i], apply(init(k, x), x), IDENTITY)
 
 
 @pytest.mark.parametrize("kwargs,x_shape,match", [
