@@ -17,8 +17,7 @@ Figures (see paper_repro/compsum.md for every substitution and shrink):
                    that are one vmapped call each with τ and the seeds.
 
 Command: ``python -m experiments.compsum [--figure ID|all] [--smoke]``. float32 (MLP and CNN
-training;
-the bound checks use float32 too, with a named tolerance). Seeds and τ are vmapped in one
+training; the bound checks use float32 too, with a named tolerance). Seeds and τ are vmapped in one
 compiled call per data set (E2: every (τ, ν, seed) of ADV-COMP-SUM and every (β, seed) of TRADES
 in one call each). Measured FULL (session 4, shared 2-core machine at a load average of about 3):
 e2 674 s of CPU time (642 s wall at 105 % of a CPU), so about 6–7 minutes alone; the other
