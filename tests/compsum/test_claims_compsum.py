@@ -102,8 +102,9 @@ def test_c6_flips_with_the_gap_ordering():
     assert _status("C6", bad).status == "not reproduced"
 
 
-def _c7_set(rec, name, method, metric, vals, nu=None):
-    key = method if nu is None else f"{method}/nu{P._k(nu)}"
+def _c7_set(rec, name, method, metric, vals, nu=None, beta=None):
+    key = (method if nu is None and beta is None else f"{method}/nu{P._k(nu)}" if beta is None
+           else f"{method}/beta{P._k(beta)}")
     rec["e2"]["summary"][f"{name}/{key}/{metric}"] = vals
 
 
@@ -114,13 +115,13 @@ def test_c7_flips_and_counts_undecided():
     s = recs["e2"]["summary"]
     good, bad, tie = (copy.deepcopy(recs) for _ in range(3))
     for name in s["datasets"]:
-        nu = P.selected_nu(s, name)
+        nu, beta = P.selected_nu(s, name), P.selected_beta(s, name)
         for metric in ("clean", "robust_margin"):
             for rec, a, b in ((good, [0.9, 0.91, 0.92], [0.5, 0.52, 0.51]),
                               (bad, [0.5, 0.52, 0.51], [0.9, 0.91, 0.92]),
                               (tie, [0.5, 0.6, 0.4], [0.5, 0.4, 0.6])):
                 _c7_set(rec, name, "adv_comp_sum_tau1", metric, a, nu)
-                _c7_set(rec, name, "trades", metric, b)
+                _c7_set(rec, name, "trades", metric, b, beta=beta)
     assert _status("C7", good).status == "reproduced"
     assert _status("C7", bad).status == "not reproduced"
     t = _status("C7", tie)
@@ -145,5 +146,30 @@ def test_c7_uses_the_nu_selected_on_validation_never_on_test():
     assert (same.status, same.measured) == (base.status, base.measured)
     won = _status("C7", val_win)
     assert won.status == "reproduced" and won.decided == base.cases
+    with pytest.raises(ValueError, match="validation numbers select"):
+        _status("C7", inconsistent)
+
+
+def test_c7_compares_with_the_beta_selected_on_validation():
+    """TRADES' β is selected like ν: a non-selected β that is excellent on test changes nothing,
+    the same β winning on validation (and stored as selected) flips C7 against ADV-COMP-SUM,
+    and a stored β its validation numbers do not select is refused."""
+    recs = _records("e2")
+    s = recs["e2"]["summary"]
+    base = _status("C7", recs)
+    assert len(s["betas"]) >= 2
+    test_only, val_win, inconsistent = (copy.deepcopy(recs) for _ in range(3))
+    for name in s["datasets"]:
+        other = next(b for b in s["betas"] if b != P.selected_beta(s, name))
+        for rec in (test_only, val_win, inconsistent):
+            for metric in ("clean", "robust_margin"):
+                _c7_set(rec, name, "trades", metric, [0.999] * 3, beta=other)
+        for rec in (val_win, inconsistent):
+            _c7_set(rec, name, "trades", "val_robust_margin", [1.0] * 3, beta=other)
+        val_win["e2"]["summary"][f"{name}/trades/beta"] = other
+    same = _status("C7", test_only)
+    assert (same.status, same.measured) == (base.status, base.measured)
+    lost = _status("C7", val_win)
+    assert lost.status == "not reproduced" and lost.decided == base.cases
     with pytest.raises(ValueError, match="validation numbers select"):
         _status("C7", inconsistent)
