@@ -35,8 +35,12 @@ def _reference(model, params, x):
     return z
 
 
-@pytest.mark.parametrize("image,kernel,strides", [((8, 8, 1), 3, 2), ((7, 5, 2), 3, 2),
-                                                  ((6, 6, 3), 5, 1), ((9, 9, 1), 2, 3)])
+# one case in `make test`; the other three (compile-bound, 3-5 s each) under `make test-all`
+@pytest.mark.parametrize("image,kernel,strides", [
+    ((7, 5, 2), 3, 2),
+    pytest.param((8, 8, 1), 3, 2, marks=pytest.mark.slow),
+    pytest.param((6, 6, 3), 5, 1, marks=pytest.mark.slow),
+    pytest.param((9, 9, 1), 2, 3, marks=pytest.mark.slow)])
 def test_both_forms_match_flax_conv_and_input_gradients(image, kernel, strides):
     x = _images((4, int(np.prod(image))))
     for implementation in ("patches", "conv"):
@@ -109,6 +113,7 @@ def test_bad_input_names_the_argument(kwargs, x_shape, match):
         CNN(**kwargs).init(KEY, jnp.ones(x_shape))
 
 
+@pytest.mark.slow  # trains for ~4 s on 2 shared cores; `make test-all` runs it
 def test_learns_a_tiny_separable_image_problem():
     """Class = which half (left/right) of an 8×8 noisy image is bright: 100 % train accuracy."""
     rng = np.random.default_rng(0)
