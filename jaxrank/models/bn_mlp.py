@@ -304,8 +304,14 @@ def bn_mlp_solver(
         max_batch = max(1, math.ceil(fmax * n))
         n_train = jnp.sum(train_mask.astype(jnp.int32))
         b = jnp.maximum(1, jnp.floor(batch_fraction * n_train).astype(jnp.int32))
-        # training rows first, in a random order drawn per row index
-        order = jnp.argsort(jnp.where(train_mask, jax.random.uniform(key, (n,)), 2.0))
+        # training rows first, in a random order drawn per row index: the (stable) order of the
+        # draws restricted to the training rows, i.e. argsort(where(train_mask, u, 2)) on them.
+        # The sort does not see the mask, so it is shared by whatever is vmapped over masks
+        # (data sets, padding); the mask only enters a linear-time stable partition.
+        perm = jnp.argsort(jax.random.uniform(key, (n,)))
+        is_train = train_mask[perm]
+        dest = jnp.where(is_train, jnp.cumsum(is_train) - 1, n_train + jnp.cumsum(~is_train) - 1)
+        order = jnp.zeros_like(perm).at[dest].set(perm, unique_indices=True)
         offsets = jnp.arange(max_batch)
 
         def minibatch(j, carry):
