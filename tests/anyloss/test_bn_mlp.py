@@ -114,6 +114,7 @@ def test_padding_rows_and_columns_leaves_training_unchanged():
     np.testing.assert_allclose(zp[:30], z, **NUMERICAL.kw())
 
 
+@pytest.mark.slow  # compiles one fit per loss (~7 s on a loaded 2-core machine)
 def test_models_trained_side_by_side_equal_separate_fits():
     # num_models: M models on shared minibatches, one loss each, take their own steps
     x, y = _data(n=30, d=3, seed=5)

@@ -35,6 +35,7 @@ def test_padding_and_bucketing_leave_results_unchanged():
         np.testing.assert_allclose(together[:, j], res.mean(1), **IDENTITY.kw())
 
 
+@pytest.mark.slow  # compiles one fit per loss (~7 s on a loaded 2-core machine)
 def test_losses_trained_in_one_loop_equal_one_fit_per_loss():
     # every (entry, fold) column of the joint GD loop takes the steps of its own fit (float64)
     _, x, y = _set(40, 3, 3)
