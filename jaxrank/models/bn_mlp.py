@@ -218,6 +218,7 @@ def bn_mlp_solver(
     momentum: float = 0.99,
     epsilon: float = 1e-3,
     adam_epsilon: float = 1e-7,
+    num_models: int | None = None,
 ) -> Solver:
     r"""One *epoch* of minibatch Adam per ``update``: a :class:`~jaxrank.optim.Solver`.
 
@@ -237,6 +238,13 @@ def bn_mlp_solver(
         ``batch_fraction``, which must then be a Python number.
       momentum, epsilon: batch-norm moving-average momentum and :math:`\epsilon`.
       adam_epsilon: Adam's :math:`\hat\epsilon` (Keras 1e-7).
+      num_models: train this many independent models :math:`M` at once on the *same*
+        minibatches (static; default ``None``: one model). Parameters, Adam state and moving
+        statistics then carry a leading model axis of length :math:`M` (stack the initial
+        parameters), ``learning_rate`` may be an array of shape ``(M,)``, and ``loss_fn``
+        receives the outputs of all models, shape ``(M, b)``, and returns the *sum* of the
+        models' losses, each a function of its own row only (e.g. one loss per model): model
+        :math:`m` then takes exactly the steps it would take alone. ``state.loss`` is that sum.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -259,12 +267,35 @@ def bn_mlp_solver(
         raise ValueError(f"`bn_mlp_solver(batch_fraction=...)` must lie in (0, {fmax}], got "
                          f"{float(batch_fraction)}")
     _checks.check_positive(learning_rate, "bn_mlp_solver(learning_rate=...)")
-    optimizer = optax.adam(learning_rate, eps=adam_epsilon)
+    if num_models is not None:
+        _checks.check_positive_int(num_models, "bn_mlp_solver(num_models=...)")
+    shapes = ((),) if num_models is None else ((), (num_models,))
+    if jnp.shape(learning_rate) not in shapes:
+        raise ValueError("`bn_mlp_solver(learning_rate=...)` must be a scalar" + (
+            "" if num_models is None else f" or have shape ({num_models},)") +
+            f", got shape {jnp.shape(learning_rate)}")
+    if num_models is None:
+        optimizer = optax.adam(learning_rate, eps=adam_epsilon)
+        init_opt, apply = optimizer.init, bn_mlp_apply
+        update_opt = optimizer.update
+    else:
+        lrs = jnp.broadcast_to(jnp.asarray(learning_rate), (num_models,))
+
+        def _adam_update(grads, opt_state, params, lr):
+            return optax.adam(lr, eps=adam_epsilon).update(grads, opt_state, params)
+
+        init_opt = jax.vmap(optax.adam(1.0, eps=adam_epsilon).init)  # the state has no lr
+
+        def update_opt(grads, opt_state, params):
+            return jax.vmap(_adam_update)(grads, opt_state, params, lrs)
+
+        def apply(p, stats, x, **kw):
+            return jax.vmap(lambda p_, s_: bn_mlp_apply(p_, s_, x, **kw))(p, stats)
 
     def init(params, *args):
         dtype = params.w1.dtype
-        h = params.b1.shape[0]
-        return BNMLPState(jnp.zeros((), jnp.int32), optimizer.init(params),
+        h = params.b1.shape  # (H,), or (M, H) for num_models
+        return BNMLPState(jnp.zeros((), jnp.int32), init_opt(params),
                           BatchNormStats(jnp.zeros(h, dtype), jnp.ones(h, dtype)),
                           jnp.full((), jnp.nan, dtype))
 
@@ -273,8 +304,14 @@ def bn_mlp_solver(
         max_batch = max(1, math.ceil(fmax * n))
         n_train = jnp.sum(train_mask.astype(jnp.int32))
         b = jnp.maximum(1, jnp.floor(batch_fraction * n_train).astype(jnp.int32))
-        # training rows first, in a random order drawn per row index
-        order = jnp.argsort(jnp.where(train_mask, jax.random.uniform(key, (n,)), 2.0))
+        # training rows first, in a random order drawn per row index: the (stable) order of the
+        # draws restricted to the training rows, i.e. argsort(where(train_mask, u, 2)) on them.
+        # The sort does not see the mask, so it is shared by whatever is vmapped over masks
+        # (data sets, padding); the mask only enters a linear-time stable partition.
+        perm = jnp.argsort(jax.random.uniform(key, (n,)))
+        is_train = train_mask[perm]
+        dest = jnp.where(is_train, jnp.cumsum(is_train) - 1, n_train + jnp.cumsum(~is_train) - 1)
+        order = jnp.zeros_like(perm).at[dest].set(perm, unique_indices=True)
         offsets = jnp.arange(max_batch)
 
         def minibatch(j, carry):
@@ -285,12 +322,12 @@ def bn_mlp_solver(
             xb, yb = x[idx], y[idx]
 
             def objective(p):
-                z, new_stats = bn_mlp_apply(p, stats, xb, train=True, where=valid,
-                                            momentum=momentum, epsilon=epsilon)
+                z, new_stats = apply(p, stats, xb, train=True, where=valid,
+                                     momentum=momentum, epsilon=epsilon)
                 return loss_fn(z, yb, valid), new_stats
 
             (loss, stats), grads = jax.value_and_grad(objective, has_aux=True)(params)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
+            updates, opt_state = update_opt(grads, opt_state, params)
             params = optax.apply_updates(params, updates)
             return params, count + 1, opt_state, stats, loss.astype(state.loss.dtype)
 

@@ -114,6 +114,31 @@ def test_padding_rows_and_columns_leaves_training_unchanged():
     np.testing.assert_allclose(zp[:30], z, **NUMERICAL.kw())
 
 
+@pytest.mark.slow  # compiles one fit per loss (~7 s on a loaded 2-core machine)
+def test_models_trained_side_by_side_equal_separate_fits():
+    # num_models: M models on shared minibatches, one loss each, take their own steps
+    x, y = _data(n=30, d=3, seed=5)
+    train = jnp.arange(30) % 4 != 0
+    losses = (_bce, lambda z, y, w: jnp.sum(w * (z - y) ** 2) / jnp.sum(w),
+              lambda z, y, w: 1 - 2 * jnp.sum(w * y * jax.nn.sigmoid(z)) / jnp.sum(
+                  w * (y + jax.nn.sigmoid(z))))
+    lrs = jnp.array([0.05, 0.02, 0.01])
+    p0 = BN.init_bn_mlp(jax.random.key(2), 3)
+    kw = dict(key=jax.random.key(3), batch_fraction=0.25, epochs=2)
+
+    def joint(z, yb, w):
+        return sum(loss(z[m], yb, w) for m, loss in enumerate(losses))
+
+    stacked = jax.tree.map(lambda a: jnp.broadcast_to(a, (3, *a.shape)), p0)
+    pm, sm = BN.fit_bn_mlp(joint, stacked, x, y, train, learning_rate=lrs, num_models=3, **kw)
+    assert pm.w1.shape == (3, 3, 2) and sm.stats.mean.shape == (3, 2)
+    for m, loss in enumerate(losses):
+        p, s = BN.fit_bn_mlp(loss, p0, x, y, train, learning_rate=float(lrs[m]), **kw)
+        _close_but_b1(jax.tree.map(lambda a, m=m: a[m], pm), p)
+        # the moving mean contains b1, so b1's rounding noise (~1e-11) shows: NUMERICAL
+        assert_trees_close(jax.tree.map(lambda a, m=m: a[m], sm.stats), s.stats, NUMERICAL)
+
+
 def test_init_is_keras_like_and_padding_free():
     p = BN.init_bn_mlp(jax.random.key(0), 200, hidden=50)
     w = np.asarray(p.w1)
@@ -147,6 +172,14 @@ def test_learns_and_vmaps_over_folds():
                               max_batch_fraction=0.2), r"\(0, 0.2\]"),
     (lambda: BN.bn_mlp_solver(_bce, learning_rate=-1.0, batch_fraction=0.5), "learning_rate"),
     (lambda: BN.bn_mlp_solver("bce", learning_rate=0.1, batch_fraction=0.5), "loss_fn"),
+    (lambda: BN.bn_mlp_solver(_bce, learning_rate=0.1, batch_fraction=0.5, num_models=0),
+     "num_models"),
+    (lambda: BN.bn_mlp_solver(_bce, learning_rate=jnp.ones(2), batch_fraction=0.5),
+     r"learning_rate.*scalar"),
+    (lambda: BN.bn_mlp_solver(_bce, learning_rate=jnp.ones(2), batch_fraction=0.5,
+                              num_models=3), r"shape \(3,\)"),
+    (lambda: BN.bn_mlp_solver(_bce, learning_rate=jnp.array([0.1, -1.0]), batch_fraction=0.5,
+                              num_models=2), "learning_rate"),
     (lambda: BN.init_bn_mlp(jax.random.key(0), 5, max_features=3), "num_features"),
     (lambda: BN.init_bn_mlp(jax.random.key(0), 3, hidden=0), "hidden"),
 ])

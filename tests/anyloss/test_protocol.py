@@ -22,11 +22,35 @@ def _set(n, d, seed, share=0.8):
 def test_padding_and_bucketing_leave_results_unchanged():
     a, b = _set(60, 3, 0), _set(80, 5, 1)
     losses = ("bce", "anyloss_f1", "sol_bacc")
-    alone = E.cross_validate([a], losses, CFG, switch=losses)
-    together = E.cross_validate([a, b], losses, dataclasses.replace(CFG, bucket_ratio=2.0),
-                                switch=losses)
+    alone = E.cross_validate([a], losses, CFG)
+    together = E.cross_validate([a, b], losses, dataclasses.replace(CFG, bucket_ratio=2.0))
     np.testing.assert_allclose(together[0], alone[0], **IDENTITY.kw())
     assert np.all(np.isfinite(together))
+    # the per-loss programs (one loss per compiled loop, as figure e4 times them) agree
+    x, y, valid, held, _ = E._pad_bucket([a, b], [0, 1], CFG, bias=True)
+    cv = E._cv_fn(losses, CFG.steps)
+    for j, name in enumerate(losses):
+        res = np.asarray(cv(j, dict(CFG.learning_rates)[name], jnp.asarray(x), jnp.asarray(y),
+                            jnp.asarray(valid), jnp.asarray(held), jnp.asarray(73.0)))
+        np.testing.assert_allclose(together[:, j], res.mean(1), **IDENTITY.kw())
+
+
+@pytest.mark.slow  # compiles one fit per loss (~7 s on a loaded 2-core machine)
+def test_losses_trained_in_one_loop_equal_one_fit_per_loss():
+    # every (entry, fold) column of the joint GD loop takes the steps of its own fit (float64)
+    _, x, y = _set(40, 3, 3)
+    x = jnp.asarray(E._with_bias(x))
+    w = jnp.asarray(np.arange(40)[None] % 3 != np.arange(3)[:, None], float)  # 3 folds
+    entries = ("mse", "bce", "anyloss_f1", "anyloss_f1", "anyloss_gmean", "sol_bacc")
+    lrs = np.array([0.01, 0.1, 0.01, 0.01, 0.02, 0.005])
+    amps = np.array([73.0, 73.0, 30.0, 73.0, 73.0, 73.0])
+    theta = E._fit_multi(entries, jnp.asarray(lrs), jnp.asarray(amps), 40, x, jnp.asarray(y), w)
+    assert theta.shape == (6, 3, 4)
+    for e, name in enumerate(entries):
+        for f in range(3):
+            alone = E._fit(E._objective(name), lrs[e], 40, x, jnp.asarray(y), w[f],
+                           jnp.asarray(amps[e]))
+            np.testing.assert_allclose(theta[e, f], alone, **IDENTITY.kw())
 
 
 def _numpy_gd(x, y, w, loss, lr, steps, amp=73.0):
