@@ -58,9 +58,10 @@ repro: figures check
 
 # The suite is compile-bound (XLA compiles one program at a time), so two pytest-xdist workers
 # on this 2-core machine cut it by about a third; each paper's smoke figures still run once
-# (tests/conftest.py: SmokeRuns shares them between workers under a file lock).
+# (tests/conftest.py: SmokeRuns shares them between workers under a file lock, and
+# `--dist loadgroup` keeps each paper's smoke-reading tests on one worker).
 PYTEST_WORKERS ?= 2
-PYTEST_PAR := -n $(PYTEST_WORKERS)
+PYTEST_PAR := -n $(PYTEST_WORKERS) --dist loadgroup
 
 test: setup
 	$(PY) -m pytest -q $(PYTEST_PAR)

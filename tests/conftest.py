@@ -127,3 +127,14 @@ def smoke_runs(fake_fashion_mnist, tmp_path_factory):
     out = root / "smoke"
     out.mkdir(exist_ok=True)
     return SmokeRuns(fake_fashion_mnist, out)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that reads a paper's smoke runs goes to one xdist group per paper (``make test``
+    runs ``--dist loadgroup``), so one worker runs that paper's smoke figures and its other
+    tests reuse them, instead of the second worker idling on the file lock while they run."""
+    for item in items:
+        if "smoke_runs" in getattr(item, "fixturenames", ()):
+            callspec = getattr(item, "callspec", None)
+            slug = callspec.params.get("slug") if callspec is not None else None
+            item.add_marker(pytest.mark.xdist_group(f"smoke-{slug or 'perceptron'}"))
