@@ -77,7 +77,10 @@ class Config:
     imbalance_fraction: float = 0.1
     imbalance_seed: int = 0
     worst_case_n: int = 1000  # Thm 5.1 data set of Table 1
-    thm41_step_sizes: tuple[float, ...] = tuple(float(x) for x in np.geomspace(1.0, 1e3, 13))
+    # rounded to 12 digits: np.geomspace's last bit differs between CPUs (AVX2 vs AVX-512
+    # builds), and a config must be the same number on every machine
+    thm41_step_sizes: tuple[float, ...] = tuple(float(f"{x:.12g}")
+                                                for x in np.geomspace(1.0, 1e3, 13))
     margin_max_steps: int = 20000  # dual coordinate-ascent epochs for the μ certificate
     max_points: int = 400  # plotted points per trajectory (log-spaced after the first 200)
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from paper_repro.check import Claim, Outcome
+from paper_repro.check import CHAOTIC, TIMING, Claim, Outcome
 
 SLUG = "anyloss"
 # AnyLoss variant aimed at each metric (the keys of the records)
@@ -209,8 +209,8 @@ ALL_CLAIMS = (
           ("e2",), c5),
     Claim("C6", "§4.2 / 4-11: AnyLoss without resampling is competitive with BCE + SMOTE / "
           "undersampling", ("e3",), c6),
-    Claim("C7", "§4.3: AnyLoss costs about the same time as BCE", ("e4",), c7),
-    Claim("C7b", "§4.3: SOL costs more time than AnyLoss", ("e4",), c7b),
+    Claim("C7", "§4.3: AnyLoss costs about the same time as BCE", ("e4",), c7, machine=TIMING),
+    Claim("C7b", "§4.3: SOL costs more time than AnyLoss", ("e4",), c7b, machine=TIMING),
     Claim("C8", "§4.1 mean table: AnyLoss raises the mean of its target metric over BCE (paper "
           "SLP: F1 .561→.673, F2 .534→.753, G .620→.810, B-Acc .739→.815; Acc .881→.887)",
           ("e1",), c8),
@@ -219,18 +219,20 @@ ALL_CLAIMS = (
 MLP_CLAIMS = (
     Claim("C1m", "§4.1, MLP: AnyLoss aimed at F1, F0.5, F2, G-mean or B-Acc beats BCE and MSE on "
           "that metric (Bayesian sign test, ROPE 0.01; paper MLP: P(win) = 1.0, F0.5 0.998)",
-          ("e1_mlp",), functools.partial(c1, fig="e1_mlp")),
+          ("e1_mlp",), functools.partial(c1, fig="e1_mlp"), machine=CHAOTIC),
     Claim("C2m", "§4.1, MLP: L_A is practically equivalent to BCE and MSE on accuracy (paper MLP: "
-          "P(rope) = 0.99998)", ("e1_mlp",), functools.partial(c2, fig="e1_mlp")),
+          "P(rope) = 0.99998)", ("e1_mlp",), functools.partial(c2, fig="e1_mlp"), machine=CHAOTIC),
     Claim("C3m", "§4.1, MLP (notebook 4-40 bins): the gain over BCE grows with class imbalance",
-          ("e1_mlp",), functools.partial(c3, fig="e1_mlp")),
+          ("e1_mlp",), functools.partial(c3, fig="e1_mlp"), machine=CHAOTIC),
     Claim("C4m", "§4.2, MLP: on imbalanced sets L_F1 and L_B beat BCE/MSE on F1 and B-Acc, "
-          "comparable to or better than SOL", ("e2_mlp",), functools.partial(c4, fig="e2_mlp")),
+          "comparable to or better than SOL", ("e2_mlp",), functools.partial(c4, fig="e2_mlp"),
+          machine=CHAOTIC),
     Claim("C5m", "§4.2, MLP (the paper's L sweep): L = 73 is a good default; performance is "
-          "fairly flat between 50 and 90", ("e2_mlp",), functools.partial(c5, fig="e2_mlp")),
+          "fairly flat between 50 and 90", ("e2_mlp",), functools.partial(c5, fig="e2_mlp"),
+          machine=CHAOTIC),
     Claim("C8m", "§4.1 MLP mean table: AnyLoss raises the mean of its target metric over BCE "
           "(paper MLP: F1 .615→.727, B-Acc .771→.832; Acc .894→.886)", ("e1_mlp",),
-          functools.partial(c8, fig="e1_mlp", paper=PAPER_MLP_MEANS)),
+          functools.partial(c8, fig="e1_mlp", paper=PAPER_MLP_MEANS), machine=CHAOTIC),
 )
 ALL_CLAIMS = ALL_CLAIMS + MLP_CLAIMS
 

@@ -7,9 +7,25 @@ Markdown table with the claim, measured values and criterion), next to the outco
 
 A record is used only if it is a FULL record made with the paper's current FULL config: a
 missing record is reported as missing, a smoke record or one made with another config as such,
-each with the command that regenerates it. The exit code is 1 when a record is missing or
-unusable, or when a measured outcome differs from the documented one (a regression, or an
-improvement not yet written up); an honest, documented non-reproduction keeps it 0.
+each with the command that regenerates it.
+
+Every claim carries two labels:
+
+* ``source``: ``"paper"`` (a statement of the paper, cited by location in ``where``) or
+  ``"reading"`` (our hypothesis, a comparative reading, or a check of our own). The summary line
+  counts them separately: ``zloss: paper claims 4/5 reproduced (…); readings 1/2 (…)``.
+* ``machine``: ``None`` for a deterministic computation (the same outcome on every machine), or
+  :data:`TIMING` (wall-clock) or :data:`CHAOTIC` (a computation whose outcome moves with float
+  rounding, e.g. float32 minibatch training) -- see :mod:`paper_repro.stats`.
+
+Exit code (the strict check that ``make test`` and CI run): 1 when a record is missing or
+unusable, a claim cannot be evaluated, or a *deterministic* claim's measured outcome differs from
+the documented one (a regression, or an improvement not yet written up). A mismatch on a
+machine-dependent claim is printed as such and never fails the check: another CPU measures other
+times and rounds float32 training differently. An honest, documented non-reproduction keeps it 0.
+``--records DIR`` reads another folder (``DIR/<slug>/`` when it holds one folder per paper, as
+``make repro OUT=DIR`` writes); ``python -m paper_repro.compare DIR`` reports what differs from
+the committed records.
 """
 
 from __future__ import annotations
@@ -18,6 +34,7 @@ import argparse
 import dataclasses
 import importlib
 import json
+import math
 import pkgutil
 import re
 import sys
@@ -32,6 +49,12 @@ NOT_REPRODUCED = "not reproduced"
 UNDECIDED = "undecided"
 STATUSES = (REPRODUCED, PARTLY, NOT_REPRODUCED, UNDECIDED)
 MISSING = "missing record"
+PAPER = "paper"  # Claim.source: a statement of the paper, cited by location
+READING = "reading"  # Claim.source: our reading or hypothesis, or a check of our own
+SOURCES = (PAPER, READING)
+TIMING = "timing"  # Claim.machine: decided on wall-clock measurements
+CHAOTIC = "chaotic"  # Claim.machine: decided on a computation chaotic in float rounding
+MACHINE_KINDS = (TIMING, CHAOTIC)
 SMOKE_RECORD = "smoke record"
 STALE_RECORD = "stale record"
 
@@ -105,12 +128,32 @@ class Claim:
       statement: the paper's claim, with its section / figure.
       figures: the record ids it reads.
       evaluate: ``evaluate(records) -> Outcome`` where ``records[fig_id]`` is the JSON record.
+      source: :data:`PAPER` (the paper states it; ``where`` cites the location) or
+        :data:`READING` (ours; the default until a location in the paper is cited).
+      where: the location in the paper (``"Thm 3.1"``, ``"abstract"``, ``"Table 1"``) for a
+        paper claim; for a reading, optionally what it reads.
+      machine: ``None`` (deterministic), :data:`TIMING` or :data:`CHAOTIC`: a mismatch with the
+        documented outcome is then reported but never fails the strict check.
     """
 
     id: str
     statement: str
     figures: tuple[str, ...]
     evaluate: Callable[[Mapping[str, Mapping[str, Any]]], Outcome]
+    source: str = READING
+    where: str = ""
+    machine: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"`Claim(source=...)` of {self.id} must be one of {SOURCES}, "
+                             f"got {self.source!r}")
+        if self.source == PAPER and not self.where.strip():
+            raise ValueError(f"`Claim(where=...)` of paper claim {self.id} must cite its "
+                             "location in the paper, got an empty string")
+        if self.machine is not None and self.machine not in MACHINE_KINDS:
+            raise ValueError(f"`Claim(machine=...)` of {self.id} must be None or one of "
+                             f"{MACHINE_KINDS}, got {self.machine!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +183,18 @@ class Row:
     @property
     def ok(self) -> bool:
         return self.outcome is not None and not self.problems and self.status == self.documented
+
+    @property
+    def machine_mismatch(self) -> bool:
+        """A usable record whose machine-dependent outcome differs from the documented one."""
+        return (self.claim.machine is not None and self.outcome is not None
+                and not self.problems and self.error is None and not self.ok)
+
+    @property
+    def fatal(self) -> bool:
+        """Whether this row fails the strict check: anything not ok except a machine-dependent
+        mismatch (reported, never fatal)."""
+        return not self.ok and not self.machine_mismatch
 
 
 def claim_modules() -> dict[str, Any]:
@@ -206,6 +261,22 @@ def full_config(slug: str) -> dict[str, Any] | None:
     return json.loads(json.dumps(to_jsonable(dataclasses.asdict(paper.full))))
 
 
+CONFIG_RTOL = 1e-12  # a float config value read back from JSON, or computed on another CPU
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal JSON values, floats up to :data:`CONFIG_RTOL` (relative)."""
+    if isinstance(a, float) or isinstance(b, float):
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            return math.isclose(a, b, rel_tol=CONFIG_RTOL, abs_tol=0.0)
+        return False
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
 def record_problem(slug: str, fig_id: str, record: Mapping[str, Any],
                    config: Mapping[str, Any] | None) -> str | None:
     """Why a record cannot back a claim (smoke mode, or another config), or ``None``."""
@@ -216,15 +287,26 @@ def record_problem(slug: str, fig_id: str, record: Mapping[str, Any],
         return f"{fig_id}.json is {what}, not FULL: regenerate with `{cmd}`"
     if config is not None:
         got = record.get("config", {})
-        diff = sorted(k for k in set(config) | set(got) if config.get(k) != got.get(k))
+        diff = sorted(k for k in set(config) | set(got) if not same_value(config.get(k),
+                                                                           got.get(k)))
         if diff:
             return (f"{fig_id}.json was made with another config (fields differ from the "
                     f"current FULL config: {', '.join(diff)}): regenerate with `{cmd}`")
     return None
 
 
+def records_folder(slug: str, records_dir: Path | None) -> Path:
+    """Where ``slug``'s records are: ``records_dir/<slug>`` when that folder exists (a tree of
+    per-paper folders, as ``make repro OUT=DIR`` writes), else ``records_dir`` itself, else the
+    committed ``figures/<slug>``."""
+    if records_dir is None:
+        return REPO_ROOT / "figures" / slug
+    nested = records_dir / slug
+    return nested if nested.is_dir() else records_dir
+
+
 def evaluate(slug: str, mod: Any, records_dir: Path | None = None) -> list[Row]:
-    folder = records_dir or REPO_ROOT / "figures" / slug
+    folder = records_folder(slug, records_dir)
     records = load_records(folder)
     documented = documented_outcomes(REPO_ROOT / "paper_repro" / f"{slug}.md")
     config = full_config(slug)
@@ -258,10 +340,24 @@ def format_table(rows: Sequence[Row]) -> str:
         criterion = "—" if r.outcome is None else r.outcome.criterion
         flag = "" if r.ok else " ⚠"
         lines.append(
-            f"| {r.claim.id} | {_cell(r.claim.statement)} | {_cell(measured)} | "
-            f"{_cell(criterion)} | {r.status}{flag} | {r.documented or 'undocumented'} |"
+            f"| {r.claim.id} | {_cell(label(r.claim))} {_cell(r.claim.statement)} | "
+            f"{_cell(measured)} | {_cell(criterion)} | {r.status}{flag} | "
+            f"{r.documented or 'undocumented'} |"
         )
     return "\n".join(lines)
+
+
+def label(claim: Claim) -> str:
+    """``[paper: Thm 3.1]`` / ``[reading]``, plus ``[timing]``/``[chaotic]`` when
+    machine-dependent."""
+    src = f"[{PAPER}: {claim.where}]" if claim.source == PAPER else f"[{READING}]"
+    return src + (f" [{claim.machine}]" if claim.machine else "")
+
+
+def ordered(rows: Sequence[Row]) -> list[Row]:
+    """The paper's own claims first, then our readings (each in declaration order)."""
+    return ([r for r in rows if r.claim.source == PAPER]
+            + [r for r in rows if r.claim.source != PAPER])
 
 
 def _one_line(text: str, width: int) -> str:
@@ -274,19 +370,29 @@ def format_compact(rows: Sequence[Row], width: int = 100) -> str:
     lines = []
     for r in rows:
         status = r.status if r.ok else f"{r.status} (documented: {r.documented or 'none'})"
+        if r.machine_mismatch:
+            status += f" [{r.claim.machine}: not fatal]"
         measured = "—" if r.outcome is None else r.outcome.measured
-        lines.append(f"{r.claim.id:<4} {status:<20} {_one_line(measured, width)}")
+        src = "P" if r.claim.source == PAPER else "R"
+        lines.append(f"{r.claim.id:<4} {src} {status:<20} {_one_line(measured, width)}")
     return "\n".join(lines)
 
 
-def summary_line(slug: str, rows: Sequence[Row]) -> str:
+def _counts(rows: Sequence[Row]) -> str:
     counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
     graded = ", ".join(f"{n} {s}" for s, n in counts.items() if n and s != REPRODUCED)
-    line = f"{slug}: {counts[REPRODUCED]}/{len(rows)} claims reproduced"
-    line += f" ({graded})" if graded else ""
+    return f"{counts[REPRODUCED]}/{len(rows)} reproduced" + (f" ({graded})" if graded else "")
+
+
+def summary_line(slug: str, rows: Sequence[Row]) -> str:
+    paper = [r for r in rows if r.claim.source == PAPER]
+    reading = [r for r in rows if r.claim.source != PAPER]
+    line = f"{slug}: paper claims {_counts(paper)}; readings {_counts(reading)}"
     missing = sorted({f for r in rows for f in r.missing})
     unusable = sum(bool(r.problems) for r in rows)
-    differ = sum(r.outcome is not None and not r.problems and not r.ok for r in rows)
+    differ = sum(r.outcome is not None and not r.problems and not r.ok
+                 and not r.machine_mismatch for r in rows)
+    machine = sum(r.machine_mismatch for r in rows)
     errors = sum(r.error is not None for r in rows)
     if missing:
         line += f"; missing records: {', '.join(missing)}"
@@ -294,7 +400,10 @@ def summary_line(slug: str, rows: Sequence[Row]) -> str:
         line += f"; {unusable} claim(s) on smoke or stale records"
     if errors:
         line += f"; {errors} claim(s) failed to evaluate"
-    return line + f"; {differ} differ from paper_repro/{slug}.md"
+    line += f"; {differ} differ from paper_repro/{slug}.md"
+    if machine:
+        line += f" (+{machine} machine-dependent, reported, not fatal)"
+    return line
 
 
 def advice(slug: str, rows: Sequence[Row]) -> list[str]:
@@ -309,11 +418,18 @@ def advice(slug: str, rows: Sequence[Row]) -> list[str]:
     if any(r.error is not None for r in rows):
         out.append(f"{slug}: a claim could not read its record (a key is gone): regenerate the "
                    f"records with `python -m experiments.{slug}` or fix the claim")
-    if any(r.outcome is not None and not r.problems and r.error is None and not r.ok
+    if any(r.outcome is not None and not r.problems and r.error is None and r.fatal
            for r in rows):
         out.append(f"{slug}: measured outcomes differ from paper_repro/{slug}.md: fix the "
                    f"regression, or update the .md with the measured numbers")
     return out
+
+
+def machine_notes(slug: str, rows: Sequence[Row]) -> list[str]:
+    """The machine-dependent mismatches: reported, never fatal."""
+    return [f"{slug} {r.claim.id} [{r.claim.machine}]: measured '{r.status}', documented "
+            f"'{r.documented}' ({_one_line(r.outcome.measured, 160)}): machine-dependent, "
+            "not a failure" for r in rows if r.machine_mismatch and r.outcome is not None]
 
 
 def report(all_rows: Mapping[str, Sequence[Row]]) -> str:
@@ -325,14 +441,40 @@ def report(all_rows: Mapping[str, Sequence[Row]]) -> str:
         "",
     ]
     for slug, rows in all_rows.items():
-        parts += [f"## {slug}", "", summary_line(slug, rows), "", format_table(rows), ""]
+        parts += [f"## {slug}", "", summary_line(slug, rows), "",
+                  format_table(ordered(rows)), ""]
     return "\n".join(parts)
 
 
+def version_notes(slug: str, folder: Path) -> list[str]:
+    """Packages whose version in a record's ``env`` differs from the installed one."""
+    import importlib.metadata as md
+
+    dist = {"sklearn": "scikit-learn"}
+    seen: dict[tuple[str, str], list[str]] = {}
+    for path in sorted(folder.glob("*.json")):
+        try:
+            versions = json.loads(path.read_text()).get("env", {}).get("versions", {})
+        except (OSError, ValueError):
+            continue
+        for name, made in versions.items():
+            try:
+                installed = md.version(dist.get(name, name))
+            except md.PackageNotFoundError:
+                installed = "not installed"
+            if made is not None and made != installed:
+                seen.setdefault((name, f"{made} -> installed {installed}"), []).append(path.stem)
+    return [f"{slug}: records {', '.join(figs)} were made with {name} {what} "
+            "(`make setup` installs requirements/constraints.txt)"
+            for (name, what), figs in seen.items()]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m paper_repro.check", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m paper_repro.check", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("slug", nargs="?", default=None, help="one paper (default: all)")
-    parser.add_argument("--records", type=Path, default=None, help="records folder (one slug)")
+    parser.add_argument("--records", type=Path, default=None,
+                        help="records folder: DIR/<slug>/ per paper, or one paper's folder")
     parser.add_argument("--report", type=Path, default=None, help="write a Markdown report")
     parser.add_argument("--full", action="store_true",
                         help="print the full Markdown table instead of the compact view")
@@ -342,18 +484,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown slug {args.slug!r}; known: {', '.join(sorted(mods))}")
     slugs = [args.slug] if args.slug else sorted(mods)
     all_rows = {s: evaluate(s, mods[s], args.records) for s in slugs}
-    bad = 0
-    notes = []
+    fatal = 0
+    notes, machine, versions = [], [], []
     for slug, rows in all_rows.items():
         print(f"\n## {slug}\n")
-        print(format_table(rows) if args.full else format_compact(rows))
+        print(format_table(ordered(rows)) if args.full else format_compact(ordered(rows)))
         print("\n" + summary_line(slug, rows))
-        bad += sum(not r.ok for r in rows)
+        fatal += sum(r.fatal for r in rows)
         notes += advice(slug, rows)
+        machine += machine_notes(slug, rows)
+        versions += version_notes(slug, records_folder(slug, args.records))
+    if args.records is not None:  # the hints must not overwrite the committed records
+        notes = [n.replace("`python -m experiments.", f"`--out {args.records}` with "
+                           "`python -m experiments.") for n in notes]
     if args.report is not None:
         args.report.write_text(report(all_rows) + "\n")
         print(f"\nwrote {args.report}")
-    if bad:
+    if versions:
+        print("\n" + "\n".join(versions))
+    if machine:
+        print("\nmachine-dependent outcomes that differ from the .md (reported, not fatal):\n"
+              + "\n".join(machine))
+    if fatal:
         print("\n" + "\n".join(notes), file=sys.stderr)
         return 1
     return 0

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from experiments.gn_smoothness import key
-from paper_repro.check import Claim, Outcome
+from paper_repro.check import TIMING, Claim, Outcome
 
 SLUG = "gn_smoothness"
 # Iterations to f − f* < tol (per figure's tol): spec §4.
@@ -235,7 +235,7 @@ CLAIMS = (
     Claim("C7", "LogSumExp Fig B: Alg 1's γ_k grows (to 1e2–5e2); the gradient method's "
           "‖∇f‖/L decays", ("lse",), radius_growth),
     Claim("C8", "p = 4: the rank-one Fisher approximation is faster than exact Newton in wall "
-          "time", ("p4",), p4_time),
+          "time", ("p4",), p4_time, machine=TIMING),
     Claim("C9", "Gradient method's final residuals: Rosenbrock ≈1.3e-6 (5000 it.), "
           "NL-Rosenbrock ≈1e-15 (10000 it.), Chebyshev d = 100 ≈8.6e-9 (200 it.)",
           ("rosenbrock", "nl_rosenbrock", "chebyshev_d100"), gm_finals),
@@ -248,7 +248,7 @@ CLAIMS = (
     Claim("C13", "Logistic regression: exact Hessian fastest per iteration", ("logistic",),
           LOGISTIC_EXACT),
     Claim("C14", "Logistic regression: the cheapest approximation (fixed bound) fastest per "
-          "second", ("logistic",), logistic_cheapest),
+          "second", ("logistic",), logistic_cheapest, machine=TIMING),
     Claim("C15", "Abstract: global convergence for softmax regression with approximate "
           "Hessians (digits)", ("softmax",), SOFTMAX_CONVERGE),
     Claim("C16", "Softmax regression: exact Hessian fastest per iteration", ("softmax",),
