@@ -85,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     fits = {}
     for name in cfg.fit_sets:
         x, y = E.e2_dataset(name, exp_cfg)
-        fits[name] = E.time_losses(x, y, losses, exp_cfg, cfg.repeats)
+        reps = E.time_losses(x, y, losses, exp_cfg, cfg.repeats)
+        fits[name] = {n: float(np.median(v)) for n, v in reps.items()}
     ratios = {"loss_grad": {k: v / grad["bce"] for k, v in grad.items()}}
     for name, t in fits.items():
         ratios[f"slp_fit/{name}"] = {k: v / t["bce"] for k, v in t.items()}

@@ -91,12 +91,16 @@ class Results:
       allow_nonfinite: names (``fnmatch`` patterns over the ``/``-joined path inside ``series``
         or ``summary``, e.g. ``"*/bound_mu_lower"``) whose NaN/inf values are intended; every
         other leaf must be finite or the harness refuses to write the record.
+      compiler_options: the XLA compiler options the figure's programs were compiled with
+        (``jax.jit(..., compiler_options=...)``), recorded in ``env.xla``; empty = XLA's
+        defaults.
     """
 
     series: dict[str, Any]
     summary: dict[str, Any]
     seeds: list[int] = dataclasses.field(default_factory=list)
     allow_nonfinite: tuple[str, ...] = ()
+    compiler_options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -262,8 +266,53 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip()
 
 
-def environment() -> dict[str, Any]:
-    """Versions, backend and git state for the run record."""
+def _cpu() -> dict[str, Any]:
+    """The CPU model, its vector instruction sets and core count (where a record was made)."""
+    model, flags = "", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and not model:
+                    model = value.strip()
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:  # not Linux: the platform string is all we have
+        pass
+    vector = [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl",
+                          "avx512_bf16", "amx_tile", "neon", "asimd", "sve") if f in flags]
+    simd = {}
+    try:  # NumPy's own view: the dispatch targets it found on this CPU
+        simd = np.show_config(mode="dicts").get("SIMD Extensions", {})
+    except Exception:  # pragma: no cover - older NumPy
+        pass
+    return {"model": model or platform.processor() or platform.machine(),
+            "machine": platform.machine(), "cores": os.cpu_count(),
+            "vector_isa": vector, "numpy_simd_found": list(simd.get("found", []))}
+
+
+def _blas() -> list[dict[str, Any]]:
+    """The BLAS libraries loaded (NumPy/SciPy's), with version, kernel and thread count."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return []
+    return [{k: info.get(k) for k in ("internal_api", "version", "architecture", "num_threads",
+                                      "threading_layer", "prefix")}
+            for info in threadpool_info() if info.get("user_api") == "blas"]
+
+
+def _xla(compiler_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """XLA options in force: the process-wide flags and the figure's compiler options."""
+    return {"XLA_FLAGS": os.environ.get("XLA_FLAGS", ""),
+            "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", ""),
+            "compiler_options": dict(compiler_options or {})}
+
+
+def environment(compiler_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Versions, backend, git state, and the machine (CPU, vector ISA, BLAS and its threads,
+    XLA options: ``compiler_options`` are the figure's own) for the run record."""
     import jax
 
     versions = {}
@@ -285,6 +334,9 @@ def environment() -> dict[str, Any]:
         "device_kind": jax.devices()[0].device_kind,
         "device_count": jax.device_count(),
         "x64": bool(jax.config.jax_enable_x64),
+        "cpu": _cpu(),
+        "blas": _blas(),
+        "xla": _xla(compiler_options),
     }
 
 
@@ -417,7 +469,8 @@ def run_figure(
         t0 = time.perf_counter()
         results = entry.run(config)
         wall = time.perf_counter() - t0
-        env = environment()  # inside the precision block: env.x64 is what the run used
+        # inside the precision block: env.x64 is what the run used
+        env = environment(results.compiler_options)
     for section in ("series", "summary"):
         bad = first_nonfinite(getattr(results, section), results.allow_nonfinite)
         if bad is not None:

@@ -99,6 +99,15 @@ class MLPConfig:
     bucket_ratio: float = 3.0  # fewer, larger buckets than the SLP: fewer compilations
     e1_max_sets: int = 30  # 0 = every E1 set; else an evenly spaced subset by size (budget)
     amplifiers: tuple[float, ...] = (30.0, 50.0, 73.0, 90.0, 110.0)
+    # Float32 minibatch training is chaotic in float rounding: another CPU's code generation
+    # moves the fold means (issue 16: 127 of the e1_mlp summary values on an AVX-512 machine).
+    # The claims are therefore decided over replicas -- `seed` plus these seeds (init and
+    # shuffles), one vmapped program -- and a case counts only when every replica agrees
+    # (paper_repro/stats.py `agree`), so a machine's rounding cannot flip an outcome.
+    replica_seeds: tuple[int, ...] = (101,)
+    # None: XLA's backend optimisations for runs of >= _OPTIMISE_FROM_EPOCHS epochs, level 0
+    # below (compile time); True/False force them off/on (the perturbation test flips this).
+    fast_compile: bool | None = None
 
 
 MLP_FULL = MLPConfig()
@@ -497,6 +506,24 @@ _FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensiv
 _OPTIMISE_FROM_EPOCHS = 20
 
 
+def _fast_compile(config: Config) -> bool:
+    mlp = mlp_settings(config)
+    if mlp.fast_compile is not None:
+        return mlp.fast_compile
+    return mlp.epochs < _OPTIMISE_FROM_EPOCHS
+
+
+def mlp_compiler_options(config: Config) -> dict[str, Any]:
+    """The XLA compiler options of the MLP programs of ``config`` (recorded in ``env.xla``)."""
+    return dict(_FAST_COMPILE) if _fast_compile(config) else {}
+
+
+def mlp_seeds(config: Config) -> list[int]:
+    """The MLP replicas' seeds: the official ``seed`` first, then ``replica_seeds``."""
+    mlp = mlp_settings(config)
+    return [mlp.seed, *mlp.replica_seeds]
+
+
 def mlp_settings(config: Config) -> MLPConfig:
     """The MLP settings of ``config`` (``None`` = the official :data:`MLP_FULL`)."""
     return MLP_FULL if config.mlp is None else config.mlp
@@ -513,13 +540,15 @@ def _mlp_groups(entries, config: Config) -> dict[float, list[int]]:
 
 
 @functools.cache
-def _mlp_cv_fn(epochs: int, hidden: int, fraction: float, entries: tuple[str, ...]):
-    """cv(lrs, thresholds, amps, x, y, valid, heldout, dims, key) -> (B, F, E, metrics):
+def _mlp_cv_fn(epochs: int, hidden: int, fraction: float, entries: tuple[str, ...],
+               fast_compile: bool = False):
+    """cv(lrs, thresholds, amps, x, y, valid, heldout, dims, keys) -> (R, B, F, E, metrics):
     jit(vmap over data sets (vmap over folds)) of E fresh MLPs per fold, one per entry (loss
     ``entries[e]``, lr ``lrs[e]``, amplifier ``amps[e]``), trained side by side on the same
     minibatches of ``fraction`` of the training fold (``bn_mlp_solver(num_models=E)``: each
     model takes exactly the steps it would take alone, up to float rounding), evaluated on the
-    held-out fold. Every entry of a fold starts from the same draw: paired."""
+    held-out fold. Every entry of a fold starts from the same draw: paired. ``keys`` (R,) are
+    the replicas' keys (init and shuffles), vmapped: one program for every replica."""
     runs = [(_mlp_loss(n), a, b) for n, a, b in _runs(entries)]
     num = len(entries)
 
@@ -551,8 +580,9 @@ def _mlp_cv_fn(epochs: int, hidden: int, fraction: float, entries: tuple[str, ..
 
         return jax.vmap(fold)(jnp.arange(heldout.shape[0]), heldout)
 
-    return jax.jit(jax.vmap(one, in_axes=(None,) * 3 + (0,) * 5 + (None,)),
-                   compiler_options=None if epochs >= _OPTIMISE_FROM_EPOCHS else _FAST_COMPILE)
+    over_sets = jax.vmap(one, in_axes=(None,) * 3 + (0,) * 5 + (None,))
+    return jax.jit(jax.vmap(over_sets, in_axes=(None,) * 8 + (0,)),
+                   compiler_options=_FAST_COMPILE if fast_compile else None)
 
 
 def _width_buckets(sets, ratio: float) -> list[list[int]]:
@@ -569,9 +599,10 @@ def _width_buckets(sets, ratio: float) -> list[list[int]]:
     return out
 
 
-def cross_validate_mlp_entries(sets, entries, config: Config,
-                               by_width: bool = False) -> np.ndarray:
-    """Fold-mean metrics of the MLP, shape (sets, entries, metrics), for ``entries`` =
+def cross_validate_mlp_entries(sets, entries, config: Config, by_width: bool = False,
+                               replicas: bool = False) -> np.ndarray:
+    """Fold-mean metrics of the MLP, shape (sets, entries, metrics) -- with ``replicas``,
+    (replicas, sets, entries, metrics) over :func:`mlp_seeds` -- for ``entries`` =
     ``[(loss name, amplifier), ...]``; every (entry, fold) from a fresh initialisation (the same
     for every entry of a fold); data sets padded + vmapped per size bucket (``bucket_ratio``;
     ``by_width``: buckets also split by feature count); one program per bucket and batch
@@ -579,21 +610,23 @@ def cross_validate_mlp_entries(sets, entries, config: Config,
     mlp = mlp_settings(config)
     lrs = dict(mlp.learning_rates)
     dt = _dtype(config)
-    key = jax.random.key(mlp.seed)
-    out = np.full((len(sets), len(entries), len(METRICS)), np.nan)
+    seeds = mlp_seeds(config) if replicas else [mlp.seed]
+    keys = jnp.stack([jax.random.key(s) for s in seeds])
+    out = np.full((len(seeds), len(sets), len(entries), len(METRICS)), np.nan)
     groups = _mlp_groups(entries, config)
     for bucket in (_width_buckets if by_width else _buckets)(sets, mlp.bucket_ratio):
         x, y, valid, held, dims = _pad_bucket(sets, bucket, config, bias=False)
         args = (jnp.asarray(x, dt), jnp.asarray(y), jnp.asarray(valid), jnp.asarray(held),
-                jnp.asarray(dims), key)
+                jnp.asarray(dims), keys)
         for fraction, idx in groups.items():
             names = tuple(entries[i][0] for i in idx)
-            cv = _mlp_cv_fn(mlp.epochs, mlp.hidden, fraction, names)
+            cv = _mlp_cv_fn(mlp.epochs, mlp.hidden, fraction, names, _fast_compile(config))
             res = cv(jnp.asarray([lrs[n] for n in names], dt),
                      jnp.asarray([0.5 if LOSSES[n][0] == "mse" else 0.0 for n in names], dt),
                      jnp.asarray([entries[i][1] for i in idx], dt), *args)
-            out[np.ix_(bucket, idx)] = np.asarray(res).mean(axis=1)
-    return out
+            rows, cols = np.asarray(bucket)[:, None], np.asarray(idx)[None, :]
+            out[:, rows, cols] = np.asarray(res).mean(axis=2)  # (R, B, E, M) fold means
+    return out if replicas else out[0]
 
 
 def cross_validate_mlp(sets, loss_names, config: Config, amplifiers=None,
@@ -640,12 +673,27 @@ def mlp_e1_sets(config: Config) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return [sets[i] for i in keep]
 
 
+REPLICA = "replica{}/"  # summary-key prefix of MLP replica r ≥ 1 (replica 0: no prefix)
+
+
+def replica_prefixes(summary: Mapping[str, Any]) -> list[str]:
+    """The key prefixes of every replica in an MLP record's summary ("" first)."""
+    return ["", *(REPLICA.format(r) for r in range(1, int(summary.get("replicas", 1))))]
+
+
 def run_e1_mlp(config: Config) -> Results:
     sets = mlp_e1_sets(config)
-    table = cross_validate_mlp(sets, E1_LOSSES, config)[:, :, 0]
-    res = _e1_results(sets, table, config)
+    entries = [(n, config.amplifier) for n in E1_LOSSES]
+    tables = cross_validate_mlp_entries(sets, entries, config, replicas=True)  # (R, S, E, M)
+    res = _e1_results(sets, tables[0], config)
+    for r in range(1, len(tables)):
+        res.summary.update({REPLICA.format(r) + k: v for k, v in
+                            _e1_results(sets, tables[r], config).summary.items()})
+    res.summary["replicas"] = len(tables)
     res.series["mlp_config"] = dataclasses.asdict(mlp_settings(config))
-    return dataclasses.replace(res, seeds=[config.cv_seed, mlp_settings(config).seed])
+    res.series["replica_tables"] = tables[1:].tolist()
+    return dataclasses.replace(res, seeds=[config.cv_seed, *mlp_seeds(config)],
+                               compiler_options=mlp_compiler_options(config))
 
 
 def _e1_results(sets, table: np.ndarray, config: Config) -> Results:
@@ -742,27 +790,33 @@ def run_e2_mlp(config: Config) -> Results:
     plain = [n for n in E2_LOSSES if not (reuse and n in SWEPT)]
     entries = [(n, config.amplifier) for n in plain] + [(n, a) for n in SWEPT for a in amps]
     # by width: Caravan (85 features) would otherwise pad Random/Default (2-3) to 85 columns
-    out = cross_validate_mlp_entries(sets, entries, config, by_width=True)  # (S, E, M)
-    tables = out[:, : len(plain)]
-    sweeps = out[:, len(plain):].reshape(len(sets), len(SWEPT), len(amps), len(METRICS))
-    for s_i, (name, _, y) in enumerate(sets):
-        res = dict(zip(plain, tables[s_i], strict=True))
-        for j, loss in enumerate(SWEPT):
-            if reuse:
-                res[loss] = sweeps[s_i, j, amps.index(config.amplifier)]
-            series[f"{name}/sweep/{loss}"] = sweeps[s_i, j].tolist()
-            for a, amp in enumerate(amps):
+    outs = cross_validate_mlp_entries(sets, entries, config, by_width=True,
+                                      replicas=True)  # (R, S, E, M)
+    for r, out in enumerate(outs):
+        pre = REPLICA.format(r) if r else ""
+        tables = out[:, : len(plain)]
+        sweeps = out[:, len(plain):].reshape(len(sets), len(SWEPT), len(amps), len(METRICS))
+        for s_i, (name, _, y) in enumerate(sets):
+            res = dict(zip(plain, tables[s_i], strict=True))
+            for j, loss in enumerate(SWEPT):
+                if reuse:
+                    res[loss] = sweeps[s_i, j, amps.index(config.amplifier)]
+                series[f"{pre}{name}/sweep/{loss}"] = sweeps[s_i, j].tolist()
+                for a, amp in enumerate(amps):
+                    for k, met in enumerate(METRICS):
+                        summary[f"{pre}{name}/sweep/{loss}/L{amp:g}/{met}"] = float(
+                            sweeps[s_i, j, a, k])
+            table = np.stack([res[n] for n in E2_LOSSES])
+            series[f"{pre}{name}/table"] = table.tolist()
+            for j, loss in enumerate(E2_LOSSES):
                 for k, met in enumerate(METRICS):
-                    summary[f"{name}/sweep/{loss}/L{amp:g}/{met}"] = float(sweeps[s_i, j, a, k])
-        table = np.stack([res[n] for n in E2_LOSSES])
-        series[f"{name}/table"] = table.tolist()
-        for j, loss in enumerate(E2_LOSSES):
-            for k, met in enumerate(METRICS):
-                summary[f"{name}/{loss}/{met}"] = float(table[j, k])
-        summary[f"{name}/n"] = int(len(y))
-        summary[f"{name}/minority_share"] = float(y.mean())
-    return Results(series=series, summary=summary,
-                   seeds=[config.cv_seed, mlp_settings(config).seed])
+                    summary[f"{pre}{name}/{loss}/{met}"] = float(table[j, k])
+            if not r:
+                summary[f"{name}/n"] = int(len(y))
+                summary[f"{name}/minority_share"] = float(y.mean())
+    summary["replicas"] = len(outs)
+    return Results(series=series, summary=summary, seeds=[config.cv_seed, *mlp_seeds(config)],
+                   compiler_options=mlp_compiler_options(config))
 
 
 def run_e2(config: Config) -> Results:
@@ -914,7 +968,8 @@ def plot_e3(record: Mapping[str, Any]):
 
 
 def time_losses(x: np.ndarray, y: np.ndarray, loss_names, config: Config, repeats: int):
-    """Median wall time (s) of the jitted 10-fold SLP fit per loss, compiled beforehand."""
+    """Wall times (s) of the jitted 10-fold SLP fit per loss, compiled beforehand: one list of
+    ``repeats`` interleaved measurements per loss."""
     lrs = dict(config.learning_rates)
     dt = _dtype(config)
     args = (jnp.asarray(_with_bias(x), dt)[None], jnp.asarray(y)[None],
@@ -930,7 +985,7 @@ def time_losses(x: np.ndarray, y: np.ndarray, loss_names, config: Config, repeat
             t0 = time.perf_counter()
             jax.block_until_ready(f(*args))
             times[n].append(time.perf_counter() - t0)
-    return {n: float(np.median(v)) for n, v in times.items()}
+    return times
 
 
 def run_e4(config: Config) -> Results:
@@ -939,10 +994,16 @@ def run_e4(config: Config) -> Results:
                               "losses": list(config.timing_losses)}
     for name in config.timing_sets:
         x, y = e2_dataset(name, config)
-        t = time_losses(x, y, config.timing_losses, config, config.timing_repeats)
+        reps = time_losses(x, y, config.timing_losses, config, config.timing_repeats)
+        t = {n: float(np.median(v)) for n, v in reps.items()}
         series[f"{name}/ratio"] = [t[n] / t["bce"] for n in config.timing_losses]
+        series[f"{name}/seconds_repeats"] = [reps[n] for n in config.timing_losses]
         for n in config.timing_losses:
             summary[f"{name}/{n}/ratio_to_bce"] = t[n] / t["bce"]
+            # spread of the side-by-side ratio over the interleaved repeats (log scale)
+            logs = np.log(np.asarray(reps[n])) - np.log(np.asarray(reps["bce"]))
+            summary[f"{name}/{n}/log_ratio_se"] = (
+                float(logs.std(ddof=1) / np.sqrt(len(logs))) if len(logs) > 1 else 0.0)
     summary["cpu_count"] = int(__import__("os").cpu_count() or 0)
     return Results(series=series, summary=summary, seeds=[])
 

@@ -82,7 +82,7 @@ class Config:
     sp_batch: int = 1
     sp_work: float = 1e9          # ~ D·d·m·steps per naive timing run
     sp_max_steps: int = 200
-    sp_repeats: int = 2
+    sp_repeats: int = 5  # timed calls per (method, D): the slope's SE comes from their spread
 
 
 FULL = Config()
@@ -354,9 +354,9 @@ def make_layer(method: str, size: int, lr: float = 1e-3):
 
 
 def time_step(method: str, size: int, dim: int, batch: int, steps: int, repeats: int,
-              seed: int = 0) -> float:
-    """Seconds per SGD step of an output layer (best of ``repeats`` timed ``scan_updates``
-    calls of ``steps`` steps each, after one compiling call; state donated)."""
+              seed: int = 0) -> list[float]:
+    """Seconds per SGD step of an output layer, one value per repeat (``repeats`` timed
+    ``scan_updates`` calls of ``steps`` steps each, after one compiling call; state donated)."""
     layer = make_layer(method, size)
     key = jax.random.key(seed)
     k1, k2, k3 = jax.random.split(key, 3)
@@ -368,18 +368,29 @@ def time_step(method: str, size: int, dim: int, batch: int, steps: int, repeats:
     cs = jax.random.randint(k3, (steps, batch), 0, size)
     state, losses = FO.scan_updates(layer, state, hs, cs)
     jax.block_until_ready((state, losses))
-    best = math.inf
+    times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         state, losses = FO.scan_updates(layer, state, hs, cs)
         jax.block_until_ready((state, losses))
-        best = min(best, (time.perf_counter() - t0) / steps)
+        times.append((time.perf_counter() - t0) / steps)
     del state
-    return best
+    return times
 
 
 def loglog_slope(sizes, times) -> float:
     return float(np.polyfit(np.log(np.asarray(sizes, float)), np.log(np.asarray(times)), 1)[0])
+
+
+def loglog_slope_se(sizes, repeats) -> tuple[float, float]:
+    """Least-squares log-log slope over every repeat's (D, time) point, and its standard error
+    (the timing noise of the repeats and the curvature over D both widen it)."""
+    x = np.log(np.repeat(np.asarray(sizes, float), [len(r) for r in repeats]))
+    y = np.log(np.concatenate([np.asarray(r, float) for r in repeats]))
+    xc = x - x.mean()
+    slope = float(xc @ (y - y.mean()) / (xc @ xc))
+    resid = y - y.mean() - slope * xc
+    return slope, float(math.sqrt(resid @ resid / max(len(x) - 2, 1) / (xc @ xc)))
 
 
 def run_speed(config: Config) -> Results:
@@ -388,19 +399,23 @@ def run_speed(config: Config) -> Results:
     summary: dict[str, Any] = {"speed/dim": config.sp_dim, "speed/batch": config.sp_batch,
                                "speed/max_D": max(sizes), "speed/backend": jax.default_backend()}
     for method in _harness.progress(METHODS, "speed methods"):
-        times = []
+        times, reps = [], []
         for size in sizes:
             if method == "naive_softmax":
                 steps = int(np.clip(config.sp_work / (size * config.sp_dim * config.sp_batch),
                                     2, config.sp_max_steps))
             else:
                 steps = config.sp_max_steps
-            t = time_step(method, size, config.sp_dim, config.sp_batch, steps,
-                          config.sp_repeats)
-            times.append(t)
-            summary[sp_key(method, size)] = t
+            rep = time_step(method, size, config.sp_dim, config.sp_batch, steps,
+                            config.sp_repeats)
+            times.append(min(rep))  # best of the repeats: the least disturbed measurement
+            reps.append(rep)
+            summary[sp_key(method, size)] = min(rep)
         series[f"{method}/s_per_step"] = times
-        summary[f"speed/{method}/loglog_slope"] = loglog_slope(sizes, times)
+        series[f"{method}/s_per_step_repeats"] = reps
+        slope, se = loglog_slope_se(sizes, reps)
+        summary[f"speed/{method}/loglog_slope"] = slope
+        summary[f"speed/{method}/loglog_slope_se"] = se
     big = max(sizes)
     for method in ("naive_softmax", "hsoftmax"):
         summary[sp_ratio_key(method)] = (summary[sp_key(method, big)]

@@ -7,11 +7,12 @@ table with the paper's 102-data-set SLP table. The paper's numbers live only her
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping
 from typing import Any
 
+from experiments.anyloss import replica_prefixes
+from paper_repro import stats
 from paper_repro.check import CHAOTIC, TIMING, Claim, Outcome
 
 SLUG = "anyloss"
@@ -146,37 +147,43 @@ def c6(records: Mapping[str, Any]) -> Outcome:
                               f"target AnyLoss ≥ max(BCE+SMOTE, BCE+RUS) − {RESAMPLE_MARGIN:g}")
 
 
-def _ratios(rec: Mapping[str, Any], name: str) -> tuple[float, float | None]:
+def _ratios(rec: Mapping[str, Any], name: str) -> tuple[float, float | None, float]:
+    """Mean AnyLoss/BCE and SOL/BCE time ratios of a set, and the largest log-ratio SE of the
+    losses involved (from the interleaved repeats)."""
     s = rec["summary"]
-    anyl = [float(s[f"{name}/{n}/ratio_to_bce"]) for n in rec["config"]["timing_losses"]
-            if n.startswith("anyloss")]
-    sol = [float(s[f"{name}/{n}/ratio_to_bce"]) for n in rec["config"]["timing_losses"]
-           if n.startswith("sol")]
-    return sum(anyl) / len(anyl), (sum(sol) / len(sol) if sol else None)
+    losses = rec["config"]["timing_losses"]
+    anyl = [float(s[f"{name}/{n}/ratio_to_bce"]) for n in losses if n.startswith("anyloss")]
+    sol = [float(s[f"{name}/{n}/ratio_to_bce"]) for n in losses if n.startswith("sol")]
+    se = max(float(s[f"{name}/{n}/log_ratio_se"]) for n in losses
+             if n.startswith(("anyloss", "sol")))
+    return sum(anyl) / len(anyl), (sum(sol) / len(sol) if sol else None), se
 
 
 def c7(records: Mapping[str, Any]) -> Outcome:
     rec = records["e4"]
     cases, parts = {}, []
     for name in rec["config"]["timing_sets"]:
-        a, sol = _ratios(rec, name)
-        cases[name] = a <= TIME_RATIO
+        a, sol, se = _ratios(rec, name)
+        cases[name] = stats.ratio_below(a, TIME_RATIO, log_se=se)
         sol_txt = "" if sol is None else f", SOL/BCE {sol:.2f}"
-        parts.append(f"{name}: AnyLoss/BCE {a:.2f}{sol_txt}")
+        parts.append(f"{name}: AnyLoss/BCE {a:.2f}{sol_txt} (log SE {se:.3f})")
     return Outcome.from_cases(cases, "; ".join(parts),
                               f"mean AnyLoss (Acc, F1, B-Acc) time ≤ {TIME_RATIO:g} × BCE "
-                              "(10-fold SLP fit, jitted, interleaved medians)")
+                              "(10-fold SLP fit, jitted, interleaved medians), undecided within "
+                              f"max({stats.TIMING_REL_BAND:.0%}, {stats.Z:g} SE of the repeats)")
 
 
 def c7b(records: Mapping[str, Any]) -> Outcome:
     rec = records["e4"]
     cases, parts = {}, []
     for name in rec["config"]["timing_sets"]:
-        a, sol = _ratios(rec, name)
-        cases[name] = None if sol is None else sol > a
+        a, sol, se = _ratios(rec, name)
+        cases[name] = None if sol is None else stats.ratio_above(sol / a, 1.0, log_se=se)
         parts.append(f"{name}: SOL/BCE {sol if sol is None else round(sol, 3)} vs AnyLoss/BCE "
                      f"{a:.3f}")
-    return Outcome.from_cases(cases, "; ".join(parts), "SOL time strictly above AnyLoss time")
+    return Outcome.from_cases(cases, "; ".join(parts),
+                              "SOL time above AnyLoss time, undecided within "
+                              f"max({stats.TIMING_REL_BAND:.0%}, {stats.Z:g} SE of the repeats)")
 
 
 def c8(records: Mapping[str, Any], fig: str = "e1",
@@ -216,23 +223,54 @@ ALL_CLAIMS = (
           ("e1",), c8),
 )
 
+def replica_view(record: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """``record`` as replica ``prefix`` sees it: its summary keys unprefixed (shared keys kept)."""
+    s = dict(record["summary"])
+    if prefix:
+        found = {k[len(prefix):]: v for k, v in record["summary"].items() if k.startswith(prefix)}
+        if not found:
+            raise KeyError(f"no summary key of replica {prefix!r}")
+        s.update(found)
+    return {**record, "summary": s}
+
+
+def over_replicas(fn, fig: str, **kw):
+    """A chaotic (float32 MLP) claim decided on every replica of the MLP record (seeds): a case
+    holds or fails only when every replica agrees, else it is undecided (stats.agree)."""
+
+    def evaluate(records: Mapping[str, Any]) -> Outcome:
+        rec = records[fig]
+        prefixes = replica_prefixes(rec["summary"])
+        outs = [fn({**records, fig: replica_view(rec, p)}, fig=fig, **kw) for p in prefixes]
+        per = [dict(o.by_case or ()) for o in outs]
+        cases = {k: stats.agree(d[k] for d in per) for k in per[0]}
+        split = [k for k in cases if cases[k] is None and any(d[k] is not None for d in per)]
+        measured = (outs[0].measured.rsplit(" [", 1)[0]
+                    + f" | replicas (MLP seeds): {', '.join(o.status for o in outs)}"
+                    + (f"; replicas disagree on {', '.join(split[:6])}" if split else ""))
+        return Outcome.from_cases(cases, measured, outs[0].criterion + f"; a case is decided "
+                                  f"only when all {len(outs)} replicas (MLP seeds) agree")
+
+    return evaluate
+
+
 MLP_CLAIMS = (
     Claim("C1m", "§4.1, MLP: AnyLoss aimed at F1, F0.5, F2, G-mean or B-Acc beats BCE and MSE on "
           "that metric (Bayesian sign test, ROPE 0.01; paper MLP: P(win) = 1.0, F0.5 0.998)",
-          ("e1_mlp",), functools.partial(c1, fig="e1_mlp"), machine=CHAOTIC),
+          ("e1_mlp",), over_replicas(c1, "e1_mlp"), machine=CHAOTIC),
     Claim("C2m", "§4.1, MLP: L_A is practically equivalent to BCE and MSE on accuracy (paper MLP: "
-          "P(rope) = 0.99998)", ("e1_mlp",), functools.partial(c2, fig="e1_mlp"), machine=CHAOTIC),
+          "P(rope) = 0.99998)", ("e1_mlp",), over_replicas(c2, "e1_mlp"), machine=CHAOTIC),
     Claim("C3m", "§4.1, MLP (notebook 4-40 bins): the gain over BCE grows with class imbalance",
-          ("e1_mlp",), functools.partial(c3, fig="e1_mlp"), machine=CHAOTIC),
+          ("e1_mlp",), over_replicas(c3, "e1_mlp"), machine=CHAOTIC),
     Claim("C4m", "§4.2, MLP: on imbalanced sets L_F1 and L_B beat BCE/MSE on F1 and B-Acc, "
-          "comparable to or better than SOL", ("e2_mlp",), functools.partial(c4, fig="e2_mlp"),
+          "comparable to or better than SOL", ("e2_mlp",), over_replicas(c4, "e2_mlp"),
           machine=CHAOTIC),
     Claim("C5m", "§4.2, MLP (the paper's L sweep): L = 73 is a good default; performance is "
-          "fairly flat between 50 and 90", ("e2_mlp",), functools.partial(c5, fig="e2_mlp"),
+          "fairly flat between 50 and 90", ("e2_mlp",), over_replicas(c5, "e2_mlp"),
           machine=CHAOTIC),
     Claim("C8m", "§4.1 MLP mean table: AnyLoss raises the mean of its target metric over BCE "
           "(paper MLP: F1 .615→.727, B-Acc .771→.832; Acc .894→.886)", ("e1_mlp",),
-          functools.partial(c8, fig="e1_mlp", paper=PAPER_MLP_MEANS), machine=CHAOTIC),
+          over_replicas(c8, "e1_mlp", paper=PAPER_MLP_MEANS), machine=CHAOTIC),
 )
 ALL_CLAIMS = ALL_CLAIMS + MLP_CLAIMS
 

@@ -69,6 +69,9 @@ class Outcome:
       criterion: the decision rule (tolerance, ordering, ...), one line.
       decided: how many cases the claim could decide (``0`` makes it ``undecided``).
       cases: how many cases it looked at (decided or not).
+      by_case: each case's decision (``True``/``False``/``None``) when built by
+        :meth:`from_cases`, so decisions can be combined over replicas
+        (:func:`paper_repro.stats.agree`).
     """
 
     reproduced: bool | str
@@ -76,6 +79,7 @@ class Outcome:
     criterion: str
     decided: int | None = None
     cases: int | None = None
+    by_case: tuple[tuple[str, bool | None], ...] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.reproduced, str) and self.reproduced not in STATUSES:
@@ -116,7 +120,8 @@ class Outcome:
         failed = [k for k, v in cases.items() if v is False]
         suffix = f" [{held}/{len(decided)} held, {len(decided)} of {len(cases)} decided"
         suffix += f"; failing: {', '.join(failed[:6])}]" if failed else "]"
-        return cls(status, measured + suffix, criterion, len(decided), len(cases))
+        return cls(status, measured + suffix, criterion, len(decided), len(cases),
+                   tuple((k, None if v is None else bool(v)) for k, v in cases.items()))
 
 
 @dataclasses.dataclass(frozen=True)

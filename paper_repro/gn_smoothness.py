@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from experiments.gn_smoothness import key
+from paper_repro import stats
 from paper_repro.check import TIMING, Claim, Outcome
 
 SLUG = "gn_smoothness"
@@ -124,13 +125,15 @@ def p4_time(records: Mapping[str, Any]) -> Outcome:
 
 
 def _faster_time(a: float, b: float) -> bool | None:
+    """Wall time ``a`` below ``b`` (−1: never reached); single measurements, so ratios within
+    the shared timing band (paper_repro/stats.py) are undecided."""
     if a < 0 and b < 0:
         return None
     if a < 0:
         return False
     if b < 0:
         return True
-    return a < b
+    return stats.ratio_below(a / b, 1.0)
 
 
 def gm_finals(records: Mapping[str, Any]) -> Outcome:
