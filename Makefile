@@ -21,7 +21,7 @@ FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
 export JAX_PLATFORMS ?= cpu
 export PYTHONHASHSEED := 0
 
-.PHONY: setup data repro figures check test test-all smoke lint bench examples clean-venv lock
+.PHONY: setup data repro figures check verify test test-all smoke lint bench examples clean-venv lock
 
 setup: $(STAMP)
 
@@ -87,6 +87,14 @@ check: setup
 endif
 
 repro: figures check
+
+# The no-result-change invariant (library refactors): rerun FULL into a temporary folder and
+# compare with the committed records. Wall-clock keys are excluded and chaotic (float32 minibatch)
+# figures are compared by claim outcomes; every other summary value must be equal (rtol 1e-12).
+VERIFY_DIR ?= $(shell mktemp -d -u /tmp/jaxrank-verify.XXXXXX)
+verify: data
+	$(PY) -m experiments all --figure all --out $(VERIFY_DIR)
+	$(PY) -m paper_repro.compare $(VERIFY_DIR) --strict --rtol 1e-12 --report $(VERIFY_DIR)/VERIFY.md
 
 # The suite is compile-bound (XLA compiles one program at a time), so two pytest-xdist workers
 # on this 2-core machine cut it by about a third; each paper's smoke figures still run once

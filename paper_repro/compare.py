@@ -12,7 +12,10 @@ laid out like ``figures/``):
 * the packages and the CPU each record was made with, when they differ.
 
 Exit code 1 when a deterministic claim's outcome differs (the same rule as the strict check),
-else 0: machine-dependent differences are reported, never fatal.
+else 0: machine-dependent differences are reported, never fatal. With ``--strict`` (the
+no-result-change invariant that ``make verify`` checks) every deterministic summary value that
+differs beyond ``rtol``, and every figure present on one side only, fails too; chaotic figures
+are still compared at the level of claim outcomes only.
 """
 
 from __future__ import annotations
@@ -109,8 +112,10 @@ def _env_line(rec: Mapping[str, Any]) -> str:
 
 
 def compare(new_dir: Path, base: str = "git:HEAD", *, rtol: float = RTOL,
-            slugs: Sequence[str] | None = None, max_keys: int = 8) -> tuple[str, int]:
-    """The Markdown difference report and the number of deterministic outcome changes."""
+            slugs: Sequence[str] | None = None, max_keys: int = 8,
+            strict: bool = False) -> tuple[str, int]:
+    """The Markdown difference report and the number of fatal differences: deterministic
+    outcome changes, plus (``strict``) deterministic summary values and one-sided figures."""
     mods = check.claim_modules()
     lines = [f"# Differences: `{new_dir}` vs `{base}`", "",
              f"Summary values compared at rtol {rtol:g}; `machine` marks wall-clock keys and "
@@ -146,6 +151,7 @@ def compare(new_dir: Path, base: str = "git:HEAD", *, rtol: float = RTOL,
         for fig in sorted(set(new) | set(old)):
             if fig not in new or fig not in old:
                 lines.append(f"- `{fig}`: only in {'ours' if fig in old else 'yours'}")
+                fatal += strict
                 continue
             diffs = summary_diffs(new[fig].get("summary", {}), old[fig].get("summary", {}),
                                   rtol=rtol)
@@ -156,6 +162,7 @@ def compare(new_dir: Path, base: str = "git:HEAD", *, rtol: float = RTOL,
                 continue
             mach = [d for d in diffs if is_machine_key(d[0], fig, chaotic)]
             det = [d for d in diffs if not is_machine_key(d[0], fig, chaotic)]
+            fatal += strict and bool(det)
             lines.append(f"- `{fig}`: {len(diffs)} of {len(new[fig].get('summary', {}))} "
                          f"summary values differ: {len(det)} deterministic, {len(mach)} "
                          f"machine{env}")
@@ -163,7 +170,9 @@ def compare(new_dir: Path, base: str = "git:HEAD", *, rtol: float = RTOL,
                 tag = "machine" if is_machine_key(k, fig, chaotic) else "deterministic"
                 lines.append(f"  - `{k}` [{tag}]: {a} → {b}")
         lines.append("")
-    lines.append(f"{fatal} deterministic claim outcome(s) differ.")
+    what = ("deterministic difference(s) (claim outcomes, summary values, figures)" if strict
+            else "deterministic claim outcome(s) differ")
+    lines.append(f"{fatal} {what}.")
     return "\n".join(lines) + "\n", fatal
 
 
@@ -197,8 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rtol", type=float, default=RTOL, help="relative tolerance")
     parser.add_argument("--slug", action="append", default=None, help="only these papers")
     parser.add_argument("--report", type=Path, default=None, help="also write the report here")
+    parser.add_argument("--strict", action="store_true",
+                        help="also fail on deterministic summary values beyond rtol and on "
+                             "figures present on one side only (make verify)")
     args = parser.parse_args(argv)
-    text, fatal = compare(args.new, args.base, rtol=args.rtol, slugs=args.slug)
+    text, fatal = compare(args.new, args.base, rtol=args.rtol, slugs=args.slug,
+                          strict=args.strict)
     print(text)
     if args.report is not None:
         args.report.parent.mkdir(parents=True, exist_ok=True)

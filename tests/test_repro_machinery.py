@@ -261,6 +261,26 @@ def test_compare_labels_chaotic_figures_and_counts_deterministic_flips(tmp_path)
                          "compsum"]) == 1
 
 
+def test_strict_compare_fails_on_deterministic_values_only(tmp_path):
+    """``make verify``'s rule: a deterministic summary value that moves fails, a wall-clock one
+    does not, and neither does a chaotic figure whose claim outcomes stay the same."""
+    folder = _copy_records("zloss", tmp_path)
+    _edit(folder / "speed.json",
+          lambda r: r["summary"].update({k: 2 * v for k, v in r["summary"].items()
+                                         if k.endswith("/s_per_step")}))
+    args = [str(tmp_path), "--base", str(REPO / "figures"), "--slug", "zloss", "--strict"]
+    text, _ = compare.compare(tmp_path, f"{REPO / 'figures'}", slugs=["zloss"], strict=True)
+    assert re.search(r"`speed`: \d+ of \d+ summary values differ: 0 deterministic", text)
+    assert compare.main(args) == 0
+    _edit(folder / "invariance.json",
+          lambda r: r["summary"].update({k: 123.0 for k in list(r["summary"])[:1]}))
+    assert compare.main(args) == 1
+    assert compare.main(args[:-1]) == 0  # without --strict only claim outcomes are fatal
+    (folder / "invariance.json").unlink()
+    _, fatal = compare.compare(tmp_path, f"{REPO / 'figures'}", slugs=["zloss"], strict=True)
+    assert fatal == 1  # a figure present on one side only
+
+
 def test_summary_diffs_tolerance_and_absent_keys():
     d = compare.summary_diffs({"a": 1.0 + 1e-9, "b": "nan", "c": 2, "e": "x"},
                               {"a": 1.0, "b": "nan", "c": 3, "d": 4, "e": "x"})
