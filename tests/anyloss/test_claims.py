@@ -220,7 +220,9 @@ def test_c5_case_rules():
     # another L clearly best on one set, L = 73 still clearly best on the other: undecided
     s["random/sweep/anyloss_f1/L30/f1"] = 0.9
     assert dict(CLAIMS["C5"].evaluate(recs).by_case)["anyloss_f1"] is None
-    # L = 73 needs to be swept
+    # L = 73 alone decides nothing; L = 73 needs to be swept
+    recs["e2"]["results"]["series"]["amplifiers"] = [73.0]
+    assert CLAIMS["C5"].evaluate(recs).status == "undecided"
     recs["e2"]["results"]["series"]["amplifiers"] = [30.0, 50.0, 110.0]
     with pytest.raises(KeyError):
         CLAIMS["C5"].evaluate(recs)
