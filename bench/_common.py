@@ -1,6 +1,6 @@
 """Helpers shared by the benchmarks: timing, the memory-bandwidth yardstick, records, tables.
 
-House rules (STYLE.md, "bench/"): compare side by side *in one run* against the natural
+House rules: compare side by side *in one run* against the natural
 alternative and against the machine's limit, report ratios rather than absolute times (the
 machines are shared and noisy), and keep absolute times under the record's ``volatile`` key.
 """

@@ -6,7 +6,8 @@ registry of :class:`Figure` entries keyed by the paper's figure ids) and
 
 * the CLI ``python -m experiments.<slug> [--figure ID|all] [--smoke] [--out DIR] [--replot]``;
 * figures as PNG + deterministic PDF (Agg backend, one style, no creation date);
-* the JSON run record of STYLE.md §22, written atomically (temp file + rename);
+* the JSON run record (``config``, ``env``, ``seeds``, ``results``, ``summary``, ``volatile``,
+  ...), written atomically (temp file + rename);
 * precision: JAX's x64 flag set from ``Config.dtype`` around each figure and restored after, so
   papers run in any order give the same records;
 * a finiteness guard over every leaf of ``series`` and ``summary`` (nested dicts, ragged lists)
@@ -404,7 +405,7 @@ def save_figure(fig: Any, stem: Path) -> list[Path]:
 
 
 def render(fig_entry: Figure, record: Mapping[str, Any], stem: Path) -> list[Path]:
-    """Plot a record with the house style and save it."""
+    """Plot a record with the repository's plot style and save it."""
     import matplotlib
 
     matplotlib.use("Agg")

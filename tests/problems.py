@@ -1,4 +1,4 @@
-"""Catalogue of small binary classification problems for the optimizer tests (STYLE.md §14).
+"""Catalogue of small binary classification problems for the optimizer conformance tests.
 
 Each problem makes ``(features (n, d), labels (n,))`` as NumPy arrays from an integer seed and a
 floating dtype, so a test can stack several seeds for a ``vmap`` and ask for float32 explicitly.

@@ -1,4 +1,4 @@
-"""Optimizer conformance battery (STYLE.md §14): every registered solver × every catalogued problem.
+"""Optimizer conformance battery: every registered solver × every catalogued problem.
 
 Each (optimizer, problem) pair is checked for
   (a) convergence within a fixed budget,

@@ -49,7 +49,7 @@ def test_every_claim_is_labelled_and_machine_claims_are_the_expected_ones():
     assert machine[("anyloss", "C7")] == machine[("anyloss", "C7b")] == check.TIMING
     assert machine[("gn_smoothness", "C8")] == machine[("gn_smoothness", "C14")] == check.TIMING
     assert {c for (s, c), k in machine.items() if s == "anyloss" and k == check.CHAOTIC} == {
-        "C1m", "C2m", "C3m", "C4m", "C5m", "C8m"}
+        "C1m", "C2m", "C3m", "C4m", "C5m", "C8m", "C9m"}
 
 
 @pytest.mark.parametrize("kw, words", [
@@ -187,16 +187,24 @@ def test_mlp_claims_need_every_replica_to_agree():
     """A chaotic claim's case holds only when every replica (MLP seed) holds."""
     from paper_repro import anyloss as P
 
-    rec = {"summary": {"replicas": 2, "num_sets": 30}, "config": {}}
+    metrics = ["f1", "f2", "gmean", "balanced_accuracy", "accuracy"]
+    losses = ["bce", *(P.TARGET[m] for m in metrics)]
+    # per-set values (sets, losses, metrics): BCE 0.5, target AnyLoss 0.6 (accuracy 0.5)
+    table = [[[0.6 if loss == P.TARGET[m] and m != "accuracy" else 0.5 for m in metrics]
+              for loss in losses] for _ in range(30)]
+    rec = {"summary": {"replicas": 2, "num_sets": 30}, "config": {},
+           "results": {"series": {"table": table, "losses": losses, "metrics": metrics,
+                                  "replica_tables": [copy.deepcopy(table)]}}}
     s = rec["summary"]
     for pre in ("", "replica1/"):
-        for met in ("f1", "f2", "gmean", "balanced_accuracy", "accuracy"):
+        for met in metrics:
             s[f"{pre}mean/bce/{met}"] = 0.5
             s[f"{pre}mean/{P.TARGET[met]}/{met}"] = 0.6 if met != "accuracy" else 0.5
     c8m = {c.id: c for c in P.CLAIMS}["C8m"]
     assert c8m.evaluate({"e1_mlp": rec}).status == check.REPRODUCED
     flipped = copy.deepcopy(rec)
-    flipped["summary"]["replica1/mean/anyloss_f1/f1"] = 0.4  # replica 1 disagrees on F1
+    for row in flipped["results"]["series"]["replica_tables"][0]:  # replica 1 disagrees on F1
+        row[losses.index("anyloss_f1")][metrics.index("f1")] = 0.4
     out = c8m.evaluate({"e1_mlp": flipped})
     assert dict(out.by_case)["f1"] is None and "replicas disagree on f1" in out.measured
     gone = copy.deepcopy(rec)
@@ -219,7 +227,8 @@ def test_mlp_outcomes_hold_or_become_undecided_under_another_code_generation():
                                   fast_compile=fast)
         res = E.run_e1_mlp(dataclasses.replace(E.SMOKE, mlp=mlp, e1_synthetic=10))
         assert res.compiler_options == (E._FAST_COMPILE if fast else {})
-        recs = {"e1_mlp": {"summary": res.summary, "config": {}}}
+        recs = {"e1_mlp": {"summary": res.summary, "config": {},
+                           "results": {"series": res.series}}}
         d = {}
         for c in P.MLP_CLAIMS:
             if c.figures == ("e1_mlp",):

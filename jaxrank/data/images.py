@@ -170,8 +170,8 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     Returns:
       ``(images float64 (1797, 64) with pixels in 0..16, labels int64 (1797,))``.
 
-    References: the digits stand-ins of the comp-sum (Mao et al. 2023), Z-loss, AnyLoss and
-    perceptron reproductions (shared/specs/datasets.md).
+    Used as the digits stand-in of the comp-sum (Mao et al. 2023), Z-loss, AnyLoss and
+    perceptron reproductions (see ``paper_repro/<slug>.md``).
     """
     from sklearn.datasets import load_digits as _sk_load_digits
 

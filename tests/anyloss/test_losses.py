@@ -1,4 +1,5 @@
-"""Identities of the AnyLoss library (spec §5) against independent references."""
+"""Identities of the AnyLoss library against independent references (closed forms of the official
+code doheonhan/anyloss, scikit-learn, optax)."""
 
 import importlib
 
@@ -27,7 +28,8 @@ def _batch(n=40, seed=0, frac=0.3):
 
 
 def _closed_forms(s1, s2, P, n, beta=1.0):
-    """Metrics in (S1, S2, P, n), as written in the paper (spec §1)."""
+    """Metrics in (S1, S2, P, n), as in the official loss code
+    (README and `AnyLoss - Code.ipynb` of doheonhan/anyloss)."""
     b2 = beta**2
     return {
         "accuracy": (n - P - s1 + 2 * s2) / n,
@@ -40,7 +42,7 @@ def _closed_forms(s1, s2, P, n, beta=1.0):
 
 
 def _closed_grads(y, s1, s2, P, n, beta=1.0):
-    """∂ℓ/∂ŷ_i of spec §1 (ℓ = 1 − M)."""
+    """∂ℓ/∂ŷ_i = −(∂M/∂S1 + y_i ∂M/∂S2) in closed form (ℓ = 1 − M)."""
     b2 = beta**2
     m = np.sqrt(s2 * (n - P - s1 + s2) / (P * (n - P)))
     return {
@@ -175,7 +177,7 @@ def test_l73_is_the_largest_integer_with_a_below_one_in_float64():
 
 
 def _closed_dz(z, y, metric):
-    """float64 closed form of ∂ℓ/∂z = ∂ℓ/∂ŷ · L ŷ(1−ŷ)·p(1−p) with exact 1−ŷ (spec §1)."""
+    """float64 closed form of ∂ℓ/∂z = ∂ℓ/∂ŷ · L ŷ(1−ŷ)·p(1−p) with exact 1−ŷ."""
     L = 73.0
     p = 1 / (1 + np.exp(-z))
     x = L * (p - 0.5)
