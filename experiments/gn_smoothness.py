@@ -12,7 +12,7 @@ Reproduces the five experiments of the official notebook (epfml/grad-norm-smooth
 * ``nl_rosenbrock``  ½‖u‖⁵/… Rosenbrock residuals, p = 5: exact vs inexact (GGN + Fisher) vs GM;
 * ``chebyshev``      Nesterov–Chebyshev–Rosenbrock, d = 1000, p = 4 (non-convex): super-universal
                      Newton vs inexact-Hessian Alg 1 vs GM;
-* ``chebyshev_d100`` the same at d = 100 (the spec's re-run counts are at d = 100);
+* ``chebyshev_d100`` the same at d = 100 (the re-run counts of the official code are at d = 100);
 * ``logistic``       logistic regression on UCI Adult (a9a's source) and KEEL mushroom (one-hot):
                      exact, fixed upper bound, lazy, diagonal Hessians, H = 0 variant, GM;
 * ``softmax``        softmax regression on scikit-learn digits: exact, weighted Gauss–Newton
@@ -111,7 +111,7 @@ SMOKE = dataclasses.replace(
     logistic_data=("synthetic",), logistic_iters=60, softmax_rows=150, softmax_iters=40,
     fmnist_data="synthetic", fmnist_per_class=15, fmnist_iters=40, max_points=60)
 
-# Reference iteration counts: the spec's re-runs of the official code / plot readings. The
+# Reference iteration counts: re-runs of the official code / plot readings. The
 # claims read them from paper_repro/gn_smoothness.py (the paper's numbers live only there).
 
 
@@ -670,7 +670,7 @@ FIGURES: dict[str, Figure] = {
     "chebyshev": Figure("Notebook Fig: Chebyshev, d = 1000, p = 4",
                         "Chebyshev d = 1000: super-universal Newton vs inexact Alg 1 vs GM",
                         run_chebyshev, _plot_res_and("radius")),
-    "chebyshev_d100": Figure("Spec re-run: Chebyshev, d = 100, p = 4",
+    "chebyshev_d100": Figure("Official-code re-run: Chebyshev, d = 100, p = 4",
                              "Chebyshev d = 100: super-universal Newton vs inexact Alg 1 vs GM",
                              run_chebyshev_small, _plot_res_and("radius")),
     "logistic": Figure("Beyond the paper: logistic regression (abstract's linear-rate claim)",

@@ -2,7 +2,8 @@
 Adversarial Online Convex Optimization" (ICML 2023, arXiv:2302.04552; JMLR 2024).
 
 The paper is theoretical and has no experiments: every figure here is a *designed test of its
-theorems* on synthetic SEA environments with closed-form σ², Σ² (shared/specs/omd_sea.md §5):
+theorems* on synthetic SEA environments with closed-form σ², Σ² (our design, documented in
+paper_repro/omd_sea.md):
 
 * ``f1``  regret vs T (log-log) on seven linear SEA environments (iid noisy / iid small noise /
           slow rotation / K switches / alternation / corrupted iid / random order), OMD vs OGD,

@@ -1,22 +1,34 @@
 """Claims of Hao, Gong, Liu 2024 (BO-REP), evaluated on ``figures/bo_rep/*.json``.
 
-C1-C3 are the synthetic S0 claims of the spec (§5); C4-C7 the paper's headline claim ("BO-REP
-reaches higher test accuracy than all baselines", abstract and Sec. 5) on our scaled-down
-analogues, plus the hyper-cleaning weight-separation check. ``paper_repro/bo_rep.md`` documents
-each outcome with its measured numbers.
+Every claim here is a **reading** (``source=READING``): C1-C3 are our synthetic S0 checks of the
+paper's convergence and periodic-update arguments (the paper has no such experiment, and its body
+was not readable to locate the statements), C4, C6, C7 our reading of the abstract's
+"demonstrate the effectiveness of our proposed algorithm" on scaled-down analogues of its three
+experiments (no figure or table statement of the paper is cited), C5 a hyper-cleaning check of our
+own. ``paper_repro/bo_rep.md`` documents each outcome with its measured numbers.
+
+Decision rule (:mod:`paper_repro.stats`): accuracy comparisons are non-inferiority tests
+``stats.not_worse(BO-REP, baseline, delta=ACC_TOL)`` paired over seeds; thresholds are
+``stats.below/above`` (with the standard error over seeds where the record holds per-seed
+values). A run that never reaches ‖∇Φ‖ ≤ ε within our 1,000 steps fails only if it diverged: the
+theory's horizon Õ(ε⁻⁴) hides its constants and the paper has no S0 horizon, so our cap is not
+shown to reach either and a finite, unreached run is undecided (budget).
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping
 from typing import Any
 
 from experiments.bo_rep import key
-from paper_repro.check import Claim, Outcome
+from paper_repro import stats
+from paper_repro.check import UNDECIDED, Claim, Outcome
 
 SLUG = "bo_rep"
-# Accuracy tolerance of "BO-REP ≥ baseline − tol" (mean over seeds), in accuracy units.
+# Non-inferiority margin δ of "BO-REP ≥ baseline − δ" (paired over seeds), in accuracy units;
+# also the margin by which BO-REP must beat the constant predictor to count as having learned.
 ACC_TOL = 0.01
 # A longer period "costs little": final ‖∇Φ‖ at period I within this factor of I = 1 (+ eps/10).
 PERIOD_FACTOR = 1.5
@@ -30,19 +42,41 @@ def _f(v: Any) -> float:
     return float(v)
 
 
+def _reached(v: float, eps: float) -> bool | None:
+    """‖∇Φ‖ ≤ eps reached: True; diverged (inf/NaN): False; finite but above: None (budget)."""
+    if not math.isfinite(v):
+        return False
+    return True if stats.below(v, eps) else None
+
+
 def c1(records: Mapping[str, Any]) -> Outcome:
     """S0 (a): BO-REP reaches ‖∇Φ‖ ≤ eps on most of the upper step-size grid."""
     r = records["s0"]
     s, cfg = r["summary"], r["config"]
     eps = _f(s[key("s0", "eps")])
     vals = {lr: _f(s[key("s0", "bo_rep", "final_grad_norm", lr)]) for lr in cfg["s0_step_sizes"]}
-    held = sum(v <= eps for v in vals.values())
-    frac = held / len(vals)
-    status = True if frac >= WIDE_FRACTION else ("partly reproduced" if held else False)
+    reached = {lr: _reached(v, eps) for lr, v in vals.items()}
+    held = sum(v is True for v in reached.values())
+    open_ = sum(v is None for v in reached.values())
+    need = WIDE_FRACTION * len(vals)
+    if held >= need:
+        status: bool | str = True
+    elif held + open_ >= need:
+        status = UNDECIDED  # the unreached step sizes may converge with more steps (budget)
+    else:
+        status = "partly reproduced" if held else False
     shown = ", ".join(f"η={lr:g}: {v:.3g}" for lr, v in vals.items())
-    return Outcome(status, f"{held}/{len(vals)} step sizes converge; final ‖∇Φ‖ {shown}",
+    return Outcome(status, f"{held}/{len(vals)} step sizes converge, {open_} unreached (budget), "
+                   f"{len(vals) - held - open_} diverged; final ‖∇Φ‖ {shown}",
                    f"median-over-seeds mean ‖∇Φ‖ of the last 10% of steps ≤ {eps:g} on ≥ "
-                   f"{WIDE_FRACTION:.0%} of the grid", decided=len(vals), cases=len(vals))
+                   f"{WIDE_FRACTION:.0%} of the grid; a finite unreached ‖∇Φ‖ is undecided "
+                   "(budget: 1,000 steps, below the theory's horizon), a diverged one fails",
+                   decided=len(vals) - open_ if status != UNDECIDED else 0, cases=len(vals))
+
+
+def _and(*ds: bool | None) -> bool | None:
+    """Three-valued AND: False if any is False, None if any is None, else True."""
+    return False if False in ds else (None if None in ds else True)
 
 
 def c2(records: Mapping[str, Any]) -> Outcome:
@@ -54,7 +88,10 @@ def c2(records: Mapping[str, Any]) -> Outcome:
     grid = cfg["s0_step_sizes"]
 
     def ok(m):
-        return [_f(s[key("s0", m, "final_grad_norm", lr)]) <= eps for lr in grid]
+        return [_reached(_f(s[key("s0", m, "final_grad_norm", lr)]), eps) for lr in grid]
+
+    def n(xs, v):
+        return sum(x is v for x in xs)
 
     bo = ok("bo_rep")
     cases, parts = {}, []
@@ -62,12 +99,18 @@ def c2(records: Mapping[str, Any]) -> Outcome:
         if m == "bo_rep":
             continue
         mine = ok(m)
-        worse = any(b and not a for a, b in zip(mine, bo, strict=True))
-        cases[m] = sum(mine) < sum(bo) and worse
-        parts.append(f"{m} {sum(mine)}/{len(grid)}")
-    return Outcome.from_cases(cases, f"BO-REP {sum(bo)}/{len(grid)}; " + ", ".join(parts),
+        pairs = [(a, b) for a, b in zip(mine, bo, strict=True) if b is True]
+        worse = (True if any(a is False for a, _ in pairs)
+                 else None if any(a is None for a, _ in pairs) else False)
+        fewer = (True if n(mine, True) + n(mine, None) < n(bo, True)
+                 else False if n(mine, True) >= n(bo, True) + n(bo, None) else None)
+        cases[m] = _and(worse, fewer)
+        parts.append(f"{m} {n(mine, True)}/{len(grid)} ({n(mine, False)} diverged)")
+    return Outcome.from_cases(cases, f"BO-REP {n(bo, True)}/{len(grid)} ({n(bo, None)} unreached); "
+                              + ", ".join(parts),
                               "baseline converges on strictly fewer step sizes than BO-REP, "
-                              "failing at one where BO-REP converges")
+                              "failing at one where BO-REP converges; a finite unreached "
+                              "‖∇Φ‖ is undecided (budget), a diverged one a failure")
 
 
 def c3(records: Mapping[str, Any]) -> Outcome:
@@ -81,7 +124,7 @@ def c3(records: Mapping[str, Any]) -> Outcome:
         if p == 1:
             continue
         v = _f(s[key("s0", "period", p, "final_grad_norm")])
-        cases[f"I={p}"] = v <= PERIOD_FACTOR * base + eps / 10
+        cases[f"I={p}"] = stats.below(v, PERIOD_FACTOR * base + eps / 10)
         parts.append(f"I={p}: {v:.3g} ({s[key('s0', 'period', p, 'oracle_calls')]} calls)")
     return Outcome.from_cases(
         cases, f"I=1: {base:.3g} ({s[key('s0', 'period', 1, 'oracle_calls')]} calls); "
@@ -98,14 +141,13 @@ def _learned(records, fig: str, curve_key: str) -> tuple[bool, str]:
 
     At step 0 the linear head is zero, so the model predicts one class and its accuracy a₀ is
     that class's share; the best constant predictor scores max(a₀, 1 − a₀). Models that end at
-    that level (all predicting the majority class) give no evidence either way: undecided."""
-    series = records[fig].get("results", {}).get("series", {})
-    curve = series.get(curve_key)
-    if curve is None:
-        return True, ""
+    that level (all predicting the majority class) give no evidence either way: undecided.
+    A missing curve raises KeyError (never a pass)."""
+    curve = records[fig]["results"]["series"][curve_key]
     first, last = _f(curve[0]), _f(curve[-1])
     const = max(first, 1 - first)
-    return last > const + ACC_TOL, f" (constant-predictor level {const:.3f})"
+    learned = stats.above(last, const, band=ACC_TOL) is True
+    return learned, f" (constant-predictor level {const:.3f})"
 
 
 def _lr(s, prefix, m) -> str:
@@ -118,19 +160,28 @@ def _beats(records, fig: str, prefix: tuple, methods, metric: str, cases, parts,
            curve_key=None):
     s = records[fig]["summary"]
     learned, note = _learned(records, fig, curve_key) if curve_key else (True, "")
-    bo = _mean(s[key(*prefix, "bo_rep", metric)])
+    bo_seeds = [_f(x) for x in s[key(*prefix, "bo_rep", metric)]]
+    bo = statistics.fmean(bo_seeds)
     parts.append(f"{tag}BO-REP {bo:.3f}{_lr(s, prefix, 'bo_rep')}"
                  + ("" if learned else note + ", no learning: undecided"))
     for m in methods:
         if m == "bo_rep":
             continue
-        v = _mean(s[key(*prefix, m, metric)])
-        cases[f"{tag}{m}"] = (bo >= v - ACC_TOL) if learned else None
-        parts.append(f"{m} {v:.3f}{_lr(s, prefix, m)}")
+        seeds = [_f(x) for x in s[key(*prefix, m, metric)]]
+        v = statistics.fmean(seeds)
+        cases[f"{tag}{m}"] = (stats.not_worse(bo_seeds, seeds, delta=ACC_TOL) if learned
+                              else None)
+        d, se = stats.mean_se(b - x for b, x in zip(bo_seeds, seeds, strict=True))
+        parts.append(f"{m} {v:.3f}{_lr(s, prefix, m)} (Δ {d:+.3f} ± {se:.3f})")
     erm = s.get(key(*prefix, "erm", metric))
     if erm is not None:  # the single-level reference (not a case of the claim)
         parts.append(f"[single-level SGD {_mean(erm):.3f} @γ="
                      f"{_f(s[key(*prefix, 'lower_lr')]):g}]")
+
+
+NONINF = (f"non-inferiority BO-REP ≥ baseline − δ, δ = {ACC_TOL}, paired over seeds "
+          f"(d̄ − {stats.Z:g}·SE ≥ −δ holds, d̄ + {stats.Z:g}·SE < −δ fails, else undecided); "
+          f"undecided when BO-REP's final accuracy ≤ the constant predictor's + {ACC_TOL}")
 
 
 def c4(records: Mapping[str, Any]) -> Outcome:
@@ -141,8 +192,7 @@ def c4(records: Mapping[str, Any]) -> Outcome:
         _beats(records, "s1", ("s1", p), cfg["s1_methods"], "final_test_acc", cases, parts,
                tag=f"p={p}: ", curve_key=key(p, "bo_rep", "test_acc"))
     return Outcome.from_cases(cases, "; ".join(parts),
-                              f"mean over seeds, BO-REP ≥ baseline − {ACC_TOL}; undecided when "
-                              f"BO-REP's final accuracy ≤ the constant predictor's + {ACC_TOL}")
+                              NONINF)
 
 
 def c5(records: Mapping[str, Any]) -> Outcome:
@@ -150,10 +200,13 @@ def c5(records: Mapping[str, Any]) -> Outcome:
     r = records["s1"]
     cases, parts = {}, []
     for p in r["config"]["s1_noise"]:
-        au = _mean(r["summary"][key("s1", p, "bo_rep", "weight_auroc")])
-        cases[f"p={p}"] = au > AUROC_MIN
-        parts.append(f"p={p}: AUROC {au:.3f}")
-    return Outcome.from_cases(cases, "; ".join(parts), f"mean AUROC over seeds > {AUROC_MIN}")
+        au, se = stats.mean_se(_f(x) for x in r["summary"][key("s1", p, "bo_rep",
+                                                                  "weight_auroc")])
+        cases[f"p={p}"] = stats.above(au, AUROC_MIN, se=se)
+        parts.append(f"p={p}: AUROC {au:.3f} ± {se:.3f}")
+    return Outcome.from_cases(cases, "; ".join(parts),
+                              f"mean AUROC over seeds > {AUROC_MIN}, undecided within "
+                              f"{stats.Z:g} SE")
 
 
 def c6(records: Mapping[str, Any]) -> Outcome:
@@ -162,8 +215,7 @@ def c6(records: Mapping[str, Any]) -> Outcome:
     _beats(records, "s2", ("s2",), records["s2"]["config"]["s2_methods"], "final_test_acc",
            cases, parts, curve_key=key("bo_rep", "test_acc"))
     return Outcome.from_cases(cases, "; ".join(parts),
-                              f"mean over seeds, BO-REP ≥ baseline − {ACC_TOL}; undecided when "
-                              f"BO-REP's final accuracy ≤ the constant predictor's + {ACC_TOL}")
+                              NONINF)
 
 
 def c7(records: Mapping[str, Any]) -> Outcome:
@@ -172,25 +224,25 @@ def c7(records: Mapping[str, Any]) -> Outcome:
     _beats(records, "s3", ("s3",), records["s3"]["config"]["s3_methods"],
            "final_meta_test_acc", cases, parts, curve_key=key("bo_rep", "meta_test_acc"))
     return Outcome.from_cases(cases, "; ".join(parts),
-                              f"mean over seeds, BO-REP ≥ baseline − {ACC_TOL}; undecided when "
-                              f"BO-REP's final accuracy ≤ the constant predictor's + {ACC_TOL}")
+                              NONINF)
 
 
 CLAIMS = (
-    Claim("C1", "Thm 1 (spec S0 a): BO-REP converges to ‖∇Φ‖ ≤ ε over a wide range of upper "
-          "step sizes on an (L0,L1)-smooth problem", ("s0",), c1),
-    Claim("C2", "Sec. 1/3 (spec S0 b): un-normalized methods (SOBA, MA-SOBA, StocBiO, TTSA, "
-          "SABA, SUSTAIN, VRBO) diverge or need much smaller steps when the smoothness is "
-          "unbounded",
-          ("s0",), c2),
-    Claim("C3", "Sec. 4 (spec S0 c): periodic lower-level updates: a longer period I costs "
-          "little once ηI is small", ("s0",), c3),
-    Claim("C4", "Abstract / Sec. 5 (data hyper-cleaning): BO-REP reaches higher test accuracy "
-          "than the baselines", ("s1",), c4),
-    Claim("C5", "Spec S1: the learned sample weights separate corrupted from clean samples",
+    Claim("C1", "Our reading of Thm 1 on S0: BO-REP converges to ‖∇Φ‖ ≤ ε over a wide range of "
+          "upper step sizes on an (L0,L1)-smooth problem", ("s0",), c1),
+    Claim("C2", "Our reading of the paper's motivation: un-normalized methods (SOBA, MA-SOBA, "
+          "StocBiO, TTSA, SABA, SUSTAIN, VRBO) diverge or need much smaller steps when the "
+          "smoothness is unbounded (S0)", ("s0",), c2),
+    Claim("C3", "Our reading of the periodic lower-level updates: a longer period I costs "
+          "little once ηI is small (S0)", ("s0",), c3),
+    Claim("C4", "Our reading of the abstract's \"effectiveness\" (data hyper-cleaning): BO-REP's "
+          f"test accuracy is non-inferior to every baseline's (δ = {ACC_TOL})", ("s1",), c4),
+    Claim("C5", "Our check: the learned sample weights separate corrupted from clean samples",
           ("s1",), c5),
-    Claim("C6", "Abstract / Sec. 5 (hyperparameter optimization): BO-REP reaches higher test "
-          "accuracy than the baselines", ("s2",), c6),
-    Claim("C7", "Abstract / Sec. 5 (hyper-representation): BO-REP reaches higher meta-test "
-          "accuracy than the baselines", ("s3",), c7),
+    Claim("C6", "Our reading of the abstract's \"effectiveness\" (hyperparameter optimization): "
+          f"BO-REP's test accuracy is non-inferior to every baseline's (δ = {ACC_TOL})",
+          ("s2",), c6),
+    Claim("C7", "Our reading of the abstract's \"effectiveness\" (hyper-representation): "
+          f"BO-REP's meta-test accuracy is non-inferior to every baseline's (δ = {ACC_TOL})",
+          ("s3",), c7),
 )

@@ -1,8 +1,8 @@
 """Claims of Tyurin 2024 (LR+GD -> perceptron), evaluated on ``figures/perceptron/*.json``.
 
-Ids C1-C5 are the spec's claims (shared/specs/perceptron.md §6); C6-C11 are further statements
-of the paper's Thm 4.1, Figs 1, 6, 7 and Table 1. ``paper_repro/perceptron.md`` documents each
-outcome with the measured numbers.
+Every claim but C1a is a statement of the paper (``source=PAPER``, cited by theorem, figure or
+table); C1a is our concrete reading of "large γ" in Figs 2-3 (``source=READING``).
+``paper_repro/perceptron.md`` documents each outcome with the measured numbers.
 
 Counts of the chaotic large-step methods (LR+GD, Normalized LR+GD) are distributions over row
 orders (``experiments.perceptron.count_orders``): an ordinal claim between two of them is
@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from experiments._keys import fmt, key
-from paper_repro.check import Claim, Outcome
+from paper_repro.check import PAPER, Claim, Outcome
 
 SLUG = "perceptron"
 GAMMA_FIGURES = ("fig1", "fig5", "fig5_mnist", "fig5_digits")
@@ -127,7 +127,7 @@ def c1(records: Mapping[str, Any]) -> Outcome:
 
 
 def c1a(records: Mapping[str, Any]) -> Outcome:
-    """The spec's concrete reading: γ = 1e4 is already "large"."""
+    """Our concrete reading: γ = 1e4 is already "large"."""
     return _limit(records, 1e4)
 
 
@@ -330,26 +330,30 @@ def c11(records: Mapping[str, Any]) -> Outcome:
 
 CLAIMS = (
     Claim("C1", "Thm 3.2 / Figs 2-3: as γ → ∞ LR+GD follows Batch Perceptron; at the largest "
-          "γ of our grid (1e10) iterations and the accuracy trajectory equal BP's", ("fig2",), c1),
-    Claim("C1a", "Figs 2-3 (spec reading): already at γ = 1e4 the accuracy trajectory of LR+GD "
+          "γ of our grid (1e10) iterations and the accuracy trajectory equal BP's", ("fig2",), c1,
+          source=PAPER, where="Thm 3.2; Figs 2, 3"),
+    Claim("C1a", "Our reading of Figs 2-3: already at γ = 1e4 the accuracy trajectory of LR+GD "
           "equals Batch Perceptron's for all t", ("fig2",), c1a),
     Claim("C2", "Larger γ gives higher loss before (1) is solved (Fig 1, Figs 4-5)",
-          GAMMA_FIGURES, c2),
+          GAMMA_FIGURES, c2, source=PAPER, where="Fig. 1; Figs 4, 5"),
     Claim("C3", "Table 1, worst-case block: Normalized LR+GD γ=100,10,1,0.1 → 2, 2, 16, 157 "
-          "iterations; LR+GD γ=100 → 308", ("tab1",), c3),
+          "iterations; LR+GD γ=100 → 308", ("tab1",), c3, source=PAPER,
+          where="Table 1 (worst-case block, Thm 5.1 data)"),
     Claim("C4", "Iteration counts obey Thm 3.3 (nR²/μ²), 5.2 and 5.3 (R²/μ²) and 6.1 "
-          "(R²/μ² + 2log(2n−1)/(γμ²))", ("bounds",), c4),
+          "(R²/μ² + 2log(2n−1)/(γμ²))", ("bounds",), c4, source=PAPER,
+          where="Thms 3.3, 5.2, 5.3, 6.1"),
     Claim("C5", "Normalized LR+GD (γ=100) beats LR+GD (γ=100) on worst-case and imbalanced "
-          "data (Table 1)", ("tab1",), c5),
+          "data (Table 1)", ("tab1",), c5, source=PAPER, where="Table 1"),
     Claim("C6", "Thm 4.1: θ_1 = γ(1/2, 3/4), f(θ_1) closed form, θ_2/γ → (1, 1/4), "
-          "‖∇f(θ_1)‖ → √2/2, ‖∇f(θ_2)‖ → 0", ("thm41",), c6),
+          "‖∇f(θ_1)‖ → √2/2, ‖∇f(θ_2)‖ → 0", ("thm41",), c6, source=PAPER, where="Thm 4.1"),
     Claim("C7", "Fig 1: larger γ solves (1) faster; the fastest are γ ∈ {1, 10, 100}",
-          GAMMA_FIGURES, c7),
+          GAMMA_FIGURES, c7, source=PAPER, where="Fig. 1"),
     Claim("C8", "Fig 6: on balanced data Batch Perceptron is (slightly) better than Normalized "
-          "Batch Perceptron", ("fig6",), c8),
+          "Batch Perceptron", ("fig6",), c8, source=PAPER, where="Fig. 6"),
     Claim("C9", "Fig 7: on imbalanced data Normalized Batch Perceptron is faster on 2 of 3 "
-          "data sets", ("fig7",), c9),
-    Claim("C10", "Table 1: larger γ is better for Normalized LR+GD", ("tab1",), c10),
+          "data sets", ("fig7",), c9, source=PAPER, where="Fig. 7"),
+    Claim("C10", "Table 1: larger γ is better for Normalized LR+GD", ("tab1",), c10,
+          source=PAPER, where="Table 1"),
     Claim("C11", "Table 1: on balanced Fashion-MNIST plain LR+GD is slightly better than "
-          "Normalized LR+GD", ("tab1",), c11),
+          "Normalized LR+GD", ("tab1",), c11, source=PAPER, where="Table 1"),
 )

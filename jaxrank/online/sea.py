@@ -26,8 +26,9 @@ Drift schedules of :math:`c_t` (``SCHEDULES``):
   :math:`\{(-1)^t c\}_{t=1}^T`, played in the order of a pseudo-random permutation π of
   :math:`\{0,\ldots,T-1\}` seeded by ``order_seed``, :math:`c_t = (-1)^{\pi(t-1)+1} c`. π is a
   keyed Feistel network with cycle walking, evaluated per round in O(1) memory (no length-T
-  array), so Σ² stays a closed form of the realised order. Our reading of the spec's "a fixed
-  set of T vectors in random order" [UNVERIFIED: the paper names ROM, not this set].
+  array), so Σ² stays a closed form of the realised order. Our reading of the
+  random order model, "a fixed set of T vectors in random order" [UNVERIFIED: the paper
+  names ROM, not this set].
 
 Environments (noise ξ = s·Rademacher, so :math:`\|\xi\|^2 = ds^2` exactly):
 

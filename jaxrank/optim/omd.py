@@ -333,7 +333,7 @@ def optimistic_omd(
       :math:`x_{t+1} = \Pi^{U_{t+1}}_X(\hat x_{t+1} - \eta U_{t+1}^{-1} M_{t+1})`
       (``projection``: None or :func:`ball`). With ``hint="none"``, η = 1, β = γ and δ = γε this
       is ONS (Hazan et al. 2007, :math:`A_t = \varepsilon I + \sum_{s\le t}\nabla_s\nabla_s^\top`,
-      step :math:`1/\gamma`). [UNVERIFIED] the spec writes :math:`U_t = \delta I + (\beta/2)
+      step :math:`1/\gamma`). [UNVERIFIED, our reading] we take :math:`U_t = \delta I + (\beta/2)
       \sum_{s<t} h_sh_s^\top`; our ``beta`` is that coefficient, and :math:`h_s = g_s`.
 
     Args:
@@ -644,7 +644,7 @@ def omd_ensemble(
         m_{t,i} = \langle M_t, x_{t,i}\rangle, \ M_t = g_{t-1}.
 
     [UNVERIFIED] the JMLR version's meta-learner may add correction terms and an adaptive
-    :math:`\varepsilon`; this is the plain optimistic-Hedge reading (spec §2), with a fixed
+    :math:`\varepsilon`; this is the plain optimistic-Hedge reading (ours), with a fixed
     ``meta_learning_rate`` ε.
 
     Args:

@@ -1,4 +1,5 @@
-"""Identities of spec §6 for jaxrank.optim.bilevel, bad inputs, and solver conformance."""
+"""Identities of jaxrank.optim.bilevel (hypergradient, HVP, z-iteration, Neumann series,
+periodic schedule), bad inputs, and solver conformance."""
 
 import functools
 import math

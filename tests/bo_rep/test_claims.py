@@ -30,13 +30,18 @@ def records():
             s1[key("s1", p, m, "final_test_acc")] = [0.78, 0.79]
     s2 = {key("s2", m, "final_test_acc"): [0.7, 0.7] for m in ("bo_rep", *BASE)}
     s3 = {key("s3", m, "final_meta_test_acc"): [0.6, 0.6] for m in ("bo_rep", "anil")}
+    learned = [0.5, 0.6, 0.9]  # BO-REP's test-accuracy curve leaves the constant predictor
+    s1_curves = {key(p, "bo_rep", "test_acc"): learned for p in NOISE}
     return {
         "s0": {"summary": s0, "config": {"s0_step_sizes": list(GRID), "s0_periods": list(PERIODS),
                                          "s0_methods": ["bo_rep", *BASE]}},
         "s1": {"summary": s1, "config": {"s1_noise": list(NOISE),
-                                         "s1_methods": ["bo_rep", *BASE]}},
-        "s2": {"summary": s2, "config": {"s2_methods": ["bo_rep", *BASE]}},
-        "s3": {"summary": s3, "config": {"s3_methods": ["bo_rep", "anil"]}},
+                                         "s1_methods": ["bo_rep", *BASE]},
+               "results": {"series": s1_curves}},
+        "s2": {"summary": s2, "config": {"s2_methods": ["bo_rep", *BASE]},
+               "results": {"series": {key("bo_rep", "test_acc"): learned}}},
+        "s3": {"summary": s3, "config": {"s3_methods": ["bo_rep", "anil"]},
+               "results": {"series": {key("bo_rep", "meta_test_acc"): learned}}},
     }
 
 
@@ -45,7 +50,7 @@ def _set(recs, fig, k, v):
 
 
 PERTURB = {
-    "C1": lambda r: [_set(r, "s0", key("s0", "bo_rep", "final_grad_norm", lr), 5.0)
+    "C1": lambda r: [_set(r, "s0", key("s0", "bo_rep", "final_grad_norm", lr), float("inf"))
                      for lr in GRID],
     "C2": lambda r: [_set(r, "s0", key("s0", m, "final_grad_norm", lr), 0.1)
                      for m in BASE for lr in GRID],
@@ -78,7 +83,13 @@ def test_partial_outcomes():
     _set(r, "s1", key("s1", 0.3, "bo_rep", "final_test_acc"), [0.5, 0.5])
     assert C.c4(r).status == "partly reproduced"
     r = records()
-    _set(r, "s0", key("s0", "bo_rep", "final_grad_norm", 1.0), 5.0)  # 2/3 < 70%
+    _set(r, "s0", key("s0", "bo_rep", "final_grad_norm", 1.0), float("inf"))  # 2/3 < 70%
+    assert C.c1(r).status == "partly reproduced"
+    # a finite, unreached ‖∇Φ‖ is a budget case: undecided, not a failure
+    _set(r, "s0", key("s0", "bo_rep", "final_grad_norm", 1.0), 5.0)
+    out = C.c1(r)
+    assert out.status == "undecided" and out.decided == 0
+    _set(r, "s0", key("s0", "bo_rep", "final_grad_norm", 0.1), float("inf"))  # 1 held, 1 open
     assert C.c1(r).status == "partly reproduced"
     # a tie within the tolerance holds; just outside it does not
     r = records()
@@ -90,10 +101,37 @@ def test_partial_outcomes():
 
 def test_no_learning_makes_accuracy_claims_undecided():
     r = records()
-    r["s2"]["results"] = {"series": {key("bo_rep", "test_acc"): [0.538, 0.538, 0.538]}}
+    r["s2"]["results"]["series"][key("bo_rep", "test_acc")] = [0.538, 0.538, 0.538]
     out = C.c6(r)
     assert out.status == "undecided" and out.decided == 0 and out.cases == 2
     r["s2"]["results"]["series"][key("bo_rep", "test_acc")] = [0.462, 0.538, 0.538]  # majority
     assert C.c6(r).status == "undecided"
     r["s2"]["results"]["series"][key("bo_rep", "test_acc")] = [0.5, 0.6, 0.7]
     assert C.c6(r).status == "reproduced"
+
+
+def test_noninferiority_is_paired_over_seeds():
+    """Seed-paired: a constant gap of −0.005 holds; a noisy gap around −0.005 is undecided."""
+    r = records()
+    _set(r, "s2", key("s2", "bo_rep", "final_test_acc"), [0.7, 0.7])
+    _set(r, "s2", key("s2", "soba", "final_test_acc"), [0.705, 0.705])
+    assert C.c6(r).status == "reproduced"
+    _set(r, "s2", key("s2", "bo_rep", "final_test_acc"), [0.68, 0.73])
+    _set(r, "s2", key("s2", "soba", "final_test_acc"), [0.705, 0.715])
+    out = C.c6(r)
+    assert dict(out.by_case)["soba"] is None
+
+
+@pytest.mark.parametrize("fig,where", [("s1", "results"), ("s2", "results"),
+                                       ("s3", "results"), ("s2", "summary")])
+def test_missing_key_raises(fig, where):
+    """A curve or summary key a claim needs but cannot find raises KeyError, never passes."""
+    r = records()
+    claim = {"s1": C.c4, "s2": C.c6, "s3": C.c7}[fig]
+    claim(r)  # complete record: evaluates
+    if where == "results":
+        r[fig]["results"]["series"].clear()
+    else:
+        del r[fig]["summary"][key(fig, "soba", "final_test_acc")]
+    with pytest.raises(KeyError):
+        claim(r)

@@ -1,4 +1,4 @@
-"""Identities of spec §6 for jaxrank.optim.gn_newton, every linear solve against a dense float64
+"""Identities of jaxrank.optim.gn_newton, every linear solve against a dense float64
 solve, conformance (state stable, no recompilation, vmap), and bad inputs."""
 
 import functools
@@ -323,7 +323,8 @@ def test_oracle_call_accounting_bound():
 
 
 def test_rosenbrock_reference_count():
-    """The spec's re-run of the official code: Alg 1 below 1e-8 at iteration 51 (exact)."""
+    """A re-run of the official code (epfml/grad-norm-smooth 9f4ca00): Alg 1 (exact) below
+    1e-8 at iteration 51."""
     x, s, traj = run(G.grad_reg_newton(G.rosenbrock), jnp.array([-2.0, 2.0]), 60,
                      record=_rec_full)
     vals = np.append(np.asarray(traj[0]), float(s.value))

@@ -28,6 +28,9 @@ def good_records():
     for s in CFG["f2_noises"]:
         for a in CFG["f2_amplitudes"]:
             f2[k("f2", f"s={s:g}", f"a={a:g}", "omd", "ratio")] = 0.5
+            f2[k("f2", f"s={s:g}", f"a={a:g}", "bound")] = 100.0
+            for m in ("omd", "ogd"):
+                f2[k("f2", f"s={s:g}", f"a={a:g}", m, "regret_sem")] = 0.1
             small = s == CFG["f2_noises"][0] and a == CFG["f2_amplitudes"][0]
             f2[k("f2", f"s={s:g}", f"a={a:g}", "ogd", "ratio")] = 5.0 if small else 0.5
     f3 = {}
@@ -48,7 +51,8 @@ def good_records():
     for kk in CFG["f5_switches"]:
         n = f"K={kk}"
         f5.update({k("f5", n, "ensemble"): 10.0, k("f5", n, "ensemble", "sem"): 0.1,
-                   k("f5", n, "best_fixed"): 8.0, k("f5", n, "bound"): 20.0,
+                   k("f5", n, "best_fixed"): 8.0,
+                   k("f5", n, "best_fixed_sem"): 0.1, k("f5", n, "bound"): 20.0,
                    k("f5", n, "ogd"): 30.0, k("f5", n, "ogd", "sem"): 0.1})
     f6 = {}
     for e in ("quadratic", "linear"):
@@ -130,3 +134,30 @@ def test_f7_undefined_slope_is_undecided():
     rec = perturb(good_records(), "f7", {k("f7", "iid", "omd", "slope"): float("nan")})
     out = evaluate("C17", rec)
     assert out.status == UNDECIDED and out.decided == 0
+
+
+@pytest.mark.parametrize("cid", sorted(FLIPS))
+def test_missing_summary_key_raises(cid):
+    """A key a claim reads but the record lacks raises KeyError, never defaults to a pass."""
+    (claim,) = [c for c in C.CLAIMS if c.id == cid]
+    fig = claim.figures[0]
+    rec = good_records()
+    reads = []
+
+    class Spy(dict):
+        def __getitem__(self, name):
+            reads.append(name)
+            return super().__getitem__(name)
+
+    rec[fig]["summary"] = Spy(rec[fig]["summary"])
+    evaluate(cid, rec)
+    assert reads, cid
+    rec = good_records()
+    del rec[fig]["summary"][reads[0]]
+    with pytest.raises(KeyError):
+        evaluate(cid, rec)
+
+
+def test_c5_band_is_the_config_value():
+    """C5 reads its band from paper_repro/omd_sea.py; the Config keeps the same value (plot)."""
+    assert tuple(E.FULL.f2_band) == C.F2_BAND

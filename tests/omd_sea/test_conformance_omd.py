@@ -1,4 +1,4 @@
-"""Conformance of every omd_sea transformation (STYLE.md §14): state structure and dtypes stable,
+"""Conformance of every omd_sea transformation: state structure and dtypes stable,
 no recompilation on a 2nd call, vmap over seeds equal to a loop, float32 in -> float32 out,
 traced step sizes."""
 

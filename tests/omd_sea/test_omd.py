@@ -1,5 +1,5 @@
-"""Identities of optimistic OMD and its baselines (spec omd_sea.md §6), each against an
-independent reference: closed forms, optax, NumPy loops, KKT conditions."""
+"""Identities of optimistic OMD and its baselines (paper_repro/omd_sea.md, "Sources"), each
+against an independent reference: closed forms, optax, NumPy loops, KKT conditions."""
 
 import jax
 import jax.numpy as jnp

@@ -1,5 +1,5 @@
 """SEA environments: closed-form σ², Σ² against Monte Carlo, comparators against projected GD,
-schedules, the play loop, and the reductions of spec §6."""
+schedules, the play loop, and the reductions s = 0 (bounded regret) and linear iid (O(s√(dT)))."""
 
 import jax
 import jax.numpy as jnp

@@ -1,5 +1,5 @@
-"""Identities of Tyurin 2024 (spec §7) for jaxrank.optim.perceptron, each against an independent
-reference: closed forms, jax.grad, the paper's Table 1 and a NumPy simulation (spec §5)."""
+"""Identities of Tyurin 2024 for jaxrank.optim.perceptron, each against an independent
+reference: closed forms (Thms 4.1, 5.1), jax.grad, the paper's Table 1 and a NumPy simulation."""
 
 import math
 
