@@ -84,7 +84,7 @@ class Config:
     e1_batch: int = 128
     # epochs per data set, long enough for the validation error to flatten; the test error is
     # that of the epoch with the lowest validation error (early stopping)
-    e1_epochs: tuple[tuple[str, int], ...] = (("fmnist", 40), ("mnist1d", 100), ("digits", 100),
+    e1_epochs: tuple[tuple[str, int], ...] = (("fmnist", 40), ("mnist1d", 150), ("digits", 100),
                                               ("letter", 80), ("mix10", 40), ("mix100", 60))
     e1_val: int = 1000  # validation rows split off the end of the training split (≤ 25 %)
     e1_late_fraction: float = 0.25  # the late part of training the convergence check reads
