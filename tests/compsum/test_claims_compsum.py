@@ -131,7 +131,8 @@ def test_c6_flips_with_the_gap_ordering():
         for name in rec["e1"]["summary"]["datasets"]:
             _set_errors(rec, name, "1", [0.1, 0.11, 0.12])
             big = name in ("mix100", "letter")
-            _set_errors(rec, name, "2", [0.1 + (large if big else small), 0.11, 0.12])
+            g = large if big else small
+            _set_errors(rec, name, "2", [0.1 + g, 0.11 + g + 0.001, 0.12 + g])
     assert _status("C6", good).status == "reproduced"
     assert _status("C6", bad).status == "not reproduced"
 
