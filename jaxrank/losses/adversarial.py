@@ -9,7 +9,7 @@ Madry et al.: the training gradient flows through ``params`` only.
 References:
   A. Mao, M. Mohri, Y. Zhong, "Cross-Entropy Loss Functions: Theoretical Analysis and
   Applications", ICML 2023, Sec. 5 (smooth adversarial comp-sum losses, ADV-COMP-SUM). The exact
-  normalisation of the smoothing term is the spec's reading ((mem), shared/specs/compsum.md §5).
+  normalisation of the smoothing term is our reading (not checked against the paper's text).
   H. Zhang et al., "Theoretically Principled Trade-off between Robustness and Accuracy" (TRADES),
   ICML 2019. A. Madry et al., "Towards Deep Learning Models Resistant to Adversarial Attacks",
   ICLR 2018.
@@ -263,8 +263,8 @@ def smooth_adversarial_comp_sum_loss(
 
     with the sup approximated by PGD (random start in the ball, ``attack_steps`` steps) on the
     distance term, as TRADES approximates its KL term. It upper-bounds sup_{x'} ℓ_τ(h, x', y)
-    when ν ≥ the ℓ2-Lipschitz constant of ℓ_τ in Δ (≤ 1 for τ ≥ 1). The normalisation is the
-    spec's reading of Sec. 5 [(mem), UNVERIFIED against the PDF]. Scale: the term is a norm of
+    when ν ≥ the ℓ2-Lipschitz constant of ℓ_τ in Δ (≤ 1 for τ ≥ 1). The normalisation is our
+    reading of Sec. 5 [UNVERIFIED against the paper's text]. Scale: the term is a norm of
     raw logit differences, not squared, so its gradient does not vanish near constant logits
     (unlike TRADES' KL); with ℓ∞ ε = 0.1 on image pixels ν ≥ 1 trains small models to constant
     logits, and ν must be selected (paper_repro/compsum.md finds ν ∈ [0.1, 0.3]).

@@ -14,9 +14,9 @@ MAE (τ = 2, 1 − p_y). Everything is computed from ``log_softmax`` in log spac
 
 References:
   A. Mao, M. Mohri, Y. Zhong, "Cross-Entropy Loss Functions: Theoretical Analysis and
-  Applications", ICML 2023 (arXiv:2304.07288). Formulas of the bound functions T_τ are the
-  spec's reading (shared/specs/compsum.md §3; marked (mem) there: verified numerically, not
-  against the PDF).
+  Applications", ICML 2023 (arXiv:2304.07288). The bound functions T_τ are our reading of
+  the paper's Thm 3.1 (not checked against the paper's text; verified numerically: the
+  pointwise bound T_τ(ΔC_{0-1}) ≤ ΔC_τ holds on random draws and is tight at n = 2).
 """
 
 from __future__ import annotations
@@ -261,8 +261,9 @@ def comp_sum_bound(t: Any, *, tau: Any, num_classes: int) -> jax.Array:
           t/n & \tau = 2 \end{cases}
 
     so that R_{0-1}(h) − R*_{0-1}(H) + M_{0-1}(H) ≤ Γ_τ(R_τ(h) − R*_τ(H) + M_τ(H)) for symmetric,
-    complete H. The typesetting of the τ ≠ 0, 1 cases is the spec's reading ((mem), checked
-    numerically: continuous at τ → 1 and τ → 2, and T_τ(ΔC_{0-1}) ≤ ΔC_τ pointwise).
+    complete H. The typesetting of the τ ≠ 0, 1 cases is our reading (not checked against the
+    paper's text; checked numerically: continuous at τ → 1 and τ → 2, and
+    T_τ(ΔC_{0-1}) ≤ ΔC_τ pointwise).
 
     Args:
       t: t ∈ [0, 1] (an excess conditional zero-one error), any shape.
@@ -359,7 +360,8 @@ def comp_sum_bound_inverse_sqrt(eps: Any, *, tau: Any, num_classes: int) -> jax.
       >>> round(float(comp_sum_bound_inverse_sqrt(jnp.asarray(0.02), tau=1.0, num_classes=10)), 4)
       0.2
 
-    References: Mao, Mohri & Zhong (2023), the corollary after Thm 3.1 ((mem) constants).
+    References: Mao, Mohri & Zhong (2023), the corollary after Thm 3.1 (constants: our
+    reading, unverified).
     """
     check_tau(tau, "comp_sum_bound_inverse_sqrt(tau=...)")
     _check_num_classes(num_classes, "comp_sum_bound_inverse_sqrt(num_classes=...)")
@@ -387,7 +389,7 @@ def conditional_min_loss(probs: jax.Array, *, tau: Any, axis: int = -1) -> jax.A
         C^*_\tau = \frac{\big(\sum_y p_y^{1/(2-\tau)}\big)^{2-\tau} - 1}{1 - \tau}
 
     the Shannon entropy at τ = 1 and 1 − max_y p_y at τ = 2; the minimiser's softmax is
-    ∝ p^{1/(2−τ)} (:func:`conditional_minimizer`). Our derivation (spec §4), checked against
+    ∝ p^{1/(2−τ)} (:func:`conditional_minimizer`). Our derivation, checked against
     numerical minimisation in the tests.
 
     Args:

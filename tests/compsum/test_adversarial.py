@@ -1,4 +1,4 @@
-"""PGD, TRADES, PGD-AT and the smooth adversarial comp-sum loss (spec §8.7), and bad inputs."""
+"""PGD, TRADES, PGD-AT and the smooth adversarial comp-sum loss, and bad inputs."""
 
 import jax
 import jax.numpy as jnp

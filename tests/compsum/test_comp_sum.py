@@ -1,4 +1,4 @@
-"""Identities of the comp-sum loss family, T_τ/Γ_τ and C*_τ (spec §8), and bad inputs."""
+"""Identities of the comp-sum loss family, T_τ/Γ_τ and C*_τ, and bad inputs."""
 
 import jax
 import jax.numpy as jnp
