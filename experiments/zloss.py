@@ -101,7 +101,7 @@ class Config:
 
 FULL = Config()
 SMOKE = dataclasses.replace(
-    FULL, seeds=(1, 2), inv_points=9, fm_train=400, fm_valid=100, fm_test=100, fm_hidden=(16,),
+    FULL, seeds=(1, 2), inv_points=9, fm_train=300, fm_valid=100, fm_test=100, fm_hidden=(16,),
     fm_steps=20, fm_batch=32, lm_corpus="zipf", lm_tokens=6000, lm_vocab=120, lm_context=2,
     lm_embed=8, lm_hidden=16, lm_steps=20, lm_curve_points=2, lm_batch=32, lm_eval=500,
     sp_sizes=(300, 3000), sp_dim=16, sp_work=1e6, sp_max_steps=10, sp_repeats=1)
@@ -236,6 +236,9 @@ def _fm_program(name: str, hidden: tuple[int, ...], steps: int, batch: int, eps:
 def run_fmnist(config: Config) -> Results:
     (x, y), (xt, yt) = jdata.load_fashion_mnist("train"), jdata.load_fashion_mnist("test")
     n, nv = config.fm_train, config.fm_valid
+    if n + nv > len(x):
+        raise ValueError(f"`Config.fm_train + Config.fm_valid` must be at most the {len(x)} "
+                         f"training images, got {n} + {nv}")
     x = x.reshape(len(x), -1).astype(np.float32) / 255.0
     xv, yv = x[n: n + nv], y[n: n + nv].astype(np.int32)
     x, y = x[:n], y[:n].astype(np.int32)
