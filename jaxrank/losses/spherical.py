@@ -60,7 +60,9 @@ __all__ = [
     "spherical_coefficients",
     "spherical_loss",
     "z_scores",
+    "spherical_scores",
     "topk_error",
+    "topk_accuracy",
 ]
 
 SPHERICAL_LOSSES = ("z_loss", "log_taylor_softmax", "log_spherical_softmax", "squared_error")
@@ -393,11 +395,65 @@ def spherical_loss(name: str, **hyper: Any) -> Callable[..., jax.Array]:
     return loss
 
 
-def topk_error(logits: jax.Array, labels: jax.Array, ks: tuple[int, ...]) -> jax.Array:
-    r"""Top-k error for each k: the fraction of examples whose target is not among the k largest.
+_SCORED = (*SPHERICAL_LOSSES, "log_softmax")
 
-    Ranks by counting strictly larger outputs (ties resolved in the target's favour), which is
-    exact and needs no sort: error iff :math:`\#\{k: o_k > o_c\} \ge k`.
+
+def spherical_scores(logits: jax.Array, kind: str, *, eps: float = 1e-2,
+                     axis: int = -1) -> jax.Array:
+    r"""The score by which the model trained with loss ``kind`` ranks the classes.
+
+    A loss defines a model :math:`p(c \mid o)`; predictions (argmax, top-k) must rank by that
+    model's probabilities, or by any increasing transform of them, not by the raw outputs:
+
+    * ``log_softmax``: :math:`e^{o_k}/\sum e^{o_j}` is increasing in :math:`o_k`, score
+      :math:`o_k`;
+    * ``z_loss``: the loss rewards a large :math:`z_c = (o_c - \mu)/\sigma`, increasing in
+      :math:`o_c` (:math:`\sigma > 0`), score :math:`o_k`;
+    * ``squared_error``: the regression target is :math:`e_c`, score :math:`o_k`;
+    * ``log_taylor_softmax``: :math:`p_k \propto t(o_k) = 1 + o_k + o_k^2/2`, which *rises again*
+      below :math:`o_k = -1`; score :math:`t(o_k)`;
+    * ``log_spherical_softmax``: :math:`p_k \propto o_k^2 + \epsilon`, blind to the sign of
+      :math:`o_k`; score :math:`o_k^2 + \epsilon`.
+
+    Args:
+      logits: outputs :math:`o`, shape ``(..., D)``.
+      kind: a member of :data:`SPHERICAL_LOSSES` or ``"log_softmax"``.
+      eps: the log-spherical softmax's :math:`\epsilon` (ignored by the other kinds; it does
+        not change the ranking).
+      axis: the class axis.
+
+    Returns:
+      Scores of the shape of ``logits``, larger = more probable; rank them with
+      :func:`topk_error` / :func:`topk_accuracy` or ``argmax``.
+
+    Example:
+      >>> o = jnp.array([-3.0, 0.5, 1.0])
+      >>> int(jnp.argmax(spherical_scores(o, "log_taylor_softmax")))   # t(-3) = 2.5
+      0
+      >>> int(jnp.argmax(spherical_scores(-o, "log_spherical_softmax")))
+      0
+    """
+    _checks.check_one_of(kind, _SCORED, "spherical_scores(kind=...)")
+    o = jnp.asarray(logits)
+    _checks.check_floating(o, "spherical_scores(logits=...)")
+    if kind == "log_taylor_softmax":
+        return 1 + o + 0.5 * jnp.square(o)
+    if kind == "log_spherical_softmax":
+        _checks.check_positive(eps, "spherical_scores(eps=...)")
+        return jnp.square(o) + eps
+    del axis  # the remaining kinds rank by the outputs themselves, elementwise
+    return o
+
+
+def topk_error(scores: jax.Array, labels: jax.Array, ks: tuple[int, ...]) -> jax.Array:
+    r"""Top-k error for each k: the fraction of examples whose target is not among the k largest
+    scores (class axis last).
+
+    ``scores`` must be what the model ranks by: for a loss of the spherical family pass
+    :func:`spherical_scores` (the raw outputs of a log-spherical or log-Taylor model are **not**
+    ordered like its probabilities). Ranks by counting strictly larger scores (ties resolved in
+    the target's favour), which is exact and needs no sort: error iff
+    :math:`\#\{j: s_j > s_c\} \ge k`.
 
     Returns:
       Array of shape ``(len(ks),)``.
@@ -406,8 +462,18 @@ def topk_error(logits: jax.Array, labels: jax.Array, ks: tuple[int, ...]) -> jax
       >>> topk_error(jnp.array([[0.1, 0.5, 0.2], [3.0, 1.0, 2.0]]), jnp.array([0, 0]), (1, 3))
       Array([0.5, 0. ], dtype=float32)
     """
-    logits = jnp.asarray(logits)
+    scores = jnp.asarray(scores)
     labels = jnp.asarray(labels)
-    o_c = _target(logits, labels)
-    rank = jnp.sum(logits > o_c[..., None], axis=-1)
+    o_c = _target(scores, labels)
+    rank = jnp.sum(scores > o_c[..., None], axis=-1)
     return jnp.stack([jnp.mean((rank >= k).astype(jnp.float32)) for k in ks])
+
+
+def topk_accuracy(scores: jax.Array, labels: jax.Array, ks: tuple[int, ...]) -> jax.Array:
+    """Top-k accuracy, ``1 - topk_error(scores, labels, ks)`` (same ranking rule).
+
+    Example:
+      >>> topk_accuracy(jnp.array([[0.1, 0.5, 0.2]]), jnp.array([1]), (1,))
+      Array([1.], dtype=float32)
+    """
+    return 1 - topk_error(scores, labels, ks)

@@ -4,19 +4,20 @@ import copy
 
 import pytest
 
-from experiments.zloss import KS, fm_key, lm_key, sp_key, sp_ratio_key
+from experiments.zloss import KS, fm_key, fm_seeds_key, lm_key, lm_seeds_key, sp_key, sp_ratio_key
 from paper_repro import zloss as Z
 from paper_repro.check import NOT_REPRODUCED, PARTLY, REPRODUCED, UNDECIDED
 
-N = 20000
+SEED_NOISE = (-0.001, 0.0, 0.001)  # the same per-seed offsets for every loss: paired SE 0
 
 
-def lm_record(errors):
-    """errors: loss -> list of top-k test errors (one per k in KS)."""
-    s = {"lm/num_test": N}
+def lm_record(errors, noise=SEED_NOISE):
+    """errors: loss -> list of top-k test errors (one per k in KS), spread over 3 seeds."""
+    s = {"lm/num_test": 10000}
     for loss, vals in errors.items():
         for k, v in zip(KS, vals, strict=True):
             s[lm_key(loss, k)] = v
+            s[lm_seeds_key(loss, k)] = [v + e for e in noise]
     return {"lm_topk": {"summary": s}}
 
 
@@ -36,13 +37,14 @@ def speed_record(slope, ratio, ratio_h, max_d=1_000_000):
     return {"speed": {"summary": s}}
 
 
-def fm_record(taylor, softmax, sem=0.001):
+def fm_record(taylor, softmax, taylor_noise=(0.0, 0.0, 0.0)):
     s = {}
     for name, v in (("log_softmax", softmax), ("log_taylor_softmax", taylor),
                     ("log_spherical_softmax", 0.2), ("z_loss", 0.2)):
+        noise = taylor_noise if name == "log_taylor_softmax" else (0.0, 0.0, 0.0)
         s[fm_key(name)] = v
-        s[f"fmnist/{name}/test_error_sem"] = sem
-    return {"fmnist": {"summary": s, "seeds": [0, 1, 2]}}
+        s[fm_seeds_key(name)] = [v + e for e in noise]
+    return {"fmnist": {"summary": s, "seeds": [1, 2, 3]}}
 
 
 def test_z1_flips_and_counts():
@@ -53,8 +55,19 @@ def test_z1_flips_and_counts():
     out = Z.z1(lm_record(bad))
     assert out.status == PARTLY and "top20" in out.measured
     tie = copy.deepcopy(BASE_LM)
-    tie["z_loss"][0] = 0.8  # tie with Taylor at top-1: undecided case
+    tie["z_loss"][0] = 0.8 - Z.LM_MARGIN / 2  # better than Taylor, but within the margin
     assert Z.z1(lm_record(tie)).decided == 11
+
+
+def test_lm_seed_spread_makes_a_case_undecided():
+    """A mean difference beyond the margin but within 2 SE of the paired seeds: undecided."""
+    errs = copy.deepcopy(BASE_LM)
+    rec = lm_record(errs)
+    s = rec["lm_topk"]["summary"]
+    s[lm_seeds_key("z_loss", 1)] = [0.75, 0.60, 0.90]   # mean 0.75 vs 0.80, 0.85; SE large
+    out = Z.z1(rec)
+    assert out.decided == 10 and out.status == REPRODUCED
+    assert dict(out.by_case)["top1/log_taylor_softmax"] is None
 
 
 def test_z2_flips():
@@ -94,8 +107,30 @@ def test_s2_flips():
 def test_i1_flips():
     assert Z.i1(fm_record(0.10, 0.12)).status == REPRODUCED
     assert Z.i1(fm_record(0.12, 0.10)).status == NOT_REPRODUCED
-    out = Z.i1(fm_record(0.100, 0.101))
+    out = Z.i1(fm_record(0.100, 0.101))   # within the margin
     assert out.status == UNDECIDED and out.decided == 0
+    out = Z.i1(fm_record(0.10, 0.12, taylor_noise=(-0.05, 0.0, 0.05)))  # within 2 SE
+    assert out.status == UNDECIDED
+
+
+def test_accuracy_claims_need_per_seed_values():
+    rec = lm_record(BASE_LM)
+    del rec["lm_topk"]["summary"][lm_seeds_key("z_loss", 1)]
+    with pytest.raises(KeyError):
+        Z.z1(rec)
+    fm = fm_record(0.10, 0.12)
+    del fm["fmnist"]["summary"][fm_seeds_key("log_softmax")]
+    with pytest.raises(KeyError):
+        Z.i1(fm)
+
+
+@pytest.mark.parametrize("claim", Z.CLAIMS, ids=lambda c: c.id)
+def test_sources(claim):
+    want = {"Z1": "paper", "Z2": "paper", "Z3": "reading", "S1": "paper", "S2": "paper",
+            "I1": "paper"}
+    assert claim.source == want[claim.id]
+    if claim.source == "paper":
+        assert "abstract" in claim.where
 
 
 @pytest.mark.parametrize("claim", Z.CLAIMS, ids=lambda c: c.id)

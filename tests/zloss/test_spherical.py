@@ -1,4 +1,5 @@
-"""Identities of the spherical family and the Z-loss (spec §5, items 1–4), and bad inputs."""
+"""Identities of the spherical family and the Z-loss (invariances, gradients, limits), the
+ranking scores of each loss, and bad inputs."""
 
 import jax
 import jax.numpy as jnp
@@ -204,6 +205,47 @@ def test_topk_error_against_sort():
     order = np.argsort(-np.asarray(o), axis=-1)
     want = [np.mean(~np.any(order[:, :k] == np.asarray(c)[:, None], -1)) for k in ks]
     np.testing.assert_allclose(S.topk_error(o, c, ks), want, atol=1e-7)
+    np.testing.assert_allclose(S.topk_accuracy(o, c, ks), 1 - np.asarray(want), atol=1e-6)
+
+
+def test_spherical_predictions_invariant_to_sign_flip():
+    """p ∝ o² + ε: flipping the sign of the outputs changes no prediction of the spherical
+    softmax, while ranking the raw outputs would invert them."""
+    o = jnp.asarray(RNG.normal(size=(200, D)))
+    c = jnp.asarray(RNG.integers(0, D, 200))
+    ks = (1, 3)
+    for eps in (1e-2, 1.0):
+        s_pos = S.spherical_scores(o, "log_spherical_softmax", eps=eps)
+        s_neg = S.spherical_scores(-o, "log_spherical_softmax", eps=eps)
+        np.testing.assert_array_equal(jnp.argmax(s_pos, -1), jnp.argmax(s_neg, -1))
+        np.testing.assert_array_equal(S.topk_error(s_pos, c, ks), S.topk_error(s_neg, c, ks))
+        p = jax.nn.softmax(jnp.log(s_pos), -1)   # the model's probabilities, same order
+        np.testing.assert_array_equal(jnp.argmax(p, -1), jnp.argmax(s_pos, -1))
+    assert not np.array_equal(jnp.argmax(o, -1), jnp.argmax(-o, -1))
+
+
+def test_taylor_ranking_follows_t_not_o():
+    """t(o) = 1 + o + o²/2 rises again below o = −1: t(−3) = 2.5 > t(0.5) = 1.625."""
+    o = jnp.array([[-3.0, 0.5, -1.0], [0.2, -0.5, 0.1]])
+    scores = S.spherical_scores(o, "log_taylor_softmax")
+    np.testing.assert_allclose(scores, 1 + o + o**2 / 2)
+    np.testing.assert_array_equal(jnp.argmax(scores, -1), [0, 0])
+    assert int(jnp.argmax(o[0])) == 1   # the raw output would pick class 1
+    c = jnp.array([0, 0])
+    np.testing.assert_array_equal(S.topk_error(scores, c, (1,)), [0.0])
+    np.testing.assert_array_equal(S.topk_error(o, c, (1,)), [0.5])
+
+
+@pytest.mark.parametrize("kind", ["log_softmax", "z_loss", "squared_error"])
+def test_monotone_kinds_rank_by_outputs(kind):
+    np.testing.assert_array_equal(S.spherical_scores(O, kind), O)
+
+
+def test_scores_bad_kind_and_eps():
+    with pytest.raises(ValueError, match="kind"):
+        S.spherical_scores(O, "softmax")
+    with pytest.raises(ValueError, match="eps"):
+        S.spherical_scores(O, "log_spherical_softmax", eps=0.0)
 
 
 # --------------------------------------------------------------------------- bad inputs
