@@ -29,8 +29,9 @@ BASE_LM = {  # softmax best at top-1, Z-loss best from k = 10, the other spheric
 }
 
 
-def speed_record(slope, ratio, ratio_h, max_d=1_000_000):
+def speed_record(slope, ratio, ratio_h, max_d=1_000_000, slope_se=0.01):
     s = {"speed/factored_zloss/loglog_slope": slope, "speed/naive_softmax/loglog_slope": 1.0,
+         "speed/factored_zloss/loglog_slope_se": slope_se,
          "speed/max_D": max_d, "speed/dim": 128, "speed/batch": 1, "speed/backend": "cpu",
          sp_ratio_key("naive_softmax"): ratio, sp_ratio_key("hsoftmax"): ratio_h,
          sp_key("factored_zloss", max_d): 1e-4, sp_key("hsoftmax", max_d): 1e-4 * ratio_h}
@@ -96,6 +97,13 @@ def test_s1_flips_and_undecided_below_1e6():
     assert Z.s1(speed_record(0.5, 50.0, 5.0)).status == NOT_REPRODUCED
     out = Z.s1(speed_record(0.02, 50.0, 5.0, max_d=100_000))
     assert out.decided == 1 and out.cases == 2
+    # a slope of 0.101 against 0.1 is timing noise: undecided, whatever its SE
+    assert dict(Z.s1(speed_record(0.101, 500.0, 5.0)).by_case)[
+        f"factored slope ≤ {Z.MAX_SLOPE:g}"] is None
+    gone = speed_record(0.02, 500.0, 5.0)
+    del gone["speed"]["summary"]["speed/factored_zloss/loglog_slope_se"]
+    with pytest.raises(KeyError):
+        Z.s1(gone)
 
 
 def test_s2_flips():
