@@ -161,7 +161,7 @@ def step_inputs(xs: Any, key: jax.Array | None, t: jax.Array) -> tuple[Any, ...]
 
 
 @functools.partial(jax.jit, static_argnames=("update", "num_steps", "record", "has_xs"))
-def _scan(update, params, state, args, xs, key, num_steps, record, has_xs):
+def _scan(update, params, state, args, xs, key, num_steps, record, has_xs, t0):
     def body(carry, x_t):
         p, s, t = carry
         extra = step_inputs(x_t if has_xs else None, key, t)
@@ -169,7 +169,6 @@ def _scan(update, params, state, args, xs, key, num_steps, record, has_xs):
         p, s = update(p, s, *args, *extra)
         return (p, s, t + 1), out
 
-    t0 = jnp.zeros((), jnp.int32)
     (params, state, _), traj = jax.lax.scan(
         body, (params, state, t0), xs if has_xs else None, length=num_steps
     )
@@ -200,6 +199,8 @@ def run(
     xs: Any = None,
     key: jax.Array | None = None,
     record: Record | None = None,
+    state: State | None = None,
+    step0: int = 0,
 ) -> tuple[Params, State, Any]:
     r"""Run ``solver`` for ``num_steps`` updates on one jitted ``lax.scan``.
 
@@ -223,6 +224,12 @@ def run(
         ``update`` sees and evaluated on the iterate *entering* each step, so
         ``trajectory[t] = record(x_t, s_t, ...)`` for ``t = 0, ..., T-1``. Must be a stable
         function object (define it once) or each call recompiles.
+      state: optional solver state to continue from (the ``state_T`` of an earlier call) instead
+        of ``init(params, *args)``: a run resumes where it stopped.
+      step0: the index of the first step (default 0); with ``key``, step ``t`` receives
+        ``fold_in(key, step0 + t)``, so resuming with ``step0`` = the steps already done gives,
+        bit for bit, the run that was never interrupted. A traced scalar: changing it does not
+        recompile.
 
     Returns:
       ``(params_T, state_T, trajectory)``; ``trajectory`` is ``None`` when ``record`` is None,
@@ -244,9 +251,15 @@ def run(
       >>> x, _, traj = run(sgd, 0.0, None, xs=jnp.ones(4), record=lambda x, s, c: (x - c) ** 2)
       >>> traj.tolist()
       [1.0, 0.25, 0.0625, 0.015625]
+      >>> # resume: two halves are the whole run
+      >>> x2, s2, _ = run(sgd, 0.0, None, xs=jnp.ones(2))
+      >>> float(run(sgd, x2, None, xs=jnp.ones(2), state=s2, step0=2)[0]) == float(x)
+      True
     """
     if not isinstance(solver, Solver):
         raise TypeError(f"`run(solver=...)` must be a jaxrank.optim.Solver, got {type(solver)}")
+    if isinstance(step0, bool) or not isinstance(step0, (int, np.integer)) or step0 < 0:
+        raise ValueError(f"`run(step0=...)` must be a non-negative int, got {step0!r}")
     has_xs = xs is not None
     if has_xs:
         leaves = jax.tree.leaves(xs)
@@ -267,8 +280,11 @@ def run(
         raise TypeError("`run(num_steps=...)` must be a positive int when `xs` is None, got None")
     _checks.check_positive_int(num_steps, "run(num_steps=...)")
     _check_key(key, "run(key=...)")
-    state = solver.init(params, *args)
-    return _scan(solver.update, params, state, tuple(args), xs, key, num_steps, record, has_xs)
+    if state is None:
+        state = solver.init(params, *args)
+    t0 = jnp.asarray(step0, jnp.int32)
+    return _scan(solver.update, params, state, tuple(args), xs, key, num_steps, record, has_xs,
+                 t0)
 
 
 @functools.partial(jax.jit, static_argnames=("update", "done", "max_steps"))
@@ -360,10 +376,19 @@ def from_optax(
     passed on to ``loss_fn`` after ``*args``, so minibatch SGD is
     ``run(from_optax(optax.sgd(lr), loss), params, None, data, xs=batch_indices)``.
 
+    optax's extra arguments are passed to ``optimizer.update``: ``value`` (the loss at
+    :math:`x_t`), ``grad`` and ``value_fn`` (``x ↦ loss_fn(x, *args)``), so
+    line-search optimizers such as ``optax.lbfgs()`` run as they are; a plain transformation
+    ignores them (``optax.with_extra_args_support``).
+
     Example:
       >>> import optax, jax.numpy as jnp
       >>> solver = from_optax(optax.sgd(0.1), lambda x: jnp.sum(x**2))
       >>> x, state, _ = run(solver, jnp.ones(3), 10)
+      >>> x, _, _ = run(from_optax(optax.lbfgs(), lambda x: jnp.sum((x - 1.0) ** 2)),
+      ...               jnp.zeros(3), 5)
+      >>> bool(jnp.allclose(x, 1.0))
+      True
     """
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(
@@ -372,18 +397,20 @@ def from_optax(
         )
     if not callable(loss_fn):
         raise TypeError(f"`from_optax(loss_fn=...)` must be callable, got {type(loss_fn)}")
+    tx = optax.with_extra_args_support(optimizer)
 
     def init(params, *args):
         dtype = jnp.result_type(*jax.tree.leaves(params))
         return OptaxSolverState(
             count=jnp.zeros((), jnp.int32),
-            opt_state=optimizer.init(params),
+            opt_state=tx.init(params),
             loss=jnp.full((), jnp.nan, dtype),
         )
 
     def update(params, state, *args):
         loss, grads = jax.value_and_grad(loss_fn)(params, *args)
-        updates, opt_state = optimizer.update(grads, state.opt_state, params)
+        updates, opt_state = tx.update(grads, state.opt_state, params, value=loss, grad=grads,
+                                       value_fn=lambda p: loss_fn(p, *args))
         params = optax.apply_updates(params, updates)
         return params, OptaxSolverState(state.count + 1, opt_state, loss.astype(state.loss.dtype))
 

@@ -516,3 +516,71 @@ def test_cached_factory_never_caches_bad_values():
         perceptron.lr_gd(-1.0)
     with pytest.raises(ValueError, match=r"lr_gd\(step_size=\.\.\.\)"):
         perceptron.lr_gd(-1.0)
+
+
+# --------------------------------------------------------------------------- resume, optax extras
+
+
+def _noisy_sgd():
+    def update(x, s, key):
+        return x - 0.1 * (x - jax.random.normal(key, x.shape)), s + 1
+
+    return Solver(lambda x: jnp.zeros((), jnp.int32), update)
+
+
+NOISY_SGD = _noisy_sgd()
+
+
+def test_run_resumed_in_two_halves_is_the_whole_run_bit_for_bit():
+    key = jax.random.key(3)
+    x0 = jnp.arange(4.0)
+    whole, s_whole, _ = run(NOISY_SGD, x0, 10, key=key)
+    half, s_half, _ = run(NOISY_SGD, x0, 5, key=key)
+    rest, s_rest, _ = run(NOISY_SGD, half, 5, key=key, state=s_half, step0=5)
+    np.testing.assert_array_equal(np.asarray(rest), np.asarray(whole))
+    assert int(s_rest) == int(s_whole) == 10
+    # without step0 the second half would replay the first half's keys: a different run
+    again, _, _ = run(NOISY_SGD, half, 5, key=key, state=s_half)
+    assert not np.array_equal(np.asarray(again), np.asarray(whole))
+
+
+def test_run_resume_with_another_step0_does_not_recompile():
+    x0 = jnp.zeros(3)
+    run(NOISY_SGD, x0, 4, key=jax.random.key(0), step0=0)
+    before = _base._scan._cache_size()
+    run(NOISY_SGD, x0, 4, key=jax.random.key(0), step0=4, state=jnp.int32(4))
+    assert _base._scan._cache_size() == before
+
+
+@pytest.mark.parametrize("step0", [-1, 1.5, True, "2"])
+def test_run_rejects_bad_step0(step0):
+    with pytest.raises(ValueError, match=r"`run\(step0=...\)` must be a non-negative int"):
+        run(NOISY_SGD, jnp.zeros(2), 2, key=jax.random.key(0), step0=step0)
+
+
+def test_from_optax_passes_extra_args_so_lbfgs_runs_and_converges():
+    """optax.lbfgs needs value, grad and value_fn (its zoom line search)."""
+    a = jnp.array([[3.0, 1.0], [1.0, 2.0]])
+    b = jnp.array([1.0, -1.0])
+
+    def quad(x, a, b):
+        return 0.5 * x @ a @ x - b @ x
+
+    x, state, _ = run(from_optax(optax.lbfgs(), quad), jnp.zeros(2), 20, a, b)
+    np.testing.assert_allclose(np.asarray(x), np.linalg.solve(np.asarray(a), np.asarray(b)),
+                               rtol=1e-5, atol=1e-6)
+    assert int(state.count) == 20
+
+
+def test_from_optax_extra_args_leave_plain_optimizers_unchanged():
+    """Adam through the extra-args wrapper is Adam: the same iterates as optax's own loop."""
+    def f(x):
+        return jnp.sum((x - 2.0) ** 2)
+
+    opt = optax.adam(0.1)
+    x_run, _, _ = run(from_optax(opt, f), jnp.zeros(3), 7)
+    x, s = jnp.zeros(3), opt.init(jnp.zeros(3))
+    for _ in range(7):
+        u, s = opt.update(jax.grad(f)(x), s, x)
+        x = optax.apply_updates(x, u)
+    np.testing.assert_allclose(np.asarray(x_run), np.asarray(x), rtol=1e-6)
