@@ -340,6 +340,33 @@ def test_bayesian_sign_test_matches_numpy_dirichlet_reference():
     assert abs(sum(out.values()) - 1) < 1e-12
 
 
+# Two independent 50k-sample Monte-Carlo estimates of a probability p differ by at most
+# MC_SIGMAS · sqrt(2 p (1 − p) / 50k) (≤ 0.0112 at 5σ), except with negligible probability.
+MC_SIGMAS = 5.0
+
+
+@pytest.mark.parametrize("loc, rope", [(0.01, 0.01), (0.0, 0.0), (-0.02, 0.005), (0.05, 0.01)])
+def test_bayesian_sign_test_matches_baycomp(loc, rope):
+    """Ours against baycomp's SignTest (maintained by the test's authors, Benavoli et al.)."""
+    import baycomp
+
+    rng = np.random.default_rng(11)
+    x = rng.uniform(0.6, 0.9, 30)
+    y = x + rng.normal(loc, 0.03, 30)
+    ours = A.bayesian_sign_test(y - x, rope=rope, key=jax.random.key(1))
+    theirs = baycomp.SignTest.probs(x, y, rope=rope, nsamples=50_000, random_state=0)
+    if rope == 0:  # baycomp drops the (empty) rope region: (p_left, p_right) renormalised
+        assert ours["rope"] < 1e-3
+        ours_lr = np.array([ours["left"], ours["right"]]) / (ours["left"] + ours["right"])
+        theirs_lr = np.asarray(theirs)
+    else:
+        ours_lr = np.array([ours["left"], ours["rope"], ours["right"]])
+        theirs_lr = np.asarray(theirs)
+    p = np.clip(theirs_lr, 1e-3, 1 - 1e-3)
+    np.testing.assert_array_less(np.abs(ours_lr - theirs_lr),
+                                 MC_SIGMAS * np.sqrt(2 * p * (1 - p) / 50_000) + 1e-3)
+
+
 @pytest.mark.parametrize(
     "call, match",
     [
