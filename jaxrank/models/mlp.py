@@ -13,6 +13,8 @@ import jax
 
 from jaxrank import _checks
 
+__all__ = ["MLP"]
+
 
 class MLP(nn.Module):
     """Dense layers of widths ``hidden`` with ``activation``, then a linear head of ``outputs``.
