@@ -365,6 +365,17 @@ class OptaxSolverState(NamedTuple):
 
 
 @cached_factory
+def _strong_types(tree: Any) -> Any:
+    """Leaves with their weak type dropped (same dtype and values).
+
+    Some optax states start with weak-typed scalars (``optax.lbfgs``'s line-search info) that the
+    first ``update`` returns strongly typed; without this the second jitted call recompiles.
+    """
+    return jax.tree.map(
+        lambda v: jnp.asarray(v, dtype=jnp.result_type(v)) if getattr(v, "weak_type", False)
+        else v, tree)
+
+
 def from_optax(
     optimizer: optax.GradientTransformation, loss_fn: Callable[..., jax.Array]
 ) -> Solver:
@@ -403,7 +414,7 @@ def from_optax(
         dtype = jnp.result_type(*jax.tree.leaves(params))
         return OptaxSolverState(
             count=jnp.zeros((), jnp.int32),
-            opt_state=tx.init(params),
+            opt_state=_strong_types(tx.init(params)),
             loss=jnp.full((), jnp.nan, dtype),
         )
 
