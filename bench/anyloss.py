@@ -6,7 +6,11 @@ Two side-by-side comparisons in one run, reported as ratios to BCE (absolute tim
 * ``loss_grad``: one jitted value-and-gradient of the loss w.r.t. the logits of a batch of
   ``n`` examples (the cost a loss adds to any model);
 * ``slp_fit``: the whole 10-fold SLP fit of the experiment (full-batch GD, ``steps``
-  iterations, folds ``vmap``-ped), as in ``experiments.anyloss`` figure ``e4``.
+  iterations, folds ``vmap``-ped), as in ``experiments.anyloss`` figure ``e4``: each loss its
+  own compiled program (since Performance v2);
+* ``shared_over_own``: the same fit through the former single program that picks the loss by a
+  ``lax.switch`` (E1/E2 still use it: one compilation for all losses), over the own-program
+  time, per loss: the overhead that E4 had before Performance v2.
 
 Each variant is compiled beforehand and the timings are interleaved (median of ``repeats``), so
 drifting load hits every loss alike. The paper reports AnyLoss ≈ 1.0× BCE and SOL ≈ 1.1–1.2×
@@ -82,14 +86,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     exp_cfg = E.SMOKE if cfg.smoke_protocol else E.FULL
     losses = ("bce", "mse", "anyloss_acc", "anyloss_f1", "anyloss_gmean", "anyloss_bacc",
               "sol_acc", "sol_f1", "sol_bacc")
-    fits = {}
+    fits, shared = {}, {}
     for name in cfg.fit_sets:
         x, y = E.e2_dataset(name, exp_cfg)
         reps = E.time_losses(x, y, losses, exp_cfg, cfg.repeats)
         fits[name] = {n: float(np.median(v)) for n, v in reps.items()}
+        reps = E.time_losses(x, y, losses, exp_cfg, cfg.repeats, shared_program=True)
+        shared[name] = {n: float(np.median(v)) for n, v in reps.items()}
     ratios = {"loss_grad": {k: v / grad["bce"] for k, v in grad.items()}}
     for name, t in fits.items():
         ratios[f"slp_fit/{name}"] = {k: v / t["bce"] for k, v in t.items()}
+        ratios[f"slp_fit_shared_program/{name}"] = {k: v / shared[name]["bce"]
+                                                    for k, v in shared[name].items()}
+        ratios[f"shared_over_own/{name}"] = {k: shared[name][k] / v for k, v in t.items()}
     rows = [{"comparison": c, **{k: round(v, 3) for k, v in r.items()}}
             for c, r in ratios.items()]
     _common.print_table(rows)
@@ -102,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": dataclasses.asdict(cfg),
         "device_note": args.device_note or "CPU only (no accelerator lent to this session)",
         "ratios": ratios,
-        "volatile": {"loss_grad_s": grad, "slp_fit_s": fits},
+        "volatile": {"loss_grad_s": grad, "slp_fit_s": fits, "slp_fit_shared_s": shared},
     }
     path = _common.write_record("anyloss", record, args.out)
     print(f"wrote {path}", file=sys.stderr)

@@ -967,18 +967,26 @@ def plot_e3(record: Mapping[str, Any]):
 # --------------------------------------------------------------------------- E4
 
 
-def time_losses(x: np.ndarray, y: np.ndarray, loss_names, config: Config, repeats: int):
-    """Wall times (s) of the jitted 10-fold SLP fit per loss, compiled beforehand: one list of
-    ``repeats`` interleaved measurements per loss."""
+def time_losses(x: np.ndarray, y: np.ndarray, loss_names, config: Config, repeats: int,
+                shared_program: bool = False):
+    """Wall times (s) of the jitted 10-fold SLP fit per loss, each loss its own compiled
+    program (compiled beforehand): one list of ``repeats`` interleaved measurements per loss."""
     lrs = dict(config.learning_rates)
     dt = _dtype(config)
     args = (jnp.asarray(_with_bias(x), dt)[None], jnp.asarray(y)[None],
             jnp.ones((1, len(y)), bool), jnp.asarray(stratified_folds(y, config))[None],
             jnp.asarray(config.amplifier, dt))
-    cv = _cv_fn(ALL_LOSSES, config.steps)
-    fns = {n: functools.partial(cv, ALL_LOSSES.index(n), lrs[n]) for n in loss_names}
+    # One program per loss (Performance v2): the E1/E2 program that serves every loss through
+    # a lax.switch costs 1.7-1.9x per fit for every loss alike (the switch's union of residuals
+    # and blocked fusion; profile in paper_repro/anyloss.md), an overhead of ours, not the loss's.
+    # ``shared_program=True`` times the former way (bench.anyloss: before/after side by side).
+    if shared_program:
+        cv = _cv_fn(ALL_LOSSES, config.steps)
+        fns = {n: functools.partial(cv, ALL_LOSSES.index(n), lrs[n]) for n in loss_names}
+    else:
+        fns = {n: functools.partial(_cv_fn((n,), config.steps), 0, lrs[n]) for n in loss_names}
     for f in fns.values():
-        jax.block_until_ready(f(*args))  # compile + warm up (one program, every loss)
+        jax.block_until_ready(f(*args))  # compile + warm up
     times = {n: [] for n in loss_names}
     for _ in range(repeats):  # interleaved, so load drifts hit every loss alike
         for n, f in fns.items():

@@ -294,9 +294,12 @@ def test_bench_tiny_record(tmp_path):
     assert B.main(["--tiny", "--out", str(out)]) == 0
     rec = json.loads(out.read_text())
     assert rec["benchmark"] == "anyloss" and rec["mode"] == "tiny"
-    assert set(rec["ratios"]) == {"loss_grad", "slp_fit/breast"}
-    for r in rec["ratios"].values():
-        assert r["bce"] == pytest.approx(1.0) and all(v > 0 for v in r.values())
+    assert set(rec["ratios"]) == {"loss_grad", "slp_fit/breast", "slp_fit_shared_program/breast",
+                                  "shared_over_own/breast"}
+    for key, r in rec["ratios"].items():
+        assert all(v > 0 for v in r.values())
+        if not key.startswith("shared_over_own"):  # ratios to BCE; shared_over_own is per loss
+            assert r["bce"] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("fig_id", ["e1_mlp", "e2_mlp"])
