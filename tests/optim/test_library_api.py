@@ -1,0 +1,82 @@
+"""The library contract for users (issue 19): optax schedules wherever a step size appears,
+pytree parameters for the Newton-type solvers, compilation cached by value."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxrank.models import factored_output as F
+from jaxrank.optim import bilevel, omd, run
+
+# --------------------------------------------------------------------------- schedules
+
+f_up = lambda x, y, b: jnp.sum((y - 1.0) ** 2) + 0.1 * jnp.sum(x**2)  # noqa: E731
+g_low = lambda x, y, b: 0.5 * jnp.sum((y - x) ** 2) + 0.5 * jnp.sum(y**2)  # noqa: E731
+X0 = (jnp.ones(3), jnp.zeros(3))
+KEY = jax.random.key(0)
+
+
+def test_bo_rep_takes_an_optax_schedule():
+    sched = optax.cosine_decay_schedule(0.1, decay_steps=6)
+    solver = bilevel.bo_rep(f_up, g_low, learning_rate=sched, momentum=0.5, lower_lr=0.5,
+                            z_lr=0.5, period=1, lower_steps=2)
+    (x, _), state, xs = run(solver, X0, 6, key=KEY, record=lambda p, s, k: p[0])
+    steps = np.linalg.norm(np.diff(np.vstack([np.asarray(xs), np.asarray(x)[None]]), axis=0),
+                           axis=1)
+    # BO-REP's x step is normalized: its length is the step size of that step, η_t
+    np.testing.assert_allclose(steps[:5], [float(sched(t)) for t in range(5)], rtol=1e-5)
+    assert int(state.count) == 6
+
+
+@pytest.mark.parametrize("name", ["soba", "stocbio", "anil"])
+def test_bilevel_constant_schedule_is_the_constant(name):
+    make = {
+        "soba": lambda r: bilevel.soba(f_up, g_low, learning_rate=r, lower_lr=r),
+        "stocbio": lambda r: bilevel.stocbio(f_up, g_low, learning_rate=r, lower_lr=r,
+                                             inner_steps=2, neumann_lr=0.5, neumann_steps=3),
+        "anil": lambda r: bilevel.anil(f_up, g_low, learning_rate=r, inner_lr=r, inner_steps=2),
+    }[name]
+    const = run(make(0.3), X0, 5, key=KEY)[0]
+    sched = run(make(lambda count: 0.3), X0, 5, key=KEY)[0]
+    decayed = run(make(lambda count: 0.3 / (1.0 + count)), X0, 5, key=KEY)[0]
+    for a, b in zip(const, sched, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert not np.allclose(np.asarray(const[0]), np.asarray(decayed[0]))
+
+
+def test_bilevel_rejects_a_bad_constant_still():
+    with pytest.raises(ValueError, match="learning_rate"):
+        bilevel.soba(f_up, g_low, learning_rate=-1.0, lower_lr=0.5)
+
+
+def test_implicit_omd_takes_a_schedule():
+    loss = lambda x, c: 0.5 * jnp.sum((x - c) ** 2)  # noqa: E731
+    xs = jnp.ones((4, 2))
+    const = run(omd.implicit_omd(0.5, loss, inner_steps=5), jnp.zeros(2), None, xs=xs)[0]
+    same = run(omd.implicit_omd(lambda t: 0.5, loss, inner_steps=5), jnp.zeros(2), None,
+               xs=xs)[0]
+    np.testing.assert_array_equal(np.asarray(const), np.asarray(same))
+    sched = optax.linear_schedule(0.5, 0.1, 4)
+    _, state, _ = run(omd.implicit_omd(sched, loss, inner_steps=5), jnp.zeros(2), None, xs=xs)
+    assert int(state.count) == 4
+
+
+def test_factored_layer_schedule_matches_naive_and_constant():
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(30, 4)).astype(np.float32)
+    h = jnp.asarray(rng.normal(size=(5, 2, 4)).astype(np.float32) * 0.3)
+    labels = jnp.asarray(rng.integers(0, 30, size=(5, 2)))
+    sched = optax.exponential_decay(0.2, transition_steps=1, decay_rate=0.5)
+    out = {}
+    for name, kind, rate in [("const", "factored", 0.1), ("const_fn", "factored", lambda t: 0.1),
+                             ("sched", "factored", sched), ("sched", "naive", sched)]:
+        if True:
+            make = F.factored_output_layer if kind == "factored" else F.naive_output_layer
+            layer = make("z_loss", learning_rate=rate)
+            state, _ = F.scan_updates(layer, layer.init(jnp.array(W)), h, labels)
+            out[name, kind] = np.asarray(layer.weights(state))
+    np.testing.assert_array_equal(out["const", "factored"], out["const_fn", "factored"])
+    np.testing.assert_allclose(out["sched", "factored"], out["sched", "naive"], atol=1e-5)
+    assert not np.allclose(out["sched", "factored"], out["const", "factored"])
