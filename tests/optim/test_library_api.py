@@ -80,3 +80,40 @@ def test_factored_layer_schedule_matches_naive_and_constant():
     np.testing.assert_array_equal(out["const", "factored"], out["const_fn", "factored"])
     np.testing.assert_allclose(out["sched", "factored"], out["sched", "naive"], atol=1e-5)
     assert not np.allclose(out["sched", "factored"], out["const", "factored"])
+
+
+# --------------------------------------------------------------------------- pytree Newton
+
+A_MAT = jnp.array([[3.0, 1.0, 0.0], [1.0, 2.0, 0.5], [0.0, 0.5, 1.0]])
+
+
+def _flat_f(v):
+    return 0.5 * v @ A_MAT @ v + jnp.sum(jnp.exp(-v)) + 0.1 * jnp.sum(v**4)
+
+
+def _tree_f(p):
+    return _flat_f(jnp.concatenate([p["a"], p["b"].reshape(-1)]))
+
+
+@pytest.mark.parametrize("name", ["grad_reg_newton", "cubic_newton", "gradient_method"])
+def test_newton_takes_a_pytree(name):
+    from jaxrank.optim import gn_newton as G
+
+    make = getattr(G, name)
+    v0 = jnp.array([1.0, -0.5, 2.0])
+    x_flat, s_flat, traj_flat = run(make(_flat_f), v0, 6, record=lambda x, s: x)
+    p0 = {"a": v0[:1], "b": v0[1:].reshape(1, 2)}
+    p, s_tree, traj_tree = run(make(_tree_f), p0, 6,
+                               record=lambda p, s: jnp.concatenate([p["a"], p["b"].ravel()]))
+    assert set(p) == {"a", "b"} and p["b"].shape == (1, 2)
+    np.testing.assert_allclose(np.asarray(traj_tree), np.asarray(traj_flat), rtol=1e-6)
+    np.testing.assert_allclose(np.concatenate([p["a"], p["b"].ravel()]), np.asarray(x_flat),
+                               rtol=1e-6)
+    assert float(s_tree.value) == pytest.approx(float(s_flat.value), rel=1e-6)
+
+
+def test_newton_single_array_checks_unchanged():
+    from jaxrank.optim import gn_newton as G
+
+    with pytest.raises(ValueError, match=r"init\(x=...\)` must have rank 1"):
+        G.grad_reg_newton(_flat_f).init(jnp.ones((3, 1)))
