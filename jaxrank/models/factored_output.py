@@ -40,6 +40,7 @@ import jax.numpy as jnp
 
 from jaxrank import _checks
 from jaxrank.losses import spherical as S
+from jaxrank.optim._base import _Static
 
 __all__ = [
     "FactoredState",
@@ -495,4 +496,4 @@ def scan_updates(
     """
     _checks.check_rank(hs, 3, "scan_updates(hs=...)")
     _checks.check_rank(labels, 2, "scan_updates(labels=...)")
-    return _scan_fn(layer.update, donate)(state, hs, labels)
+    return _scan_fn(_Static(layer.update), donate)(state, hs, labels)  # cached by value

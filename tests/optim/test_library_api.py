@@ -117,3 +117,65 @@ def test_newton_single_array_checks_unchanged():
 
     with pytest.raises(ValueError, match=r"init\(x=...\)` must have rank 1"):
         G.grad_reg_newton(_flat_f).init(jnp.ones((3, 1)))
+
+
+# --------------------------------------------------------------------------- cache by value
+
+TRACES = []  # one entry per trace of a function below (a trace = a compilation of the loop)
+
+
+def _counted(x):
+    TRACES.append(1)
+    return x
+
+
+def _sq(x):
+    return jnp.sum(x**2)
+
+
+def _loop(record_scale, n=3):
+    import optax as ox
+
+    from jaxrank.optim import from_optax
+
+    out = []
+    for _ in range(n):  # the natural way to write it: everything rebuilt in the loop
+        solver = from_optax(ox.sgd(0.1), lambda x: jnp.sum(x**2))
+        out.append(run(solver, jnp.ones(2), 3, record=lambda x, s: _counted(record_scale * x))[2])
+    return out
+
+
+def test_rebuilt_solver_and_record_compile_once():
+    TRACES.clear()
+    out = _loop(2.0)
+    assert len(TRACES) == 1
+    np.testing.assert_array_equal(np.asarray(out[0]), np.asarray(out[2]))
+    _loop(3.0, n=2)  # a different captured constant is a different program
+    assert len(TRACES) == 2
+
+
+def test_equal_factory_arguments_share_one_solver():
+    from jaxrank.optim import gn_newton as G
+
+    assert G.grad_reg_newton(_sq, hessian=G.zero_hessian()) is G.grad_reg_newton(
+        _sq, hessian=G.zero_hessian())
+
+    def make(peak):  # a schedule written inline, rebuilt at every call
+        return bilevel.soba(f_up, g_low, learning_rate=lambda c: peak / (1 + c), lower_lr=0.5)
+
+    assert make(0.1) is make(0.1)
+    assert make(0.1) is not make(0.2)
+    sched = optax.cosine_decay_schedule
+    assert bilevel.soba(f_up, g_low, learning_rate=sched(0.1, 10), lower_lr=0.5) is bilevel.soba(
+        f_up, g_low, learning_rate=sched(0.1, 10), lower_lr=0.5)
+
+
+def test_closure_over_a_large_array_keeps_identity():
+    big = jnp.arange(100.0)
+    TRACES.clear()
+    for _ in range(2):
+        halve = lambda x, s: (_counted(x) / 2 + 0 * big[0], s)  # noqa: E731
+        from jaxrank.optim import Solver
+
+        run(Solver(lambda x: None, halve), jnp.ones(2), 2)
+    assert len(TRACES) == 2  # no value key for a 100-element array: each function compiles
