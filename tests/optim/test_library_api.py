@@ -179,3 +179,33 @@ def test_closure_over_a_large_array_keeps_identity():
 
         run(Solver(lambda x: None, halve), jnp.ones(2), 2)
     assert len(TRACES) == 2  # no value key for a 100-element array: each function compiles
+
+
+# --------------------------------------------------------------------------- output layer + trunk
+
+
+def test_with_trunk_is_sgd_on_the_composed_loss():
+    from jaxrank.losses import spherical as S
+    from jaxrank.models import naive_output_layer, with_trunk
+
+    rng = np.random.default_rng(3)
+    theta0 = jnp.asarray(rng.normal(size=(6, 4)) * 0.3, jnp.float32)
+    W0 = jnp.asarray(rng.normal(size=(20, 4)) * 0.3, jnp.float32)
+    x = jnp.asarray(rng.normal(size=(2, 3, 6)), jnp.float32)
+    labels = jnp.asarray(rng.integers(0, 20, size=(2, 3)))
+    trunk = lambda t, xb: jnp.tanh(xb @ t)  # noqa: E731
+    layer = naive_output_layer("z_loss", learning_rate=0.05)
+    (theta, ls), state, _ = run(with_trunk(layer, trunk, optax.sgd(0.1)),
+                                (theta0, layer.init(W0)), None, xs=(x, labels))
+    direct = S.spherical_loss("z_loss")
+
+    def total(t, W, xb, lb):
+        return jnp.sum(direct(trunk(t, xb) @ W.T, lb))
+
+    t_ref, W_ref = theta0, W0
+    for i in range(2):
+        gt, gW = jax.grad(total, argnums=(0, 1))(t_ref, W_ref, x[i], labels[i])
+        t_ref, W_ref = t_ref - 0.1 * gt, W_ref - 0.05 * gW
+    np.testing.assert_allclose(np.asarray(theta), np.asarray(t_ref), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(ls.W), np.asarray(W_ref), rtol=1e-5, atol=1e-6)
+    assert int(state.count) == 2 and np.isfinite(float(state.loss))
