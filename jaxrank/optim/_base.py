@@ -279,8 +279,8 @@ def run(
         argument (no Python loop, no pre-split array of keys).
       record: optional ``record(params, state, *args, *step) -> pytree``, seeing exactly what
         ``update`` sees and evaluated on the iterate *entering* each step, so
-        ``trajectory[t] = record(x_t, s_t, ...)`` for ``t = 0, ..., T-1``. Must be a stable
-        function object (define it once) or each call recompiles.
+        ``trajectory[t] = record(x_t, s_t, ...)`` for ``t = 0, ..., T-1``. Compared by value
+        (code and captured values), so a lambda written inline does not recompile.
       state: optional solver state to continue from (the ``state_T`` of an earlier call) instead
         of ``init(params, *args)``: a run resumes where it stopped.
       step0: the index of the first step (default 0); with ``key``, step ``t`` receives
@@ -294,9 +294,11 @@ def run(
 
     ``init`` runs outside the compiled loop, so on concrete inputs its eager argument checks
     (labels, NaNs) fire with clear messages; inside ``vmap``/``jit`` everything is traced.
-    Repeated calls with the same ``solver.update``, ``num_steps`` and ``record`` objects reuse one
-    compilation (factories decorated with :func:`cached_factory` return the same object for the
-    same hyperparameters).
+    Repeated calls with equal ``solver.update``, ``num_steps`` and ``record`` reuse one
+    compilation; functions are compared by value (same code object, equal captured values, see
+    :func:`_hyper_key`), so a solver or a ``record`` lambda rebuilt on every call does not
+    recompile, while one capturing a large array or an arbitrary object is compared by
+    identity.
 
     Example:
       >>> import jax, jax.numpy as jnp
