@@ -94,7 +94,9 @@ def _key(value: Any, depth: int) -> Any:
     if isinstance(value, numbers.Number):
         return (type(value).__name__, value)
     if isinstance(value, (tuple, list)):
-        return (type(value).__name__, tuple(_key(v, depth + 1) for v in value))
+        kind = type(value)  # a NamedTuple by its class (two classes may share a name)
+        kind = kind.__name__ if kind in (tuple, list) else _Identity(kind)
+        return (kind, tuple(_key(v, depth + 1) for v in value))
     if isinstance(value, dict):
         return ("dict", tuple(sorted((repr(k), _key(v, depth + 1)) for k, v in value.items())))
     if isinstance(value, types.FunctionType):

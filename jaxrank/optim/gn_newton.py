@@ -24,7 +24,7 @@ The search is one ``lax.while_loop`` inside the outer update.
 
 Every solver takes an objective ``fun(x, *args) -> scalar`` and a flat parameter vector
 ``x`` of shape ``(n,)``, or any pytree of floating arrays (a dict of weights: it is flattened
-at entry by :func:`jaxrank.optim._pytree.flat_params` and the iterate returned as that pytree;
+at entry by :func:`jaxrank.optim.flat_params` and the iterate returned as that pytree;
 Hessians, metrics and the state then refer to the flattened vector); ``*args`` (data) reach
 ``fun`` and every Hessian approximation, so large matrices are never baked into the compiled
 code. Hessian approximations are
