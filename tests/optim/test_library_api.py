@@ -95,7 +95,7 @@ def _tree_f(p):
     return _flat_f(jnp.concatenate([p["a"], p["b"].reshape(-1)]))
 
 
-@pytest.mark.parametrize("name", ["grad_reg_newton", "cubic_newton", "gradient_method"])
+@pytest.mark.parametrize("name", ["grad_reg_newton", "gradient_method"])
 def test_newton_takes_a_pytree(name):
     from jaxrank.optim import gn_newton as G
 
@@ -165,6 +165,11 @@ def test_equal_factory_arguments_share_one_solver():
 
     assert make(0.1) is make(0.1)
     assert make(0.1) is not make(0.2)
+    from jaxrank.optim import from_optax
+
+    scaled = lambda c: jax.tree_util.Partial(lambda x, c: c * jnp.sum(x**2), c)  # noqa: E731
+    assert from_optax(optax.sgd(0.1), scaled(2.0)) is from_optax(optax.sgd(0.1), scaled(2.0))
+    assert from_optax(optax.sgd(0.1), scaled(2.0)) is not from_optax(optax.sgd(0.1), scaled(3.0))
     sched = optax.cosine_decay_schedule
     assert bilevel.soba(f_up, g_low, learning_rate=sched(0.1, 10), lower_lr=0.5) is bilevel.soba(
         f_up, g_low, learning_rate=sched(0.1, 10), lower_lr=0.5)
