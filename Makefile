@@ -120,3 +120,5 @@ bench: setup data
 
 examples: setup
 	$(PY) examples/your_own_data.py --out $${EXAMPLES_OUT:-/tmp/jaxrank-examples}
+	for e in loss_training_loop omd_as_optax newton_pytree bilevel_ridge factored_under_trunk; do \
+	  $(PY) examples/$$e.py || exit 1; done

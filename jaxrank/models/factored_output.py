@@ -40,6 +40,7 @@ import jax.numpy as jnp
 
 from jaxrank import _checks
 from jaxrank.losses import spherical as S
+from jaxrank.optim._base import _Static
 
 __all__ = [
     "FactoredState",
@@ -137,6 +138,19 @@ def _check_matrix(W: Any, fn: str) -> None:
         raise ValueError(f"`{fn}(W=...)` must have at least 2 rows (classes), got {W.shape}")
 
 
+def _check_rate(learning_rate: Any, where: str) -> None:
+    if not callable(learning_rate):  # else a schedule ``step -> η`` (an optax schedule)
+        _checks.check_positive(learning_rate, where)
+
+
+def _rate_at(learning_rate: Any, step: jax.Array, dtype: Any) -> Any:
+    """η of the update with ``step`` updates done: a constant as it is (the computation is the
+    one a constant always ran), a schedule evaluated at ``step`` in the weights' dtype."""
+    if callable(learning_rate):
+        return jnp.asarray(learning_rate(step), dtype)
+    return learning_rate
+
+
 # --------------------------------------------------------------------------- factored layer
 
 
@@ -181,7 +195,8 @@ def factored_output_layer(
     Args:
       loss: a name from :data:`jaxrank.losses.spherical.SPHERICAL_LOSSES` or a callable
         ``F(s, q, o_c, D)``.
-      learning_rate: SGD step :math:`\eta > 0`.
+      learning_rate: SGD step :math:`\eta > 0`, or a schedule ``step -> η`` (e.g. an
+        ``optax`` schedule) of the updates done.
       stabilize_every: period (in updates) of the :math:`U^{-\top}` recomputation.
       **hyper: the loss's hyperparameters (``a``, ``b`` for the Z-loss; ``eps``).
 
@@ -204,9 +219,8 @@ def factored_output_layer(
     """
     fn = "factored_output_layer"
     stats_loss = _stats_loss(loss, hyper, fn)
-    _checks.check_positive(learning_rate, f"{fn}(learning_rate=...)")
+    _check_rate(learning_rate, f"{fn}(learning_rate=...)")
     _checks.check_positive_int(stabilize_every, f"{fn}(stabilize_every=...)")
-    lr = learning_rate
 
     def init(W: jax.Array) -> FactoredState:
         W = jnp.asarray(W)
@@ -235,6 +249,7 @@ def factored_output_layer(
         return loss, grad_h
 
     def update(state: FactoredState, h: jax.Array, labels: jax.Array):
+        lr = _rate_at(learning_rate, state.step, state.V.dtype)
         D = state.V.shape[0]
         _check_batch(h, labels, D, f"{fn}.update")
         loss, Y, (Wc, HQ, s, o_c, al, be, ga) = _forward(state, h, labels)
@@ -306,7 +321,8 @@ def naive_output_layer(
 
     Args:
       loss: ``"log_softmax"`` or a spherical name, or a callable ``loss(logits, labels)``.
-      learning_rate: SGD step :math:`\eta > 0`.
+      learning_rate: SGD step :math:`\eta > 0`, or a schedule ``step -> η`` (e.g. an
+        ``optax`` schedule) of the updates done.
       **hyper: the loss's hyperparameters.
 
     Example:
@@ -317,7 +333,7 @@ def naive_output_layer(
       1.6094
     """
     fn = "naive_output_layer"
-    _checks.check_positive(learning_rate, f"{fn}(learning_rate=...)")
+    _check_rate(learning_rate, f"{fn}(learning_rate=...)")
     if callable(loss):
         direct = loss
     else:
@@ -327,7 +343,6 @@ def naive_output_layer(
                 f"callable, got {loss!r}"
             )
         direct = S.spherical_loss(loss, **hyper)
-    lr = learning_rate
 
     def init(W: jax.Array) -> NaiveState:
         W = jnp.asarray(W)
@@ -346,6 +361,7 @@ def naive_output_layer(
         return loss_, grad_h
 
     def update(state: NaiveState, h: jax.Array, labels: jax.Array):
+        lr = _rate_at(learning_rate, state.step, state.W.dtype)
         _check_batch(h, labels, state.W.shape[0], f"{fn}.update")
         loss_, G, grad_h = _fwd(state, h, labels)
         return NaiveState(state.W - lr * G.T @ h, state.step + 1), loss_, grad_h
@@ -370,7 +386,8 @@ def hierarchical_softmax_layer(num_classes: int, *, learning_rate: float) -> Out
 
     Args:
       num_classes: :math:`D \ge 2`.
-      learning_rate: SGD step :math:`\eta > 0`.
+      learning_rate: SGD step :math:`\eta > 0`, or a schedule ``step -> η`` (e.g. an
+        ``optax`` schedule) of the updates done.
 
     Returns:
       :class:`OutputLayer`; ``init(key, dim, dtype=jnp.float32)`` draws
@@ -391,8 +408,8 @@ def hierarchical_softmax_layer(num_classes: int, *, learning_rate: float) -> Out
     _checks.check_positive_int(num_classes, f"{fn}(num_classes=...)")
     if num_classes < 2:
         raise ValueError(f"`{fn}(num_classes=...)` must be at least 2, got {num_classes}")
-    _checks.check_positive(learning_rate, f"{fn}(learning_rate=...)")
-    D, lr = num_classes, learning_rate
+    _check_rate(learning_rate, f"{fn}(learning_rate=...)")
+    D = num_classes
     C = math.ceil(math.sqrt(D))
     K = math.ceil(D / C)
 
@@ -427,6 +444,7 @@ def hierarchical_softmax_layer(num_classes: int, *, learning_rate: float) -> Out
         return loss, gh
 
     def update(state: HSoftmaxState, h: jax.Array, labels: jax.Array):
+        lr = _rate_at(learning_rate, state.step, state.W1.dtype)
         _check_batch(h, labels, D, f"{fn}.update")
         loss, g1, g2c, gh = _fwd(state, h, labels)
         W2 = state.W2.at[labels // K].add(-lr * g2c)
@@ -478,4 +496,4 @@ def scan_updates(
     """
     _checks.check_rank(hs, 3, "scan_updates(hs=...)")
     _checks.check_rank(labels, 2, "scan_updates(labels=...)")
-    return _scan_fn(layer.update, donate)(state, hs, labels)
+    return _scan_fn(_Static(layer.update), donate)(state, hs, labels)  # cached by value

@@ -10,6 +10,7 @@ from jaxrank.optim._base import (
     run_until,
     step_inputs,
 )
+from jaxrank.optim._pytree import flat_params
 from jaxrank.optim.margin import MarginCertificate, hard_margin
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "cached_factory",
     "from_optax",
     "OptaxSolverState",
+    "flat_params",
     "perceptron",
     "gn_newton",
     "omd",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import types
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -64,9 +65,20 @@ def _hyper_key(value: Any) -> Any:
 
     Python floats are keyed by their bits (``float.hex``), so ``nan`` hits the cache and ``-0.0``
     and ``0.0`` stay apart; NumPy/JAX scalars and small concrete arrays by dtype, shape and bytes;
-    callables (schedules, oracles) by identity, holding a reference so that an id is never
-    reused by another object while its entry lives.
+    Python functions (losses, schedules, oracles, lambdas) by *value*: their code object, the
+    module they were defined in, their defaults and the keys of the values their closure
+    captured (so ``lambda x: x**2`` written twice at one place, or ``optax.sgd(0.1)`` built
+    twice, give equal keys, while closures over different constants do not); ``functools.partial``
+    / ``jax.tree_util.Partial`` by function and bound arguments; bound methods by their object's
+    identity and function; any other callable by identity, holding a reference so that an id is
+    never reused by another object while its entry lives.
     """
+    return _key(value, 0)
+
+
+def _key(value: Any, depth: int) -> Any:
+    if depth > 8:  # deep or self-referential closures: give up (the caller falls back)
+        raise TypeError("too deep")
     if value is None or isinstance(value, (bool, str)):
         return (type(value).__name__, value)
     if isinstance(value, (np.ndarray, np.generic, jax.Array)):
@@ -82,10 +94,57 @@ def _hyper_key(value: Any) -> Any:
     if isinstance(value, numbers.Number):
         return (type(value).__name__, value)
     if isinstance(value, (tuple, list)):
-        return (type(value).__name__, tuple(_hyper_key(v) for v in value))
+        kind = type(value)  # a NamedTuple by its class (two classes may share a name)
+        kind = kind.__name__ if kind in (tuple, list) else _Identity(kind)
+        return (kind, tuple(_key(v, depth + 1) for v in value))
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((repr(k), _key(v, depth + 1)) for k, v in value.items())))
+    if isinstance(value, types.FunctionType):
+        cells = value.__closure__ or ()
+        return ("function", _Identity(value.__code__), _Identity(value.__globals__),
+                _key(value.__defaults__, depth + 1), _key(value.__kwdefaults__, depth + 1),
+                tuple(_key(c.cell_contents, depth + 1) for c in cells))
+    if isinstance(value, functools.partial):
+        return ("partial", type(value), _key(value.func, depth + 1),
+                _key(value.args, depth + 1), _key(value.keywords, depth + 1))
+    if isinstance(value, types.MethodType):
+        return ("method", _Identity(value.__self__), _key(value.__func__, depth + 1))
     if callable(value):
         return ("callable", _Identity(value))
     raise TypeError(f"unhashable {type(value)}")
+
+
+class _Static:
+    """A function as a static argument of ``jax.jit``, hashed and compared by value.
+
+    ``jit`` caches a compilation per static argument; functions compare by identity, so a lambda
+    written in a loop or a factory's fresh closure would recompile on every call. Wrapped, two
+    functions with equal :func:`_hyper_key` (same code, equal captured values) share one
+    compilation; a function without a value key (it captures a large array, a tracer, an
+    arbitrary object) keeps its identity.
+    """
+
+    __slots__ = ("fn", "key")
+
+    def __init__(self, fn: Callable[..., Any]):
+        self.fn = fn
+        try:
+            self.key = _hyper_key(fn)
+        except Exception:  # no value key (an empty closure cell, an unreadable array, ...)
+            self.key = ("callable", _Identity(fn))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Static) and other.key == self.key
+
+
+def _static(fn: Callable[..., Any] | None) -> _Static | None:
+    return None if fn is None else _Static(fn)
 
 
 class _Identity:
@@ -130,7 +189,7 @@ def cached_factory(factory: Callable[..., Any]) -> Callable[..., Any]:
                 tuple(_hyper_key(a) for a in args),
                 tuple(sorted((k, _hyper_key(v)) for k, v in kwargs.items())),
             )
-        except TypeError:
+        except Exception:  # no value key (an empty closure cell, an unreadable array, ...)
             return factory(*args, **kwargs)
         hit = cache.get(key)
         if hit is None:
@@ -222,8 +281,8 @@ def run(
         argument (no Python loop, no pre-split array of keys).
       record: optional ``record(params, state, *args, *step) -> pytree``, seeing exactly what
         ``update`` sees and evaluated on the iterate *entering* each step, so
-        ``trajectory[t] = record(x_t, s_t, ...)`` for ``t = 0, ..., T-1``. Must be a stable
-        function object (define it once) or each call recompiles.
+        ``trajectory[t] = record(x_t, s_t, ...)`` for ``t = 0, ..., T-1``. Compared by value
+        (code and captured values), so a lambda written inline does not recompile.
       state: optional solver state to continue from (the ``state_T`` of an earlier call) instead
         of ``init(params, *args)``: a run resumes where it stopped.
       step0: the index of the first step (default 0); with ``key``, step ``t`` receives
@@ -237,9 +296,11 @@ def run(
 
     ``init`` runs outside the compiled loop, so on concrete inputs its eager argument checks
     (labels, NaNs) fire with clear messages; inside ``vmap``/``jit`` everything is traced.
-    Repeated calls with the same ``solver.update``, ``num_steps`` and ``record`` objects reuse one
-    compilation (factories decorated with :func:`cached_factory` return the same object for the
-    same hyperparameters).
+    Repeated calls with equal ``solver.update``, ``num_steps`` and ``record`` reuse one
+    compilation; functions are compared by value (same code object, equal captured values, see
+    :func:`_hyper_key`), so a solver or a ``record`` lambda rebuilt on every call does not
+    recompile, while one capturing a large array or an arbitrary object is compared by
+    identity.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -283,8 +344,8 @@ def run(
     if state is None:
         state = solver.init(params, *args)
     t0 = jnp.asarray(step0, jnp.int32)
-    return _scan(solver.update, params, state, tuple(args), xs, key, num_steps, record, has_xs,
-                 t0)
+    return _scan(_static(solver.update), params, state, tuple(args), xs, key, num_steps,
+                 _static(record), has_xs, t0)
 
 
 @functools.partial(jax.jit, static_argnames=("update", "done", "max_steps"))
@@ -350,7 +411,8 @@ def run_until(
     _checks.check_positive_int(max_steps, "run_until(max_steps=...)")
     _check_key(key, "run_until(key=...)")
     state = solver.init(params, *args)
-    return _until(solver.update, done, params, state, tuple(args), key, max_steps)
+    return _until(_static(solver.update), _static(done), params, state, tuple(args), key,
+                  max_steps)
 
 
 # --------------------------------------------------------------------------- optax

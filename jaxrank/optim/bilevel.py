@@ -219,7 +219,16 @@ def _stream(key, stream):
 
 
 def _check_rate(value, where):
+    if callable(value):  # an optax-style schedule ``count -> step size``
+        return
     _checks.check_positive(value, where)
+
+
+def _rates_at(rates, count):
+    """The step sizes of the step with ``count`` steps done: ``r(count)`` for a schedule ``r``
+    (e.g. ``optax.cosine_decay_schedule(...)``), a constant as it is (so constant step sizes run
+    exactly the computation they always ran)."""
+    return tuple(r(count) if callable(r) else r for r in rates)
 
 
 def _check_momentum(value, where):
@@ -391,9 +400,11 @@ def bo_rep(
     _check_nonneg_int(refine_steps, f"{name}(refine_steps=...)")
     _checks.check_positive_int(refine_epochs, f"{name}(refine_epochs=...)")
     if z_radius is not None:
-        _check_rate(z_radius, f"{name}(z_radius=...)")
+        _checks.check_positive(z_radius, f"{name}(z_radius=...)")
     _check_sampler(sampler, name)
     refine_total = refine_steps * (2**refine_epochs - 1)
+
+    rates = (learning_rate, lower_lr, z_lr)  # constants or schedules of the step count
 
     def init(params, *args):
         x, y = params
@@ -407,6 +418,7 @@ def bo_rep(
         )
 
     def update(params, state, *args):
+        learning_rate, lower_lr, z_lr = _rates_at(rates, state.count)
         data, key = _split(args)
         x, y = params
         t = state.count
@@ -466,12 +478,15 @@ def _soba_family(upper_fn, lower_fn, learning_rate, lower_lr, z_lr, momentum, sa
         _check_momentum(momentum, f"{name}(momentum=...)")
     _check_sampler(sampler, name)
 
+    rates = (learning_rate, lower_lr, z_lr)  # constants or schedules of the step count
+
     def init(params, *args):
         x, y = params
         return SOBAState(jnp.zeros((), jnp.int32), _zeros_like(y), _zeros_like(x),
                          jnp.zeros((), jnp.int32), jnp.zeros((), _dtype(x)))
 
     def update(params, state, *args):
+        learning_rate, lower_lr, z_lr = _rates_at(rates, state.count)
         data, key = _split(args)
         x, y = params
         b = _batch_fn(sampler, data, _stream(key, _ZSTEP))(0)
@@ -612,12 +627,15 @@ def stocbio(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, inne
     _check_nonneg_int(neumann_steps, f"{name}(neumann_steps=...)")
     _check_sampler(sampler, name)
 
+    rates = (learning_rate, lower_lr)  # constants or schedules of the step count
+
     def init(params, *args):
         x, _ = params
         z = jnp.zeros((), jnp.int32)
         return StocBiOState(z, z, z, jnp.zeros((), _dtype(x)))
 
     def update(params, state, *args):
+        learning_rate, lower_lr = _rates_at(rates, state.count)
         data, key = _split(args)
         x, y = params
         y = lower_sgd(lower_fn, x, y, lower_lr, inner_steps,
@@ -685,12 +703,15 @@ def ttsa(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, neumann
     _checks.check_nonnegative(lower_decay, f"{name}(lower_decay=...)")
     _check_sampler(sampler, name)
 
+    rates = (learning_rate, lower_lr)  # constants or schedules of the step count
+
     def init(params, *args):
         x, _ = params
         return TTSAState(jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
                          jnp.zeros((), _dtype(x)))
 
     def update(params, state, *args):
+        learning_rate, lower_lr = _rates_at(rates, state.count)
         data, key = _split(args)
         x, y = params
         k = (state.count + 1).astype(_dtype(x))
@@ -777,6 +798,8 @@ def saba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, block: 
         d_x = hypergradient_estimate(upper_fn, lower_fn, x, y, z, b)
         return d_y, d_z, d_x
 
+    rates = (learning_rate, lower_lr, z_lr)  # constants or schedules of the step count
+
     def init(params, *args):
         x, y = params
         z = _zeros_like(y)
@@ -795,6 +818,7 @@ def saba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, block: 
         return est, new
 
     def update(params, state, *args):
+        learning_rate, lower_lr, z_lr = _rates_at(rates, state.count)
         data, key = _split(args)
         x, y = params
         i = jax.random.randint(key, (), 0, num_blocks)
@@ -905,12 +929,15 @@ def sustain(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, corr
     _checks.check_nonnegative(decay, f"{name}(decay=...)")
     _check_sampler(sampler, name)
 
+    rates = (learning_rate, lower_lr)  # constants or schedules of the step count
+
     def init(params, *args):
         x, y = params
         return SUSTAINState(jnp.zeros((), jnp.int32), _zeros_like(y), _zeros_like(x), x, y,
                             jnp.zeros((), jnp.int32), jnp.zeros((), _dtype(x)))
 
     def update(params, state, *args):
+        learning_rate, lower_lr = _rates_at(rates, state.count)
         data, key = _split(args)
         x, y = params
         t = state.count.astype(_dtype(x))
@@ -1029,12 +1056,15 @@ def vrbo(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, inner_s
                 _neumann_hypergradient(upper_fn, lower_fn, x, y, b, neumann_lr, neumann_steps,
                                        draw))
 
+    rates = (learning_rate, lower_lr)  # constants or schedules of the step count
+
     def init(params, *args):
         x, y = params
         z = jnp.zeros((), jnp.int32)
         return VRBOState(z, _zeros_like(y), _zeros_like(x), z, z, jnp.zeros((), _dtype(x)))
 
     def update(params, state, *args):
+        learning_rate, lower_lr = _rates_at(rates, state.count)
         data, key = _split(args)
         x, y = params
 
@@ -1122,12 +1152,15 @@ def anil(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, inner_lr, inner_s
     _checks.check_positive_int(inner_steps, f"{name}(inner_steps=...)")
     _check_sampler(sampler, name)
 
+    rates = (learning_rate, inner_lr)  # constants or schedules of the step count
+
     def init(params, *args):
         x, _ = params
         return ANILState(jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
                          jnp.zeros((), _dtype(x)))
 
     def update(params, state, *args):
+        learning_rate, inner_lr = _rates_at(rates, state.count)
         data, key = _split(args)
         x, y0 = params
         b = _batch_fn(sampler, data, _stream(key, _HYPER))(0)

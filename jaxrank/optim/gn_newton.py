@@ -23,8 +23,11 @@ after which :math:`\gamma \leftarrow \max(2\gamma, \gamma_{\min})`; otherwise
 The search is one ``lax.while_loop`` inside the outer update.
 
 Every solver takes an objective ``fun(x, *args) -> scalar`` and a flat parameter vector
-``x`` of shape ``(n,)``; ``*args`` (data) reach ``fun`` and every Hessian approximation, so
-large matrices are never baked into the compiled code. Hessian approximations are
+``x`` of shape ``(n,)``, or any pytree of floating arrays (a dict of weights: it is flattened
+at entry by :func:`jaxrank.optim.flat_params` and the iterate returned as that pytree;
+Hessians, metrics and the state then refer to the flattened vector); ``*args`` (data) reach
+``fun`` and every Hessian approximation, so large matrices are never baked into the compiled
+code. Hessian approximations are
 :class:`HessianApprox` triples (``init``, ``build`` once per outer iteration, ``solve`` of
 :math:`(H + \lambda B) d = g` per trial): dense (Cholesky per trial), rank one
 (Sherman–Morrison, :math:`O(n^2)`), diagonal, or eigen-factorized once (fixed upper bound, lazy
@@ -46,6 +49,7 @@ from jax.scipy.linalg import cho_solve, solve_triangular
 
 from jaxrank import _checks
 from jaxrank.optim._base import Solver, cached_factory
+from jaxrank.optim._pytree import flat_params
 
 __all__ = [
     # metric and Hessian approximations
@@ -554,6 +558,7 @@ class GradRegNewtonState(NamedTuple):
 
 
 @cached_factory
+@flat_params
 def grad_reg_newton(
     fun: Callable[..., Array],
     *,
@@ -705,6 +710,7 @@ class SuperNewtonState(NamedTuple):
 
 
 @cached_factory
+@flat_params
 def super_universal_newton(
     fun: Callable[..., Array],
     *,
@@ -841,6 +847,7 @@ class CubicNewtonState(NamedTuple):
 
 
 @cached_factory
+@flat_params
 def cubic_newton(
     fun: Callable[..., Array],
     *,
@@ -935,6 +942,7 @@ class GradientMethodState(NamedTuple):
 
 
 @cached_factory
+@flat_params
 def gradient_method(
     fun: Callable[..., Array],
     *,
@@ -1013,6 +1021,7 @@ class FastGradientState(NamedTuple):
 
 
 @cached_factory
+@flat_params
 def fast_gradient_method(
     fun: Callable[..., Array],
     *,

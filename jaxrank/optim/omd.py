@@ -727,7 +727,8 @@ def implicit_omd(
     :func:`jaxrank.optim.run`.
 
     Args:
-      learning_rate: constant η > 0.
+      learning_rate: η > 0: a constant, or a schedule ``count -> η`` of the rounds done (e.g.
+        an ``optax`` schedule), used for both the proximal step and the hint step of the round.
       loss_fn: ``loss_fn(x, *args, *step) -> scalar``, :math:`f_t` of the round.
       projection: None, :func:`ball`, :func:`box` or a callable (Euclidean).
       hint: ``"last_gradient"`` or ``"none"``.
@@ -746,7 +747,8 @@ def implicit_omd(
       >>> round(float(s.x_hat[0]), 6)  # prox: (x̂ + ηc)/(1 + η) = 1
       1.0
     """
-    _checks.check_positive(learning_rate, "implicit_omd(learning_rate=...)")
+    if not callable(learning_rate):  # else a schedule of the round count
+        _checks.check_positive(learning_rate, "implicit_omd(learning_rate=...)")
     if not callable(loss_fn):
         raise TypeError(f"`implicit_omd(loss_fn=...)` must be callable, got {type(loss_fn)}")
     _check_choice(hint, HINTS, "implicit_omd(hint=...)")
@@ -755,6 +757,7 @@ def implicit_omd(
         _checks.check_in_range(inner_step_size, 0.0, 1.0, "implicit_omd(inner_step_size=...)")
         _checks.check_positive(inner_step_size, "implicit_omd(inner_step_size=...)")
     project = _euclidean_projection(projection, "implicit_omd(projection=...)")
+    rate = learning_rate
 
     def init(params, *args):
         flat, _ = ravel_pytree(params)
@@ -762,6 +765,7 @@ def implicit_omd(
                                 jnp.full((), jnp.nan, flat.dtype))
 
     def update(params, state, *args):
+        learning_rate = rate(state.count) if callable(rate) else rate
         x, unravel = ravel_pytree(params)
         f = lambda v: loss_fn(unravel(v), *args)  # noqa: E731
         loss, g = jax.value_and_grad(f)(x)
