@@ -13,7 +13,9 @@ Reproduces, on offline data (see paper_repro/perceptron.md for every substitutio
 * ``fig7``        Fig 7: the same on imbalanced data (one class subsampled);
 * ``tab1``        Table 1: iterations to solve (1); the worst-case block must match exactly;
 * ``bounds``      Thm 3.3, 5.2, 5.3, 6.1: iteration counts against their bounds (μ certified);
-* ``thm41``       Thm 4.1: the closed-form two-point example, f(θ_1) → ∞ while θ_2 separates.
+* ``thm41``       Thm 4.1: the closed-form two-point example, f(θ_1) → ∞ while θ_2 separates;
+* ``thm51``       Thm 5.1: iterations against n on the worst-case data (Batch Perceptron and
+                  LR+GD grow like n, the normalized methods do not), with the log-log slope.
 
 Command: ``python -m experiments.perceptron [--figure ID|all] [--smoke]``. All runs are float64
 (``Config.dtype``; large γ saturates float32) and deterministic (full-batch, fixed seeds for the
@@ -73,10 +75,18 @@ class Config:
     synthetic_n: int = 1000
     synthetic_d: int = 768
     synthetic_seed: int = 0
+    # Rows of N(0, I/d) have norm ≈ 1 (R ≈ 1.1); LR+GD with step γ on data scaled by c is LR+GD
+    # with step γc² on the unscaled data, so the γ grid tests the paper's regime only at the
+    # paper's row norms. ×20 gives R ≈ 22, that of our Fashion-MNIST pair (pixels/255).
+    synthetic_scale: float = 20.0
     # Imbalanced variants: class -1 subsampled to this fraction (the paper's ratio is unverified).
     imbalance_fraction: float = 0.1
     imbalance_seed: int = 0
     worst_case_n: int = 1000  # Thm 5.1 data set of Table 1
+    # Thm 5.1 (thm51): worst-case data sets of these sizes; LR+GD and Normalized LR+GD γ
+    thm51_sizes: tuple[int, ...] = (100, 200, 500, 1000, 2000, 5000, 10000)
+    thm51_lr_gd_step_size: float = 100.0
+    thm51_normalized_step_size: float = 1.0
     # rounded to 12 digits: np.geomspace's last bit differs between CPUs (AVX2 vs AVX-512
     # builds), and a config must be the same number on every machine
     thm41_step_sizes: tuple[float, ...] = tuple(float(f"{x:.12g}")
@@ -96,6 +106,7 @@ SMOKE = dataclasses.replace(
     synthetic_n=60,
     synthetic_d=64,
     worst_case_n=1000,
+    thm51_sizes=(10, 100),
     thm41_step_sizes=(1.0, 10.0, 100.0),
     margin_max_steps=500,
     max_points=40,
@@ -121,8 +132,9 @@ def _dataset(name: str, config: Config) -> tuple[np.ndarray, np.ndarray]:
         x, y = D.load_digits()
         return D.binary_pair(x, y, config.digits_classes, scale=1 / 16, dtype=dt)
     if name == "synthetic":
-        return D.gaussian_random_labels(config.synthetic_seed, config.synthetic_n,
+        a, y = D.gaussian_random_labels(config.synthetic_seed, config.synthetic_n,
                                         config.synthetic_d, dtype=dt)
+        return (a * dt.type(config.synthetic_scale)).astype(dt), y
     if name == "worst_case":
         return D.worst_case_dataset(config.worst_case_n, dtype=dt)
     if name.endswith("_imbalanced"):
@@ -687,9 +699,64 @@ def plot_thm41(record: Mapping[str, Any]):
     return fig
 
 
+def _thm51_methods(config: Config) -> tuple[tuple[str, float | None], ...]:
+    """(method, γ or None): the methods of the Thm 5.1 figure."""
+    return (("batch_perceptron", None), ("lr_gd", config.thm51_lr_gd_step_size),
+            ("normalized_batch_perceptron", None),
+            ("normalized_lr_gd", config.thm51_normalized_step_size))
+
+
+def thm51_key(method: str, step_size: float | None) -> str:
+    """Summary key of a method's counts over n in the thm51 record."""
+    return key(method, "iterations") if step_size is None else key(method, step_size,
+                                                                     "iterations")
+
+
+def run_thm51(config: Config) -> Results:
+    """Thm 5.1: iterations to solve (1) on the worst-case data against n (one count per n)."""
+    sizes = [int(n) for n in config.thm51_sizes]
+    out: dict[str, list[int]] = {thm51_key(m, g): [] for m, g in _thm51_methods(config)}
+    for n in _harness.progress(sizes, "thm51 sizes"):
+        a, y = D.worst_case_dataset(n, dtype=np.dtype(config.dtype))
+        for method, g in _thm51_methods(config):
+            c = counts(method, [1.0 if g is None else g], a, y, config.max_iters)
+            out[thm51_key(method, g)].append(int(c[0]))
+    summary: dict[str, Any] = {"sizes": sizes, "max_iters": config.max_iters, **out}
+    return Results(series={"n": sizes, **out}, summary=summary)
+
+
+def plot_thm51(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    summ, cfg = record["summary"], record["config"]
+    n = np.asarray(summ["sizes"], float)
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    for (method, g), marker in zip(
+            (("batch_perceptron", None), ("lr_gd", cfg["thm51_lr_gd_step_size"]),
+             ("normalized_batch_perceptron", None),
+             ("normalized_lr_gd", cfg["thm51_normalized_step_size"])), "os^D", strict=True):
+        it = np.asarray(summ[thm51_key(method, g)], float)
+        ok = it > 0
+        slope = (f", log-log slope {np.polyfit(np.log(n[ok]), np.log(it[ok]), 1)[0]:.3f}"
+                 if ok.sum() >= 2 else "")
+        name = METHOD_NAMES[method] + ("" if g is None else f" γ={fmt(g)}")
+        ax.plot(n[ok], it[ok], marker + "-", label=name + slope)
+    ax.plot(n, n, "k:", lw=0.8, label="slope 1 (iterations = n)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("n (one sample (0.5, −1), y=+1; n−1 samples (−0.5, −1), y=−1)")
+    ax.set_ylabel("iterations to solve (1)")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title(record["title"])
+    fig.text(0.01, 0.005, f"not solved within {summ['max_iters']} iterations: not drawn",
+             fontsize=6)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
 FIGURES: dict[str, Figure] = {
     "fig1": Figure("Figures 1 and 4 (analogue: synthetic small-margin data for CIFAR-10)",
-                   "LR+GD, γ sweep, synthetic small-margin data",
+                   "LR+GD, γ sweep, synthetic small-margin data (R ≈ 22)",
                    run_gamma_panels("synthetic"), plot_gamma_panels),
     "fig5": Figure("Figure 5 (Fashion-MNIST, two classes, 5,000 samples)",
                    "LR+GD, γ sweep, Fashion-MNIST pair",
@@ -713,6 +780,8 @@ FIGURES: dict[str, Figure] = {
                      run_bounds, plot_bounds),
     "thm41": Figure("Theorem 4.1", "Thm 4.1: the loss is an unreliable guide",
                     run_thm41, plot_thm41),
+    "thm51": Figure("Theorem 5.1", "Thm 5.1: iterations against n on the worst-case data",
+                    run_thm51, plot_thm51),
 }
 
 PAPER = Paper(
