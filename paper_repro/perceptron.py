@@ -366,12 +366,11 @@ def c11(records: Mapping[str, Any]) -> Outcome:
 def c12(records: Mapping[str, Any]) -> Outcome:
     """Thm 5.1: on the worst-case data Batch Perceptron needs Ω(n) iterations, and so does LR+GD
     at large γ (its limit, Thm 3.2): the log-log slope of iterations against n is ≈ 1."""
-    rec = records["thm51"]
-    s, cfg = rec["summary"], rec["config"]
+    s = records["thm51"]["summary"]
     n = [float(x) for x in s["sizes"]]
     parts, cases = [], {}
     for base in (key("batch_perceptron", "iterations"),
-                 key("lr_gd", cfg["thm51_lr_gd_step_size"], "iterations")):
+                 key("lr_gd", s["lr_gd_step_size"], "iterations")):
         its = [float(v) for v in s[base]]
         name = base.removesuffix("/iterations")
         if len(its) != len(n):
@@ -387,12 +386,12 @@ def c12(records: Mapping[str, Any]) -> Outcome:
                      f"{', '.join(f'{x:g}' for x in n)}; log-log slope {slope:.3f} ± {se:.3f}, "
                      f"{per_n:.3f} iterations per sample")
     for base in (key("normalized_batch_perceptron", "iterations"),
-                 key("normalized_lr_gd", cfg["thm51_normalized_step_size"], "iterations")):
+                 key("normalized_lr_gd", s["normalized_step_size"], "iterations")):
         parts.append(f"contrast {base.removesuffix('/iterations')}: "
                      + ", ".join(f"{v:g}" for v in s[base]))
     return Outcome.from_cases(
         cases, "; ".join(parts),
-        f"per method (Batch Perceptron; LR+GD γ={fmt(cfg['thm51_lr_gd_step_size'])}): "
+        f"per method (Batch Perceptron; LR+GD γ={fmt(s['lr_gd_step_size'])}): "
         f"least-squares slope of log(iterations) on log(n) ≥ {THM51_MIN_SLOPE:g}, undecided "
         f"within ± max(2·SE, {THM51_BAND:g}); a count over the cap: undecided")
 

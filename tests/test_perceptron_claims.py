@@ -281,10 +281,10 @@ def test_c9_two_of_three(recs):
 
 
 def _set_thm51(recs, bp, lr):
-    s, cfg = recs["thm51"]["summary"], recs["thm51"]["config"]
+    s = recs["thm51"]["summary"]
     s["sizes"] = [100, 1000, 10000]
     s[key("batch_perceptron", "iterations")] = bp
-    s[key("lr_gd", cfg["thm51_lr_gd_step_size"], "iterations")] = lr
+    s[key("lr_gd", s["lr_gd_step_size"], "iterations")] = lr
 
 
 def test_c12_needs_a_linear_growth_in_n(recs):
