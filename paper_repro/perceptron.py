@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from experiments._keys import fmt, key
+from experiments.perceptron import PAPER_TABLE1  # the published Table 1
 from paper_repro.check import PAPER, Claim, Outcome
 from paper_repro.stats import above, slope_se
 
@@ -26,20 +27,6 @@ SLUG = "perceptron"
 GAMMA_FIGURES = ("fig1", "fig5", "fig5_mnist", "fig5_digits")
 FIG2_SETS = ("synthetic", "fmnist", "mnist", "digits")
 TAB1_BLOCKS = ("worst_case", "fmnist_imbalanced", "fmnist")
-# The paper's Table 1 (iterations to solve (1)); keys are key(method, γ). The worst-case block
-# (Thm 5.1 data, n = 1000) is exact and must match; the Fashion-MNIST blocks use a different
-# class pair and preprocessing (unverified), so only their orderings are claims.
-PAPER_TABLE1 = {
-    "worst_case": {key("normalized_lr_gd", 100): 2, key("normalized_lr_gd", 10): 2,
-                   key("normalized_lr_gd", 1): 16, key("normalized_lr_gd", 0.1): 157,
-                   key("lr_gd", 100): 308},
-    "fmnist_imbalanced": {key("normalized_lr_gd", 100): 311, key("normalized_lr_gd", 10): 349,
-                          key("normalized_lr_gd", 1): 353, key("normalized_lr_gd", 0.1): 504,
-                          key("lr_gd", 100): 538},
-    "fmnist": {key("lr_gd", 10): 2778, key("lr_gd", 100): 2928,
-               key("normalized_lr_gd", 100): 3160, key("normalized_lr_gd", 1): 3351,
-               key("normalized_lr_gd", 10): 3359},
-}
 TABLE1_WORST_CASE = PAPER_TABLE1["worst_case"]
 WORST_CASE_N = 1000
 # Slack allowed between LR+GD at large γ and Batch Perceptron (iterations).
