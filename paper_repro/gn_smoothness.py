@@ -57,6 +57,7 @@ SOFTMAX_APPROX = ("exact", "weighted_gn", "diagonal")
 # it). A run reaching tol within LINEAR_MIN_POINTS iterations holds (too few points to fit).
 LINEAR_KEEP = 0.5
 LINEAR_MIN_POINTS = 10
+STALL = 1e-4  # a second-half slope above −1e-4 decades per iteration (2 SE) is a stall
 # The C₁ = 0 cases (paper claim C19) and the contrasts (C20): (problem, method).
 ZERO_C1 = (("least_squares", "gauss_newton"), ("logistic", "fisher"), ("softmax", "fisher"))
 CONTRASTS = (("softmax", "weighted_gn"), ("logistic", "gradient_method"))
@@ -289,7 +290,7 @@ def linear_rate(log10_res: list[float], reached: bool) -> tuple[bool | None, str
     h = len(ks) // 2
     s1, se1 = stats.slope_se(ks[:h], y[:h])
     s2, se2 = stats.slope_se(ks[h:], y[h:])
-    neg = stats.below(s2, 0.0, se=se2)
+    neg = stats.below(s2, -STALL, se=se2)
     kept = stats.below(s2 - LINEAR_KEEP * s1, 0.0, se=math.hypot(se2, LINEAR_KEEP * se1))
     ok = True if (neg and kept) else (False if (neg is False or kept is False) else None)
     return ok, f"slopes {s1:.3g}, {s2:.3g}/it" + (f", tol at k = {end}" if reached else "")
@@ -310,7 +311,7 @@ def _rate_cases(records, pairs):
 def zero_c1_linear(records: Mapping[str, Any]) -> Outcome:
     cases, measured = _rate_cases(records, ZERO_C1)
     return Outcome.from_cases(cases, measured, "log10(f − f*) vs k over [end/10, end]: "
-                              "second-half slope < 0 and ≥ "
+                              f"second-half slope < −{STALL:g} and ≥ "
                               f"{LINEAR_KEEP:g}× the first half's (2 SE); tol "
                               f"{_s(records, 'zero_residual')['tol']:g} reached within "
                               f"{LINEAR_MIN_POINTS} iterations holds")

@@ -513,3 +513,36 @@ def test_softmax_weighted_gauss_newton_matches_per_sample_sum_and_dominates_hess
     # the dropped term (1/m) Σ_i a_ia_iᵀ ⊗ p_ip_iᵀ is PSD and nonzero
     gap = np.linalg.eigvalsh(H_wgn - H)
     assert gap[0] > -1e-12 and gap[-1] > 1e-3
+
+
+@pytest.mark.slow  # compile-bound; the fast siblings are the doctests of both Fishers
+def test_empirical_fishers_are_mean_gradient_outer_products_and_gauss_newton_is_exact_at_zero():
+    """Issue 18 (C₁ = 0 problems): each empirical Fisher is (1/m) Σ g_i g_iᵀ (+ ρI) of the
+    per-sample gradients; the logistic one is within R²·f of the Hessian (C₁ = R² f*); the
+    Gauss–Newton matrix of the interpolating tanh least squares equals the Hessian at x*."""
+    A = jnp.asarray(RNG.standard_normal((7, 3)))
+    y = jnp.asarray(np.where(RNG.standard_normal(7) > 0, 1.0, -1.0))
+    labels = jnp.asarray(RNG.integers(0, 4, 7))
+    x, W = jnp.asarray(RNG.standard_normal(3)), jnp.asarray(RNG.standard_normal(12))
+    x_star = jnp.asarray(RNG.standard_normal(3))
+    t = jnp.tanh(A @ x_star)
+    ls = G.power_residual(G.tanh_residuals, 2.0)
+    ggn = G.gauss_newton_fisher(G.tanh_residuals, 2.0)
+
+    @jax.jit
+    def parts():
+        per_log = jax.jacrev(lambda z: jax.nn.softplus(-y * (A @ z)))(x)
+        per_sm = jax.jacrev(lambda w: jax.vmap(
+            lambda a, c: G.softmax_regression(w, a[None], c[None], 4))(A, labels))(W)
+        return (G.logistic_empirical_fisher(x, A, y, 0.1), per_log,
+                jax.hessian(G.logistic_regression)(x, A, y), G.logistic_regression(x, A, y),
+                G.softmax_empirical_fisher(W, A, labels, 4, 0.1), per_sm,
+                ggn.build(x_star, (), 0, G.make_metric(None), A, t)[0],
+                jax.hessian(ls)(x_star, A, t))
+
+    F_log, g_log, H_log, f_log, F_sm, g_sm, H_gn, H_ls = map(np.asarray, parts())
+    np.testing.assert_allclose(F_log, g_log.T @ g_log / 7 + 0.1 * np.eye(3), **IDENTITY.kw())
+    np.testing.assert_allclose(F_sm, g_sm.T @ g_sm / 7 + 0.1 * np.eye(12), **IDENTITY.kw())
+    R2 = float(np.max(np.sum(np.asarray(A) ** 2, axis=1)))
+    assert np.linalg.norm(H_log - (F_log - 0.1 * np.eye(3)), 2) <= R2 * float(f_log)
+    np.testing.assert_allclose(H_gn, H_ls, **NUMERICAL.kw())
