@@ -53,8 +53,10 @@ def test_lse_closed_forms_match_autodiff(lse_data):
 def test_hvp_equals_hessian_times_vector(lse_data):
     A, b = lse_data
     x, v = jnp.asarray(RNG.standard_normal(6)), jnp.asarray(RNG.standard_normal(6))
-    hvp = jax.jvp(lambda z: jax.grad(G.log_sum_exp)(z, A, b), (x,), (v,))[1]
-    np.testing.assert_allclose(hvp, G.log_sum_exp_hessian(x, A, b) @ v, **IDENTITY.kw())
+    # one jitted program (eager op-by-op dispatch costs ~10× the CPU time in this suite)
+    hvp, Hv = jax.jit(lambda: (jax.jvp(lambda z: jax.grad(G.log_sum_exp)(z, A, b), (x,), (v,))[1],
+                               G.log_sum_exp_hessian(x, A, b) @ v))()
+    np.testing.assert_allclose(hvp, Hv, **IDENTITY.kw())
 
 
 def test_wgn_minus_hessian_is_psd_rank_one(lse_data):
@@ -79,17 +81,19 @@ def test_power_residual_gradient_and_hessian_closed_forms():
     b = jnp.asarray(RNG.standard_normal(5))
     x = jnp.asarray(RNG.standard_normal(7))
     p = 4.0
-    u = A @ x - b
-    nu = jnp.linalg.norm(u)
-    grad = nu ** (p - 2) * A.T @ u
-    Au = A.T @ u
-    hess = nu ** (p - 2) * A.T @ A + (p - 2) * nu ** (p - 4) * jnp.outer(Au, Au)
+    u = np.asarray(A @ x - b)
+    nu = np.linalg.norm(u)
+    An = np.asarray(A)
+    grad = nu ** (p - 2) * An.T @ u
+    Au = An.T @ u
+    hess = nu ** (p - 2) * An.T @ An + (p - 2) * nu ** (p - 4) * np.outer(Au, Au)
     f = functools.partial(G.linear_equations, p=p)
-    np.testing.assert_allclose(jax.grad(f)(x, A, b), grad, **IDENTITY.kw())
-    np.testing.assert_allclose(jax.hessian(f)(x, A, b), hess, **IDENTITY.kw())
     # the GGN + Fisher "inexact Hessian" is exact for linear residuals
     approx = G.gauss_newton_fisher(G.linear_residuals, p)
-    H, _, _ = approx.build(x, (), 0, G.make_metric(None), A, b)
+    g, Hf, H = jax.jit(lambda: (jax.grad(f)(x, A, b), jax.hessian(f)(x, A, b),
+                                approx.build(x, (), 0, G.make_metric(None), A, b)[0]))()
+    np.testing.assert_allclose(g, grad, **IDENTITY.kw())
+    np.testing.assert_allclose(Hf, hess, **IDENTITY.kw())
     np.testing.assert_allclose(H, hess, **IDENTITY.kw())
 
 
@@ -112,12 +116,14 @@ def test_fisher_term_rank_one_with_stated_eigenvalue():
 
 
 def test_known_minimizers():
-    assert float(G.chebyshev(jnp.ones(9))) == 0.0
-    np.testing.assert_allclose(jax.grad(G.chebyshev)(jnp.ones(9)), 0, atol=0)
-    one = jnp.ones(2)
-    np.testing.assert_allclose(jax.grad(G.rosenbrock)(one), 0, atol=0)
-    np.testing.assert_allclose(jax.hessian(G.rosenbrock)(one), [[802, -400], [-400, 200]],
-                               **IDENTITY.kw())
+    one, ones = jnp.ones(2), jnp.ones(9)
+    fc, gc, gr, Hr = jax.jit(lambda: (G.chebyshev(ones), jax.grad(G.chebyshev)(ones),
+                                      jax.grad(G.rosenbrock)(one),
+                                      jax.hessian(G.rosenbrock)(one)))()
+    assert float(fc) == 0.0
+    np.testing.assert_allclose(gc, 0, atol=0)
+    np.testing.assert_allclose(gr, 0, atol=0)
+    np.testing.assert_allclose(Hr, [[802, -400], [-400, 200]], **IDENTITY.kw())
 
 
 @pytest.mark.slow  # compile-bound (~10 s on 2 cores); `make test-all` runs it
@@ -141,18 +147,23 @@ def test_logistic_and_softmax_against_references():
     y = jnp.asarray(np.where(RNG.standard_normal(20) > 0, 1.0, -1.0))
     x = jnp.asarray(RNG.standard_normal(4))
     ref = np.mean(np.log1p(np.exp(-np.asarray(y) * (np.asarray(A) @ np.asarray(x)))))
-    np.testing.assert_allclose(G.logistic_regression(x, A, y), ref, **IDENTITY.kw())
-    big = G.logistic_regression(1e4 * x, A, y)  # huge margins: finite, ≈ mean of |m| on errors
-    assert np.isfinite(float(big))
-    H = jax.hessian(G.logistic_regression)(x, A, y)
-    assert np.linalg.eigvalsh(np.asarray(G.logistic_upper_bound(x, A, y) - H))[0] > -1e-12
     labels = jnp.asarray(RNG.integers(0, 3, 20))
     W = jnp.asarray(RNG.standard_normal(12))
-    logits = A @ W.reshape(4, 3)
     import optax
 
-    ref = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
-    np.testing.assert_allclose(G.softmax_regression(W, A, labels, 3), ref, **IDENTITY.kw())
+    @jax.jit  # one program: eager op-by-op dispatch costs ~10× the CPU time
+    def values():
+        logits = A @ W.reshape(4, 3)
+        return (G.logistic_regression(x, A, y), G.logistic_regression(1e4 * x, A, y),
+                G.logistic_upper_bound(x, A, y) - jax.hessian(G.logistic_regression)(x, A, y),
+                jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels)),
+                G.softmax_regression(W, A, labels, 3))
+
+    f, big, gap, ref_sm, f_sm = values()
+    np.testing.assert_allclose(f, ref, **IDENTITY.kw())
+    assert np.isfinite(float(big))  # huge margins: finite, ≈ mean of |m| on errors
+    assert np.linalg.eigvalsh(np.asarray(gap))[0] > -1e-12
+    np.testing.assert_allclose(f_sm, ref_sm, **IDENTITY.kw())
 
 
 # --------------------------------------------------------------------------- linear solves
