@@ -98,6 +98,9 @@ __all__ = [
     "logistic_hessian_diag",
     "softmax_hessian_diag",
     "softmax_weighted_gauss_newton",
+    "tanh_residuals",
+    "logistic_empirical_fisher",
+    "softmax_empirical_fisher",
 ]
 
 Array = jax.Array
@@ -1222,3 +1225,59 @@ def softmax_weighted_gauss_newton(x: Array, A: Array, labels: Array, num_classes
     H = blocks[:, :, :, None] * eye[None, :, None, :]  # (d, K, d, K)
     n = d * num_classes
     return H.reshape(n, n) + reg * jnp.eye(n, dtype=blocks.dtype)
+
+
+# --------------------------------------------------------------------------- zero-residual problems
+
+
+def tanh_residuals(x: Array, A: Array, y: Array) -> Array:
+    r""":math:`u(x) = \tanh(Ax) - y` (a one-layer network fitted to targets ``y``). With
+    ``y = tanh(A x*)`` the least-squares problem :math:`\frac12\|u\|^2` interpolates
+    (:math:`f^* = 0`), so its Gauss–Newton matrix :math:`J^\top J` (``gauss_newton_fisher(...,
+    p=2)``) differs from the Hessian by :math:`\sum_i u_i\nabla^2 u_i`, which vanishes at
+    :math:`x^*` (the constant :math:`C_1` of the paper's condition is 0)."""
+    return jnp.tanh(A @ x) - y
+
+
+def logistic_empirical_fisher(x: Array, A: Array, y: Array, reg: float = 0.0) -> Array:
+    r"""Empirical Fisher of :func:`logistic_regression`: the mean of the per-sample gradient
+    outer products, :math:`\frac1m\sum_i \sigma(-y_i\langle a_i, x\rangle)^2 a_ia_i^\top +
+    \rho I` (dense ``(n, n)``).
+
+    Per sample the Hessian term is :math:`\sigma(m_i)\sigma(-m_i)a_ia_i^\top`
+    (:math:`m_i = y_i\langle a_i, x\rangle`), so the error is at most
+    :math:`\sigma(-m_i)\|a_i\|^2 \le \ell_i\|a_i\|^2`: :math:`\|\nabla^2 f - F\| \le
+    R^2 f(x)`, i.e. the constant :math:`C_1` of the paper's condition is :math:`R^2 f^*`,
+    zero on separable data (:math:`\rho = 0`).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> F = logistic_empirical_fisher(jnp.zeros(2), jnp.eye(2), jnp.array([1.0, -1.0]))
+      >>> F.round(4).tolist()  # σ(0)² / m on the diagonal
+      [[0.125, 0.0], [0.0, 0.125]]
+    """
+    s = jax.nn.sigmoid(-y * (A @ x))
+    return _weighted_gram(A, s**2) / A.shape[0] + reg * jnp.eye(A.shape[1], dtype=A.dtype)
+
+
+def softmax_empirical_fisher(x: Array, A: Array, labels: Array, num_classes: int,
+                             reg: float = 0.0) -> Array:
+    r"""Empirical Fisher of :func:`softmax_regression` (its layout):
+    :math:`\frac1m\sum_i g_ig_i^\top + \rho I` with the per-sample gradients
+    :math:`g_i = a_i \otimes (p_i - e_{y_i})` (dense ``(dK, dK)``). Its error against the
+    Hessian :math:`\frac1m\sum_i a_ia_i^\top\otimes(\mathrm{Diag}(p_i) - p_ip_i^\top)` is
+    :math:`O(1 - p_{i,y_i}) = O(\ell_i)` per sample, so :math:`C_1 \propto f^*`, zero on
+    separable data (:math:`\rho = 0`).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> F = softmax_empirical_fisher(jnp.zeros(2), jnp.ones((1, 1)), jnp.array([0]), 2)
+      >>> F.round(4).tolist()  # g = p − e_0 = (−½, ½)
+      [[0.25, -0.25], [-0.25, 0.25]]
+    """
+    m, d = A.shape
+    P = jax.nn.softmax(A @ x.reshape(d, num_classes), axis=-1)
+    R = P - jax.nn.one_hot(labels, num_classes, dtype=P.dtype)
+    Z = (A[:, :, None] * R[:, None, :]).reshape(m, d * num_classes)  # rows g_i
+    n = d * num_classes
+    return jax.lax.optimization_barrier(Z.T) @ Z / m + reg * jnp.eye(n, dtype=Z.dtype)
