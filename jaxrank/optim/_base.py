@@ -426,7 +426,6 @@ class OptaxSolverState(NamedTuple):
     loss: jax.Array
 
 
-@cached_factory
 def _strong_types(tree: Any) -> Any:
     """Leaves with their weak type dropped (same dtype and values).
 
@@ -438,6 +437,7 @@ def _strong_types(tree: Any) -> Any:
         else v, tree)
 
 
+@cached_factory
 def from_optax(
     optimizer: optax.GradientTransformation, loss_fn: Callable[..., jax.Array]
 ) -> Solver:
