@@ -85,8 +85,10 @@ class ConfusionMatrix(NamedTuple):
 
 
 def _check_01_labels(labels: Any, where: str) -> None:
-    """Concrete labels must take values in {0, 1}; skipped for tracers."""
+    """Concrete labels must take values in {0, 1}; skipped for tracers (checked mode: asserted)."""
     if not _checks.is_concrete(labels):
+        _checks._traced(labels, lambda v: ~((v == 0) | (v == 1)),
+                        f"`{where}` must take values in {{0, 1}}")
         return
     arr = np.asarray(labels)
     bad = ~((arr == 0) | (arr == 1))

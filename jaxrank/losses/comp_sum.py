@@ -93,6 +93,9 @@ def check_labels(logits: Any, labels: Any, axis: int, fn: str) -> int:
                 f"`{fn}(labels=...)` must lie in [0, {n - 1}] ({n} classes), got values in "
                 f"[{arr.min()}, {arr.max()}]"
             )
+    else:
+        _checks._traced(labels, lambda v: (v < 0) | (v >= n),
+                        f"`{fn}(labels=...)` must lie in [0, {n - 1}] ({n} classes)")
     return n
 
 
