@@ -48,6 +48,18 @@ def test_anyloss_with_pm1_labels_inside_run_raises():
     assert np.isfinite(float(state.loss)) and 0.0 <= float(state.loss) <= 1.0
 
 
+def test_fit_helper_validates_the_loss_labels_before_tracing():
+    from jaxrank.models import bn_mlp as BN
+
+    x = jax.random.normal(jax.random.key(0), (12, 2))
+    y = jnp.where(x[:, 0] > 0, 1, -1)
+    with pytest.raises(ValueError, match=r"anyloss\(labels=\.\.\.\)` must take values in "
+                                         r"\{0, 1\}, got values \[-1\]"):
+        BN.fit_bn_mlp(lambda z, y, w: anyloss(z, y, where=w), BN.init_bn_mlp(jax.random.key(1), 2),
+                      x, y, jnp.ones(12, bool), key=jax.random.key(2), learning_rate=0.05,
+                      batch_fraction=0.5, epochs=2)
+
+
 def _never(p, s, *args):
     return jnp.bool_(False)
 
