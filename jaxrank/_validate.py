@@ -103,6 +103,12 @@ def checked(fn: Callable[..., Any], *, jit: bool = True) -> Callable[..., Any]:
     (wrapped in JAX's ``JaxRuntimeError``) when, e.g., a loss expecting labels in {0, 1} gets
     -1. The result of a passing call is the result of ``fn``.
 
+    jaxrank's own compiled loops (:func:`~jaxrank.optim.run`, :func:`~jaxrank.optim.run_until`,
+    :func:`~jaxrank.models.factored_output.scan_updates`) are traced inline here, so their
+    compilation caches never hold a checked program. Another ``jax.jit``-decorated function
+    called inside ``fn`` is traced with the checks and JAX caches that program: call it outside
+    checked mode with other shapes, or wrap the outermost function only.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from jaxrank.losses.anyloss import binary_cross_entropy

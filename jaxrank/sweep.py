@@ -86,9 +86,10 @@ def _python_scalar(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
-def validate_points(fn: Callable[..., Any], points: Mapping[str, np.ndarray],
-                    args: tuple) -> None:
-    """Call ``fn(*args, **point)`` with concrete values at every point, in validation mode.
+def validate_points(fn: Callable[..., Any], axes: Mapping[str, Any], args: tuple) -> None:
+    """Call ``fn(*args, **point)`` with concrete values, in validation mode, so that every value
+    of every axis is seen once: point ``i`` takes value ``i mod len(axis)`` of each axis, for
+    ``i < max(len(axis))`` (every grid value, not every combination).
 
     Factories see concrete hyperparameters (their checks raise), and the first
     :func:`jaxrank.optim.run`/``run_until`` reached validates its concrete data and stops the
@@ -100,10 +101,10 @@ def validate_points(fn: Callable[..., Any], points: Mapping[str, np.ndarray],
             return
     except TypeError:  # not weak-referenceable: validated every time
         pass
-    names = list(points)
-    size = len(points[names[0]])
+    values = {n: np.asarray(v) for n, v in axes.items()}
+    size = max(len(v) for v in values.values())
     for i in range(size):
-        point = {n: _python_scalar(points[n][i]) for n in names}
+        point = {n: _python_scalar(v[i % len(v)]) for n, v in values.items()}
         try:
             with _validate.validating():
                 fn(*args, **point)
@@ -137,8 +138,9 @@ def sweep(
     Returns:
       ``fn``'s pytree with leading axes ``(len(axes[k]) for k in axes)``, as NumPy arrays.
 
-    Validation: before compiling, ``fn`` is called at every grid point with concrete values in
-    validation mode (see :func:`validate_points`), so a bad grid value (a negative step size)
+    Validation: before compiling, ``fn`` is called with concrete values in validation mode, once
+    per value of the longest axis so that every grid value is seen (see
+    :func:`validate_points`), so a bad grid value (a negative step size)
     or bad data (labels in {0, 1} for a method that needs {-1, +1}) raises the message of a
     direct call instead of being traced past. The compiled program is unchanged.
 
@@ -151,7 +153,7 @@ def sweep(
     if not callable(fn):
         raise TypeError(f"`sweep(fn=...)` must be callable, got {type(fn)}")
     points = grid_points(axes)
-    validate_points(fn, points, tuple(args))
+    validate_points(fn, axes, tuple(args))
     shape = tuple(len(np.asarray(v)) for v in axes.values())
     size = int(np.prod(shape))
     devices = list(jax.devices() if devices is None else devices)
