@@ -136,8 +136,8 @@ def time_to_target(config: TTTConfig, seed: int = 0) -> dict:
         r = np.random.default_rng(seed + 2)      # same training stream for every method
         hs, cs = sample(chunk * m, r)
         hs, cs = jnp.asarray(hs.reshape(chunk, m, d)), jnp.asarray(cs.reshape(chunk, m))
-        FO.scan_updates(layer, layer.init(jnp.array(W0)), hs, cs)   # compile (throw-away)
-        state = layer.init(jnp.array(W0))
+        FO.scan_updates(layer, layer.init(jnp.array(W0), copy=False), hs, cs)  # compile
+        state = layer.init(jnp.array(W0), copy=False)
         r = np.random.default_rng(seed + 2)
         wall, steps = 0.0, 0
         curve = {"wall_s": [0.0], "steps": [0],

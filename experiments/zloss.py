@@ -454,7 +454,7 @@ def time_step(method: str, size: int, dim: int, batch: int, steps: int, repeats:
     if method == "hsoftmax":
         state = layer.init(k1, dim, jnp.float32)
     else:
-        state = layer.init(0.01 * jax.random.normal(k1, (size, dim), jnp.float32))
+        state = layer.init(0.01 * jax.random.normal(k1, (size, dim), jnp.float32), copy=False)
     hs = jax.random.normal(k2, (steps, batch, dim), jnp.float32)
     cs = jax.random.randint(k3, (steps, batch), 0, size)
     state, losses = FO.scan_updates(layer, state, hs, cs)

@@ -5,6 +5,7 @@ global JAX flags. Experiments and figures live outside the package, in ``experim
 """
 
 from jaxrank import data, losses, models, online, optim, sweep
+from jaxrank._validate import checked
 
 __version__ = "0.1.0"
-__all__ = ["data", "losses", "models", "online", "optim", "sweep", "__version__"]
+__all__ = ["data", "losses", "models", "online", "optim", "sweep", "checked", "__version__"]

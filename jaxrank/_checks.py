@@ -2,7 +2,9 @@
 
 Every helper takes the call-site name (``"lr_gd(step_size=...)"``) and raises ``ValueError`` for
 bad values/shapes or ``TypeError`` for bad dtypes. Value checks are skipped on tracers, so the same
-factory works inside ``jit`` and ``vmap`` sweeps; shape and dtype checks run at trace time.
+factory works inside ``jit`` and ``vmap`` sweeps; shape and dtype checks run at trace time. Under
+:func:`jaxrank._validate.checked` (checkify) the value checks on tracers become run-time
+assertions with the same messages.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxrank import _validate
 
 __all__ = [
     "is_concrete",
@@ -48,6 +52,19 @@ def _scalar(x: Any) -> float | None:
     return float(arr)
 
 
+def _first_bad(x: Any, bad: Any) -> Any:
+    """The first entry of traced ``x`` where ``bad`` holds (for checked-mode messages)."""
+    flat, mask = jnp.ravel(x), jnp.ravel(bad)
+    return flat[jnp.argmax(mask)] if flat.size else jnp.zeros((), flat.dtype)
+
+
+def _traced(x: Any, bad_fn: Any, message: str) -> None:
+    """Checked mode (:func:`jaxrank._validate.checked`) only: assert ``not any(bad_fn(x))``."""
+    if _validate.checked_mode() and jnp.size(x):
+        bad = bad_fn(jnp.asarray(x))
+        _validate.traced_check(~jnp.any(bad), message, got=_first_bad(x, bad))
+
+
 def _concrete_array(x: Any) -> np.ndarray | None:
     if not is_concrete(x):
         return None
@@ -58,6 +75,8 @@ def check_positive(value: Any, where: str, *, allow_inf: bool = False) -> None:
     """``value`` (scalar or array) must be > 0 and finite; skipped for tracers."""
     arr = _concrete_array(value)
     if arr is None:
+        _traced(value, lambda v: jnp.isnan(v) | (v <= 0) | (~allow_inf & jnp.isinf(v)),
+                f"`{where}` must be a positive finite number")
         return
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
         raise TypeError(f"`{where}` must be a real number, got {value!r}")
@@ -70,6 +89,8 @@ def check_nonnegative(value: Any, where: str) -> None:
     """``value`` must be >= 0 and finite; skipped for tracers."""
     arr = _concrete_array(value)
     if arr is None:
+        _traced(value, lambda v: ~jnp.isfinite(v) | (v < 0),
+                f"`{where}` must be a non-negative finite number")
         return
     if np.any(~np.isfinite(arr)) or np.any(arr < 0):
         shown = arr.item() if arr.ndim == 0 else arr
@@ -88,6 +109,9 @@ def check_in_range(value: Any, lo: float, hi: float, where: str) -> None:
     """``lo <= value <= hi`` for a concrete scalar; skipped for tracers."""
     v = _scalar(value)
     if v is None:
+        if not is_concrete(value) and jnp.ndim(value) == 0:
+            _traced(value, lambda x: ~((x >= lo) & (x <= hi)),
+                    f"`{where}` must lie in [{lo}, {hi}]")
         return
     if not (lo <= v <= hi):
         raise ValueError(f"`{where}` must lie in [{lo}, {hi}], got {v}")
@@ -127,6 +151,7 @@ def check_finite(x: Any, where: str) -> None:
     """No NaN/inf entries in a concrete ``x``; skipped for tracers."""
     arr = _concrete_array(x)
     if arr is None:
+        _traced(x, lambda v: ~jnp.isfinite(v), f"`{where}` must be finite")
         return
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))
@@ -140,6 +165,8 @@ def check_binary_labels(labels: Any, where: str) -> None:
     """Concrete ``labels`` must take values in {-1, +1}; skipped for tracers."""
     arr = _concrete_array(labels)
     if arr is None:
+        _traced(labels, lambda v: ~((v == 1) | (v == -1)),
+                f"`{where}` must take values in {{-1, +1}}")
         return
     bad = ~((arr == 1) | (arr == -1))
     if np.any(bad):

@@ -23,6 +23,7 @@ Seeds are one more axis: pass integer seeds and build the key inside ``fn`` with
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxrank import _validate
 
 __all__ = ["sweep", "grid_points"]
 
@@ -74,6 +77,46 @@ def grid_points(axes: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return {name: m.reshape(-1) for name, m in zip(values, mesh, strict=True)}
 
 
+# Functions seen to reach no `run`/`run_until` in validation mode: validating them would evaluate
+# them eagerly, so they are validated once (their first point) and then skipped.
+_NO_ENTRY: weakref.WeakSet = weakref.WeakSet()
+
+
+def _python_scalar(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def validate_points(fn: Callable[..., Any], axes: Mapping[str, Any], args: tuple) -> None:
+    """Call ``fn(*args, **point)`` with concrete values, in validation mode, so that every value
+    of every axis is seen once: point ``i`` takes value ``i mod len(axis)`` of each axis, for
+    ``i < max(len(axis))`` (every grid value, not every combination).
+
+    Factories see concrete hyperparameters (their checks raise), and the first
+    :func:`jaxrank.optim.run`/``run_until`` reached validates its concrete data and stops the
+    call (nothing is compiled or trained). A function that reaches no such entry point runs
+    eagerly once (its first point) and is not validated again.
+    """
+    try:
+        if fn in _NO_ENTRY:
+            return
+    except TypeError:  # not weak-referenceable: validated every time
+        pass
+    values = {n: np.asarray(v) for n, v in axes.items()}
+    size = max(len(v) for v in values.values())
+    for i in range(size):
+        point = {n: _python_scalar(v[i % len(v)]) for n, v in values.items()}
+        try:
+            with _validate.validating():
+                fn(*args, **point)
+        except _validate.StopValidation:
+            continue
+        try:
+            _NO_ENTRY.add(fn)
+        except TypeError:
+            pass
+        return
+
+
 def sweep(
     fn: Callable[..., Any],
     axes: Mapping[str, Sequence[Any] | np.ndarray],
@@ -95,6 +138,12 @@ def sweep(
     Returns:
       ``fn``'s pytree with leading axes ``(len(axes[k]) for k in axes)``, as NumPy arrays.
 
+    Validation: before compiling, ``fn`` is called with concrete values in validation mode, once
+    per value of the longest axis so that every grid value is seen (see
+    :func:`validate_points`), so a bad grid value (a negative step size)
+    or bad data (labels in {0, 1} for a method that needs {-1, +1}) raises the message of a
+    direct call instead of being traced past. The compiled program is unchanged.
+
     Example:
       >>> import jax.numpy as jnp
       >>> out = sweep(lambda a, b: a * b, {"a": [1.0, 2.0], "b": [0.0, 1.0, 2.0]})
@@ -104,6 +153,7 @@ def sweep(
     if not callable(fn):
         raise TypeError(f"`sweep(fn=...)` must be callable, got {type(fn)}")
     points = grid_points(axes)
+    validate_points(fn, axes, tuple(args))
     shape = tuple(len(np.asarray(v)) for v in axes.values())
     size = int(np.prod(shape))
     devices = list(jax.devices() if devices is None else devices)

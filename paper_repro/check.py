@@ -474,6 +474,16 @@ def version_notes(slug: str, folder: Path) -> list[str]:
             for (name, what), figs in seen.items()]
 
 
+def with_out(note: str, records_dir: Path) -> str:
+    """``note`` with ``--out <the records folder>`` inside each regenerate command, so a hint
+    followed as printed writes where the records were read, never over the committed ones."""
+    def add(m: re.Match) -> str:
+        folder = records_folder(m.group(2), records_dir)
+        return f"`{m.group(1)} --out {folder}`"
+
+    return re.sub(r"`(python -m experiments\.(\w+)[^`]*)`", add, note)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m paper_repro.check", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -500,8 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         machine += machine_notes(slug, rows)
         versions += version_notes(slug, records_folder(slug, args.records))
     if args.records is not None:  # the hints must not overwrite the committed records
-        notes = [n.replace("`python -m experiments.", f"`--out {args.records}` with "
-                           "`python -m experiments.") for n in notes]
+        notes = [with_out(n, args.records) for n in notes]
     if args.report is not None:
         args.report.write_text(report(all_rows) + "\n")
         print(f"\nwrote {args.report}")

@@ -85,8 +85,10 @@ class ConfusionMatrix(NamedTuple):
 
 
 def _check_01_labels(labels: Any, where: str) -> None:
-    """Concrete labels must take values in {0, 1}; skipped for tracers."""
+    """Concrete labels must take values in {0, 1}; skipped for tracers (checked mode: asserted)."""
     if not _checks.is_concrete(labels):
+        _checks._traced(labels, lambda v: ~((v == 0) | (v == 1)),
+                        f"`{where}` must take values in {{0, 1}}")
         return
     arr = np.asarray(labels)
     bad = ~((arr == 0) | (arr == 1))
@@ -228,6 +230,9 @@ def soft_confusion_matrix(
 ) -> ConfusionMatrix:
     r"""The soft confusion matrix of AnyLoss (Section 3) for one batch.
 
+    Labels: ``labels`` take values in {0, 1} (a {-1, +1} encoding raises ValueError where the
+    labels are concrete).
+
     .. math::
         TP = S_2,\ FN = P - S_2,\ FP = S_1 - S_2,\ TN = n - P - S_1 + S_2,\quad
         S_1 = \sum \hat y_i,\ S_2 = \sum y_i \hat y_i,\ \hat y_i = A_L(\sigma(z_i)).
@@ -259,6 +264,9 @@ def hard_confusion_matrix(
     predictions: jax.Array, labels: jax.Array, *, where: jax.Array | None = None
 ) -> ConfusionMatrix:
     """Counts of the hard confusion matrix of 0/1 (or boolean) predictions.
+
+    Labels: ``labels`` take values in {0, 1} (a {-1, +1} encoding raises ValueError where the
+    labels are concrete).
 
     Example:
       >>> import jax.numpy as jnp
@@ -383,6 +391,9 @@ def anyloss(
 ) -> jax.Array:
     r"""AnyLoss :math:`\ell = 1 - M(TP, FN, FP, TN)` of the soft confusion matrix (Section 3).
 
+    Labels: ``labels`` take values in {0, 1} (a {-1, +1} encoding raises ValueError where the
+    labels are concrete).
+
     .. math::
         \ell(z, y) = 1 - M\big(S_2,\ P - S_2,\ S_1 - S_2,\ n - P - S_1 + S_2\big),\quad
         \hat y_i = A_L(\sigma(z_i)).
@@ -442,6 +453,9 @@ def score_oriented_loss(
     r"""Score-Oriented Loss (SOL): 1 − metric of the *expected* confusion matrix under a random
     threshold :math:`\tau` with a raised-cosine prior on :math:`[\mu-\delta, \mu+\delta]`.
 
+    Labels: ``labels`` take values in {0, 1} (a {-1, +1} encoding raises ValueError where the
+    labels are concrete).
+
     .. math::
         \mathbb E[TP] = \sum_i y_i F(p_i),\quad \mathbb E[FP] = \sum_i (1-y_i) F(p_i),\ \dots,
         \quad F(p) = \Pr(\tau \le p).
@@ -476,6 +490,9 @@ def score_oriented_loss(
 def binary_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     r"""Per-example BCE :math:`-y\log\sigma(z) - (1-y)\log\sigma(-z)` (softplus form).
 
+    Labels: ``labels`` take values in {0, 1} (a {-1, +1} encoding raises ValueError where the
+    labels are concrete).
+
     Example:
       >>> import jax.numpy as jnp
       >>> round(float(binary_cross_entropy(jnp.array([0.0]), jnp.array([1]))[0]), 4)
@@ -488,6 +505,9 @@ def binary_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
 
 def mse_loss(outputs: jax.Array, labels: jax.Array, *, signed: bool = False) -> jax.Array:
     r"""Per-example squared error :math:`(t - o)^2` of a *linear* output :math:`o`.
+
+    Labels: ``labels`` take values in {0, 1} (a {-1, +1} encoding raises ValueError where the
+    labels are concrete).
 
     ``signed=False``: targets :math:`t = y \in \{0,1\}`, predict :math:`o > 1/2` (the official
     MLP "MSE" model). ``signed=True``: targets :math:`t = 2y - 1 \in \{\pm1\}`, predict
@@ -511,6 +531,9 @@ def classification_metrics(
     predictions: jax.Array, labels: jax.Array, *, where: jax.Array | None = None
 ) -> dict[str, jax.Array]:
     """Hard Acc, F1, F0.5, F2, G-mean and B-Acc of 0/1 predictions (the paper's six metrics).
+
+    Labels: ``labels`` take values in {0, 1} (a {-1, +1} encoding raises ValueError where the
+    labels are concrete).
 
     Same formulas and degenerate-case conventions as the losses (F = 0 when TP = FP = FN = 0).
 

@@ -94,6 +94,9 @@ def check_labels(logits: Any, labels: Any, axis: int, fn: str) -> int:
                 f"`{fn}(labels=...)` must lie in [0, {n - 1}] ({n} classes), got values in "
                 f"[{arr.min()}, {arr.max()}]"
             )
+    else:
+        _checks._traced(labels, lambda v: (v < 0) | (v >= n),
+                        f"`{fn}(labels=...)` must lie in [0, {n - 1}] ({n} classes)")
     return n
 
 
@@ -185,6 +188,9 @@ def comp_sum_loss(logits: jax.Array, labels: jax.Array, *, tau: Any, axis: int =
 def sum_exp_loss(logits: jax.Array, labels: jax.Array, *, axis: int = -1) -> jax.Array:
     r"""Sum-exponential loss Σ_{y'≠y} e^{h_{y'} − h_y} = 1/p_y − 1 (comp-sum τ = 0).
 
+    Labels: ``labels`` are integer class indices in [0, n) (out-of-range values raise
+    ValueError where the labels are concrete).
+
     Example:
       >>> import jax.numpy as jnp
       >>> round(float(sum_exp_loss(jnp.array([[0.0, 0.0]]), jnp.array([0]))[0]), 6)
@@ -195,6 +201,9 @@ def sum_exp_loss(logits: jax.Array, labels: jax.Array, *, axis: int = -1) -> jax
 
 def logistic_loss(logits: jax.Array, labels: jax.Array, *, axis: int = -1) -> jax.Array:
     r"""Logistic (softmax cross-entropy) loss −log p_y (comp-sum τ = 1).
+
+    Labels: ``labels`` are integer class indices in [0, n) (out-of-range values raise
+    ValueError where the labels are concrete).
 
     Equals ``optax.softmax_cross_entropy_with_integer_labels``.
 
@@ -210,6 +219,9 @@ def generalized_cross_entropy_loss(
     logits: jax.Array, labels: jax.Array, *, q: Any, axis: int = -1
 ) -> jax.Array:
     r"""Generalized cross-entropy (Zhang & Sabuncu 2018) (1 − p_y^q)/q (comp-sum τ = 1 + q).
+
+    Labels: ``labels`` are integer class indices in [0, n) (out-of-range values raise
+    ValueError where the labels are concrete).
 
     Args:
       q: exponent q ∈ [0, 1] (q → 0 is cross-entropy, q = 1 is MAE).
@@ -232,6 +244,9 @@ def generalized_cross_entropy_loss(
 
 def mae_loss(logits: jax.Array, labels: jax.Array, *, axis: int = -1) -> jax.Array:
     r"""Mean absolute error on the softmax as the paper defines it, 1 − p_y (comp-sum τ = 2).
+
+    Labels: ``labels`` are integer class indices in [0, n) (out-of-range values raise
+    ValueError where the labels are concrete).
 
     Example:
       >>> import jax.numpy as jnp

@@ -78,6 +78,9 @@ def _check_labels(labels: Any, num_classes: int, where: str) -> None:
     if not jnp.issubdtype(jnp.result_type(labels), jnp.integer):
         raise TypeError(f"`{where}` must have an integer dtype, got {jnp.result_type(labels)}")
     if not _checks.is_concrete(labels):
+        _checks._traced(labels, lambda v: (v < 0) | (v >= num_classes),
+                        f"`{where}` must lie in [0, {num_classes - 1}] (the number of classes D = "
+                        f"{num_classes})")
         return
     arr = np.asarray(labels)
     if arr.size and (arr.min() < 0 or arr.max() >= num_classes):

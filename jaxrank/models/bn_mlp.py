@@ -335,7 +335,16 @@ def bn_mlp_solver(
         params, *rest = jax.lax.fori_loop(0, (n_train + b - 1) // b, minibatch, carry)
         return params, BNMLPState(*rest)
 
-    return Solver(init, update)
+    def validate(params, x, y, train_mask, *step):
+        # ``loss_fn`` once, eagerly, on every row (run calls this before tracing, on concrete
+        # data only): its own checks (labels in {0, 1} for AnyLoss/BCE) raise their message.
+        dtype = params.w1.dtype
+        h = params.b1.shape
+        stats = BatchNormStats(jnp.zeros(h, dtype), jnp.ones(h, dtype))
+        z, _ = apply(params, stats, x, train=False)
+        loss_fn(z, y, train_mask)
+
+    return Solver(init, update, validate)
 
 
 def fit_bn_mlp(
@@ -354,6 +363,8 @@ def fit_bn_mlp(
     r"""Train the MLP for ``epochs`` epochs of minibatch Adam (:func:`bn_mlp_solver`).
 
     Epoch :math:`t` shuffles with ``fold_in(key, t)``. ``kwargs`` go to :func:`bn_mlp_solver`.
+    On concrete data, ``loss_fn`` is first evaluated once on every row (eagerly, result
+    discarded), so its own checks (labels in {0, 1} for AnyLoss/BCE) raise before training.
     Returns the final parameters and :class:`BNMLPState` (its ``stats`` are the moving
     batch-norm statistics used by ``bn_mlp_apply(..., train=False)``).
 

@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxrank import _checks
+from jaxrank import _checks, _validate
 from jaxrank.losses import spherical as S
 from jaxrank.optim._base import _Static
 
@@ -124,11 +124,26 @@ def _stats_loss(loss: str | Callable, hyper: dict[str, Any], fn: str) -> Callabl
     return S.spherical_stats_loss(loss, **hyper)
 
 
-def _check_batch(h: Any, labels: Any, num_classes: int, fn: str) -> None:
+def _check_batch(h: Any, labels: Any, num_classes: int, fn: str, width: int | None = None
+                 ) -> None:
     _checks.check_rank(h, 2, f"{fn}(h=...)")
+    if width is not None and jnp.shape(h)[1] != width:
+        raise ValueError(f"`{fn}(h=...)` must have width d = {width} (the columns of W), got "
+                         f"shape {tuple(jnp.shape(h))}")
     _checks.check_rank(labels, 1, f"{fn}(labels=...)")
     _checks.check_same_leading_dim(h, labels, f"{fn}(h=...)", f"{fn}(labels=...)")
     S._check_labels(labels, num_classes, f"{fn}(labels=...)")
+
+
+def _own(W: Any, copy: bool) -> jax.Array:
+    """``W`` as a buffer the layer owns: :func:`scan_updates` donates the state, and a state
+    sharing the caller's array would delete it (``RuntimeError: Array has been deleted`` far
+    away). A concrete ``jax.Array`` is copied unless ``copy=False`` (the caller hands ``W``
+    over: at :math:`D = 10^6` the copy doubles the memory of ``W`` while the caller holds it).
+    NumPy input is copied to the device anyway."""
+    if copy and isinstance(W, jax.Array) and _checks.is_concrete(W):
+        return jnp.array(W, copy=True)
+    return jnp.asarray(W)
 
 
 def _check_matrix(W: Any, fn: str) -> None:
@@ -201,7 +216,9 @@ def factored_output_layer(
       **hyper: the loss's hyperparameters (``a``, ``b`` for the Z-loss; ``eps``).
 
     Returns:
-      :class:`OutputLayer`; ``init(W)`` sets :math:`V = W, U = U^{-\top} = I, \omega = 0`.
+      :class:`OutputLayer`; ``init(W)`` sets :math:`V = W, U = U^{-\top} = I, \omega = 0`,
+      with ``V`` a copy of a caller's ``jax.Array`` (``init(W, copy=False)`` hands ``W`` over
+      instead, saving one :math:`D \times d` buffer; :func:`scan_updates` then deletes it).
 
     Example:
       >>> import numpy as np
@@ -222,8 +239,8 @@ def factored_output_layer(
     _check_rate(learning_rate, f"{fn}(learning_rate=...)")
     _checks.check_positive_int(stabilize_every, f"{fn}(stabilize_every=...)")
 
-    def init(W: jax.Array) -> FactoredState:
-        W = jnp.asarray(W)
+    def init(W: jax.Array, *, copy: bool = True) -> FactoredState:
+        W = _own(W, copy)
         _check_matrix(W, f"{fn}.init")
         d = W.shape[1]
         # separate buffers (U and U^{-T} are donated separately under scan_updates)
@@ -244,14 +261,14 @@ def factored_output_layer(
         return loss, grad_h, (Wc, HQ, s, o_c, al, be, ga)
 
     def forward(state: FactoredState, h: jax.Array, labels: jax.Array):
-        _check_batch(h, labels, state.V.shape[0], f"{fn}.forward")
+        _check_batch(h, labels, state.V.shape[0], f"{fn}.forward", state.U.shape[0])
         loss, grad_h, _ = _forward(state, h, labels)
         return loss, grad_h
 
     def update(state: FactoredState, h: jax.Array, labels: jax.Array):
         lr = _rate_at(learning_rate, state.step, state.V.dtype)
         D = state.V.shape[0]
-        _check_batch(h, labels, D, f"{fn}.update")
+        _check_batch(h, labels, D, f"{fn}.update", state.U.shape[0])
         loss, Y, (Wc, HQ, s, o_c, al, be, ga) = _forward(state, h, labels)
         m = h.shape[0]
         # Gram matrix of the output gradients, g_i·g_j, from O(m² d) quantities.
@@ -344,8 +361,8 @@ def naive_output_layer(
             )
         direct = S.spherical_loss(loss, **hyper)
 
-    def init(W: jax.Array) -> NaiveState:
-        W = jnp.asarray(W)
+    def init(W: jax.Array, *, copy: bool = True) -> NaiveState:
+        W = _own(W, copy)
         _check_matrix(W, f"{fn}.init")
         return NaiveState(W, jnp.zeros((), jnp.int32))
 
@@ -356,13 +373,13 @@ def naive_output_layer(
         return loss_, G, G @ state.W
 
     def forward(state: NaiveState, h: jax.Array, labels: jax.Array):
-        _check_batch(h, labels, state.W.shape[0], f"{fn}.forward")
+        _check_batch(h, labels, state.W.shape[0], f"{fn}.forward", state.W.shape[1])
         loss_, _, grad_h = _fwd(state, h, labels)
         return loss_, grad_h
 
     def update(state: NaiveState, h: jax.Array, labels: jax.Array):
         lr = _rate_at(learning_rate, state.step, state.W.dtype)
-        _check_batch(h, labels, state.W.shape[0], f"{fn}.update")
+        _check_batch(h, labels, state.W.shape[0], f"{fn}.update", state.W.shape[1])
         loss_, G, grad_h = _fwd(state, h, labels)
         return NaiveState(state.W - lr * G.T @ h, state.step + 1), loss_, grad_h
 
@@ -439,13 +456,13 @@ def hierarchical_softmax_layer(num_classes: int, *, learning_rate: float) -> Out
         return loss, g1, g2c, gh
 
     def forward(state: HSoftmaxState, h: jax.Array, labels: jax.Array):
-        _check_batch(h, labels, D, f"{fn}.forward")
+        _check_batch(h, labels, D, f"{fn}.forward", state.W1.shape[1])
         loss, _, _, gh = _fwd(state, h, labels)
         return loss, gh
 
     def update(state: HSoftmaxState, h: jax.Array, labels: jax.Array):
         lr = _rate_at(learning_rate, state.step, state.W1.dtype)
-        _check_batch(h, labels, D, f"{fn}.update")
+        _check_batch(h, labels, D, f"{fn}.update", state.W1.shape[1])
         loss, g1, g2c, gh = _fwd(state, h, labels)
         W2 = state.W2.at[labels // K].add(-lr * g2c)
         return HSoftmaxState(state.W1 - lr * g1, W2, state.step + 1), loss, gh
@@ -497,3 +514,24 @@ def scan_updates(
     _checks.check_rank(hs, 3, "scan_updates(hs=...)")
     _checks.check_rank(labels, 2, "scan_updates(labels=...)")
     return _scan_fn(_Static(layer.update), donate)(state, hs, labels)  # cached by value
+    dims = _state_dims(state)
+    if dims is not None:
+        num_classes, width = dims
+        if jnp.shape(hs)[2] != width:
+            raise ValueError(f"`scan_updates(hs=...)` must have width d = {width} (the columns "
+                             f"of W), got shape {tuple(jnp.shape(hs))}")
+        # Values checked here, before the jitted scan, where they are still concrete (inside
+        # it an out-of-range label would be clamped by the gather).
+        S._check_labels(labels, num_classes, "scan_updates(labels=...)")
+    if _validate.checked_mode():
+        return _validate.unjitted(_scan_fn(layer.update, False))(state, hs, labels)
+    return _scan_fn(layer.update, donate)(state, hs, labels)
+
+
+def _state_dims(state: Any) -> tuple[int, int] | None:
+    """``(D, d)`` of a factored or naive layer's state (``None`` for other states)."""
+    if isinstance(state, FactoredState):
+        return int(state.V.shape[0]), int(state.U.shape[0])
+    if isinstance(state, NaiveState):
+        return int(state.W.shape[0]), int(state.W.shape[1])
+    return None

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxrank import _checks
+from jaxrank import _checks, _validate
 
 __all__ = [
     "Solver",
@@ -51,10 +51,33 @@ Record = Callable[..., Any]
 
 
 class Solver(NamedTuple):
-    """A pair of pure functions ``init(params, *args)`` and ``update(params, state, *args)``."""
+    """A pair of pure functions ``init(params, *args)`` and ``update(params, state, *args)``.
+
+    ``validate`` (optional) is ``validate(params, *args, *step)`` with the inputs of the first
+    step: :func:`run` and :func:`run_until` call it, outside any trace, when every input is
+    concrete, so checks that a traced ``update`` skips (label conventions, NaNs, shapes) raise
+    the message of a direct call before anything is compiled. Its return value is ignored.
+    """
 
     init: Callable[..., State]
     update: Callable[..., tuple[Params, State]]
+    validate: Callable[..., Any] | None = None
+
+
+def _all_concrete(*trees: Any) -> bool:
+    return all(_checks.is_concrete(leaf) for leaf in jax.tree.leaves(trees))
+
+
+def _validate_inputs(solver: Solver, params: Any, args: tuple, step: tuple) -> None:
+    """``solver.validate`` on concrete inputs (skipped when any is traced)."""
+    if solver.validate is not None and _all_concrete(params, args, step):
+        solver.validate(params, *args, *step)
+
+
+def _first_step(xs: Any, key: Any, step0: int) -> tuple:
+    """The per-step inputs of the first step (``xs[0]``, ``fold_in(key, step0)``)."""
+    x0 = None if xs is None else jax.tree.map(lambda v: v[0], xs)
+    return step_inputs(x0, key, jnp.asarray(step0, jnp.int32))
 
 
 # --------------------------------------------------------------------------- factory cache
@@ -234,6 +257,42 @@ def _scan(update, params, state, args, xs, key, num_steps, record, has_xs, t0):
     return params, state, traj
 
 
+class _Guarded(NamedTuple):
+    """The state of a guarded run: the solver's state, the first non-finite step, the step."""
+
+    state: Any
+    first: jax.Array
+    t: jax.Array
+
+
+def _tree_finite(tree: Any) -> jax.Array:
+    ok = jnp.bool_(True)
+    for leaf in jax.tree.leaves(tree):
+        if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact):
+            ok = ok & jnp.all(jnp.isfinite(leaf))
+    return ok
+
+
+@functools.lru_cache(maxsize=256)
+def _guard_update(update: Callable[..., Any]) -> Callable[..., Any]:
+    """``update`` that also records the first step whose new iterate is not finite."""
+
+    def guarded(p, gs, *rest):
+        p, s = update(p, gs.state, *rest)
+        first = jnp.where((gs.first < 0) & ~_tree_finite(p), gs.t, gs.first)
+        return p, _Guarded(s, first.astype(jnp.int32), gs.t + 1)
+
+    return guarded
+
+
+@functools.lru_cache(maxsize=256)
+def _guard_record(record: Record) -> Record:
+    return lambda p, gs, *rest: record(p, gs.state, *rest)
+
+
+_DIVERGENCE = (None, "raise", "warn")
+
+
 def _check_key(key: Any, where: str) -> None:
     """``key`` must be one PRNG key: a typed ``jax.random.key`` scalar or a raw ``uint32[2]``."""
     if key is None:
@@ -260,6 +319,7 @@ def run(
     record: Record | None = None,
     state: State | None = None,
     step0: int = 0,
+    on_divergence: str | None = None,
 ) -> tuple[Params, State, Any]:
     r"""Run ``solver`` for ``num_steps`` updates on one jitted ``lax.scan``.
 
@@ -289,13 +349,20 @@ def run(
         ``fold_in(key, step0 + t)``, so resuming with ``step0`` = the steps already done gives,
         bit for bit, the run that was never interrupted. A traced scalar: changing it does not
         recompile.
+      on_divergence: ``None`` (default: the loop as it is), ``"raise"`` or ``"warn"``: the
+        loop also tracks the first step ``t`` whose new iterate :math:`x_{t+1}` has a NaN or
+        inf entry, and raises ``FloatingPointError`` (or warns with ``RuntimeWarning``) naming
+        it. The iterates are those of the unguarded loop (a separate, cached compilation).
 
     Returns:
       ``(params_T, state_T, trajectory)``; ``trajectory`` is ``None`` when ``record`` is None,
       else the pytree of stacked records with leading axis ``T``.
 
     ``init`` runs outside the compiled loop, so on concrete inputs its eager argument checks
-    (labels, NaNs) fire with clear messages; inside ``vmap``/``jit`` everything is traced.
+    (labels, NaNs) fire with clear messages, and so does ``solver.validate`` (e.g. the loss of
+    :func:`from_optax` evaluated once on the first step's inputs); inside ``vmap``/``jit``
+    everything is traced (use :func:`jaxrank.sweep.sweep`, which validates every grid point
+    first, or :func:`jaxrank.checked` for your own jitted loop).
     Repeated calls with equal ``solver.update``, ``num_steps`` and ``record`` reuse one
     compilation; functions are compared by value (same code object, equal captured values, see
     :func:`_hyper_key`), so a solver or a ``record`` lambda rebuilt on every call does not
@@ -341,11 +408,40 @@ def run(
         raise TypeError("`run(num_steps=...)` must be a positive int when `xs` is None, got None")
     _checks.check_positive_int(num_steps, "run(num_steps=...)")
     _check_key(key, "run(key=...)")
+    if on_divergence not in _DIVERGENCE:
+        raise ValueError(f"`run(on_divergence=...)` must be one of {_DIVERGENCE}, "
+                         f"got {on_divergence!r}")
+    if solver.validate is not None:
+        _validate_inputs(solver, params, tuple(args), _first_step(xs, key, step0))
     if state is None:
         state = solver.init(params, *args)
+    if _validate.is_validating():
+        raise _validate.StopValidation
     t0 = jnp.asarray(step0, jnp.int32)
-    return _scan(_static(solver.update), params, state, tuple(args), xs, key, num_steps,
-                 _static(record), has_xs, t0)
+    scan = _validate.unjitted(_scan) if _validate.checked_mode() else _scan
+    if on_divergence is None:
+        return scan(_static(solver.update), params, state, tuple(args), xs, key, num_steps,
+                    _static(record), has_xs, t0)
+    guarded = _Guarded(state, jnp.full((), -1, jnp.int32), t0)
+    params, guarded, traj = scan(_static(_guard_update(solver.update)), params, guarded,
+                                 tuple(args), xs, key, num_steps,
+                                 None if record is None else _static(_guard_record(record)),
+                                 has_xs, t0)
+    _report_divergence(guarded.first, on_divergence, "run")
+    return params, guarded.state, traj
+
+
+def _report_divergence(first: jax.Array, how: str, where: str) -> None:
+    if not _checks.is_concrete(first) or int(first) < 0:
+        return
+    msg = (f"`{where}(on_divergence={how!r})`: the iterate became non-finite (NaN or inf) at "
+           f"step {int(first)} (the update of step {int(first)} returned it); the step size may "
+           "exceed the stability limit (e.g. 2/L for gradient steps)")
+    if how == "raise":
+        raise FloatingPointError(msg)
+    import warnings
+
+    warnings.warn(msg, RuntimeWarning, stacklevel=3)
 
 
 @functools.partial(jax.jit, static_argnames=("update", "done", "max_steps"))
@@ -410,9 +506,14 @@ def run_until(
         raise TypeError(f"`run_until(done=...)` must be callable, got {type(done)}")
     _checks.check_positive_int(max_steps, "run_until(max_steps=...)")
     _check_key(key, "run_until(key=...)")
+    if solver.validate is not None:
+        _validate_inputs(solver, params, tuple(args), _first_step(None, key, 0))
     state = solver.init(params, *args)
-    return _until(_static(solver.update), _static(done), params, state, tuple(args), key,
-                  max_steps)
+    if _validate.is_validating():
+        raise _validate.StopValidation
+    until = _validate.unjitted(_until) if _validate.checked_mode() else _until
+    return until(_static(solver.update), _static(done), params, state, tuple(args), key,
+                 max_steps)
 
 
 # --------------------------------------------------------------------------- optax
@@ -448,6 +549,10 @@ def from_optax(
     started from (``nan`` after ``init``). Per-step inputs of :func:`run` (``xs``, ``key``) are
     passed on to ``loss_fn`` after ``*args``, so minibatch SGD is
     ``run(from_optax(optax.sgd(lr), loss), params, None, data, xs=batch_indices)``.
+
+    Before a :func:`run`/:func:`run_until` loop is traced, ``loss_fn`` is evaluated once
+    (eagerly, result discarded) on the first step's concrete inputs, so a loss that checks its
+    arguments (e.g. AnyLoss labels in {0, 1}) raises there instead of training on bad data.
 
     optax's extra arguments are passed to ``optimizer.update``: ``value`` (the loss at
     :math:`x_t`), ``grad`` and ``value_fn`` (``x ↦ loss_fn(x, *args)``), so
@@ -487,4 +592,9 @@ def from_optax(
         params = optax.apply_updates(params, updates)
         return params, OptaxSolverState(state.count + 1, opt_state, loss.astype(state.loss.dtype))
 
-    return Solver(init, update)
+    def validate(params, *args):
+        # The loss once on the first step's concrete inputs: its eager checks (label
+        # conventions, shapes) raise their own message before the loop is traced.
+        jax.tree.map(jnp.shape, loss_fn(params, *args))
+
+    return Solver(init, update, validate)

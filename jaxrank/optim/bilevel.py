@@ -197,14 +197,43 @@ def _batch_fn(sampler, args, key):
     return lambda i: sampler(jax.random.fold_in(key, i), *args)
 
 
+def _is_key(value: Any) -> bool:
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:
+        return False
+    if jnp.issubdtype(dtype, jax.dtypes.prng_key):
+        return jnp.shape(value) == ()
+    return dtype == jnp.uint32 and jnp.shape(value) == (2,)
+
+
 def _split(args):
-    """``(data_args, key)`` from ``update``'s trailing arguments (the key is always last)."""
-    if not args:
+    """``(data_args, key)`` from ``update``'s trailing arguments (the key is always last).
+
+    The last argument must be one PRNG key (checked on its shape and dtype, so at trace time):
+    without ``run(..., key=...)`` the last data array would silently be taken as the key.
+    """
+    if not args or not _is_key(args[-1]):
+        got = ("no trailing argument" if not args else
+               f"a last argument of shape {tuple(jnp.shape(args[-1]))} and dtype "
+               f"{getattr(args[-1], 'dtype', type(args[-1]).__name__)}")
         raise TypeError(
-            "bilevel solvers take the PRNG key as the last argument of `update`: "
-            "run them with `run(solver, (x0, y0), T, *data, key=jax.random.key(seed))`"
+            "`run(key=...)` must be one jax.random.key(...) for a bilevel solver (it takes the "
+            "PRNG key as the last argument of `update`): run it with "
+            f"`run(solver, (x0, y0), T, *data, key=jax.random.key(seed))`, got {got}"
         )
     return tuple(args[:-1]), args[-1]
+
+
+def _pair(params: Any) -> tuple[Any, Any]:
+    """``(x, y)`` from a bilevel solver's params; a clear error for anything but a pair."""
+    if not isinstance(params, (tuple, list)) or len(params) != 2:
+        if hasattr(params, "shape"):
+            got = f"{type(params).__name__} of shape {tuple(params.shape)}"
+        else:
+            got = f"{type(params).__name__}"
+        raise TypeError("`run(params=...)` of a bilevel solver must be a pair (x, y) of the "
+                        f"upper and lower variables (pytrees), got {got}")
+    return params[0], params[1]
 
 
 # Stream ids for fold_in: keep the oracle groups of one step independent.
@@ -407,7 +436,7 @@ def bo_rep(
     rates = (learning_rate, lower_lr, z_lr)  # constants or schedules of the step count
 
     def init(params, *args):
-        x, y = params
+        x, y = _pair(params)
         return BoRepState(
             count=jnp.zeros((), jnp.int32),
             z=_zeros_like(y),
@@ -420,7 +449,7 @@ def bo_rep(
     def update(params, state, *args):
         learning_rate, lower_lr, z_lr = _rates_at(rates, state.count)
         data, key = _split(args)
-        x, y = params
+        x, y = _pair(params)
         t = state.count
 
         def refine(yy):
@@ -481,14 +510,14 @@ def _soba_family(upper_fn, lower_fn, learning_rate, lower_lr, z_lr, momentum, sa
     rates = (learning_rate, lower_lr, z_lr)  # constants or schedules of the step count
 
     def init(params, *args):
-        x, y = params
+        x, y = _pair(params)
         return SOBAState(jnp.zeros((), jnp.int32), _zeros_like(y), _zeros_like(x),
                          jnp.zeros((), jnp.int32), jnp.zeros((), _dtype(x)))
 
     def update(params, state, *args):
         learning_rate, lower_lr, z_lr = _rates_at(rates, state.count)
         data, key = _split(args)
-        x, y = params
+        x, y = _pair(params)
         b = _batch_fn(sampler, data, _stream(key, _ZSTEP))(0)
         # All directions at (x_t, y_t, z_t) (Dagréou et al. 2022, Algorithm 1).
         d_y = grad_y(lower_fn, x, y, b)
@@ -637,7 +666,7 @@ def stocbio(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, inne
     def update(params, state, *args):
         learning_rate, lower_lr = _rates_at(rates, state.count)
         data, key = _split(args)
-        x, y = params
+        x, y = _pair(params)
         y = lower_sgd(lower_fn, x, y, lower_lr, inner_steps,
                       _batch_fn(sampler, data, _stream(key, _LOWER)))
         b = _batch_fn(sampler, data, _stream(key, _HYPER))(0)
@@ -713,7 +742,7 @@ def ttsa(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, neumann
     def update(params, state, *args):
         learning_rate, lower_lr = _rates_at(rates, state.count)
         data, key = _split(args)
-        x, y = params
+        x, y = _pair(params)
         k = (state.count + 1).astype(_dtype(x))
         b0 = _batch_fn(sampler, data, _stream(key, _LOWER))(0)
         y = _axpy(-lower_lr * k ** (-lower_decay), grad_y(lower_fn, x, y, b0), y)
@@ -801,7 +830,7 @@ def saba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, block: 
     rates = (learning_rate, lower_lr, z_lr)  # constants or schedules of the step count
 
     def init(params, *args):
-        x, y = params
+        x, y = _pair(params)
         z = _zeros_like(y)
         mems = jax.lax.map(lambda i: directions(x, y, z, block(i, *args)),
                            jnp.arange(num_blocks))
@@ -820,7 +849,7 @@ def saba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, block: 
     def update(params, state, *args):
         learning_rate, lower_lr, z_lr = _rates_at(rates, state.count)
         data, key = _split(args)
-        x, y = params
+        x, y = _pair(params)
         i = jax.random.randint(key, (), 0, num_blocks)
         d_y, d_z, d_x = directions(x, y, state.z, block(i, *data))
         e_y, m_y = saga(d_y, state.mem_dy, i)
@@ -932,14 +961,14 @@ def sustain(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, corr
     rates = (learning_rate, lower_lr)  # constants or schedules of the step count
 
     def init(params, *args):
-        x, y = params
+        x, y = _pair(params)
         return SUSTAINState(jnp.zeros((), jnp.int32), _zeros_like(y), _zeros_like(x), x, y,
                             jnp.zeros((), jnp.int32), jnp.zeros((), _dtype(x)))
 
     def update(params, state, *args):
         learning_rate, lower_lr = _rates_at(rates, state.count)
         data, key = _split(args)
-        x, y = params
+        x, y = _pair(params)
         t = state.count.astype(_dtype(x))
         b = _batch_fn(sampler, data, _stream(key, _HYPER))(0)
         draw = _batch_fn(sampler, data, _stream(key, _NEUMANN))
@@ -1059,14 +1088,14 @@ def vrbo(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, inner_s
     rates = (learning_rate, lower_lr)  # constants or schedules of the step count
 
     def init(params, *args):
-        x, y = params
+        x, y = _pair(params)
         z = jnp.zeros((), jnp.int32)
         return VRBOState(z, _zeros_like(y), _zeros_like(x), z, z, jnp.zeros((), _dtype(x)))
 
     def update(params, state, *args):
         learning_rate, lower_lr = _rates_at(rates, state.count)
         data, key = _split(args)
-        x, y = params
+        x, y = _pair(params)
 
         def checkpoint(_):
             def one(i):

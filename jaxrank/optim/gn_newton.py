@@ -39,6 +39,7 @@ for them (the experiments declare ``Config.dtype = "float64"``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -442,9 +443,23 @@ def lse_weighted_gauss_newton(x: Array, A: Array, b: Array, mu: float = 1.0) -> 
 
 
 def _check_x(x: Any, where: str) -> None:
+    if not hasattr(x, "shape") and not isinstance(x, (int, float)):
+        leaves = jax.tree.leaves(x)
+        raise TypeError(
+            f"`{where}` must be one 1-D array (these solvers factor a d x d matrix; flatten a "
+            "pytree with jax.flatten_util.ravel_pytree), got a pytree "
+            f"{type(x).__name__} with {len(leaves)} leaves"
+        )
     _checks.check_rank(x, 1, where)
     _checks.check_floating(x, where)
     _checks.check_finite(x, where)
+    if jnp.finfo(jnp.result_type(x)).bits < 64:
+        warnings.warn(
+            f"`{where}` has dtype {jnp.result_type(x)}: the acceptance test of the adaptive "
+            "search cannot hold once the decrease is below float32 rounding, and each "
+            "iteration then spends up to max_trials trials (about 35 per iteration has been "
+            "seen) at a tolerance it cannot reach; use float64 "
+            "(jax.config.update('jax_enable_x64', True))", RuntimeWarning, stacklevel=4)
 
 
 def _resolve_hessian(fun, hessian, where) -> HessianApprox:

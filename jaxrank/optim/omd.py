@@ -297,6 +297,24 @@ class OptimisticOMDState(NamedTuple):
     learning_rate: jax.Array
 
 
+def _check_grads(updates: Any, params: Any, where: str) -> Any:
+    """``updates`` must have the tree structure and leaf shapes of ``params`` (trace time).
+
+    Raveling both would otherwise pair entries of different leaves when the sizes agree.
+    """
+    if params is None:
+        return updates
+    ts_u, ts_p = jax.tree.structure(updates), jax.tree.structure(params)
+    su = [tuple(jnp.shape(v)) for v in jax.tree.leaves(updates)]
+    sp = [tuple(jnp.shape(v)) for v in jax.tree.leaves(params)]
+    if ts_u != ts_p or su != sp:
+        raise ValueError(
+            f"`{where}.update(updates=...)` must have the pytree structure and shapes of "
+            f"`params` ({ts_p} with shapes {sp}), got {ts_u} with shapes {su}"
+        )
+    return updates
+
+
 def _check_choice(value: Any, choices: tuple[str, ...], where: str) -> None:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"`{where}` must be one of {choices}, got {value!r}")
@@ -424,7 +442,7 @@ def optimistic_omd(
         del extra
         if params is None:
             raise ValueError("`optimistic_omd(...).update` needs `params` (the played x_t)")
-        g, _ = ravel_pytree(updates)
+        g, _ = ravel_pytree(_check_grads(updates, params, "optimistic_omd(...)"))
         x, unravel = ravel_pytree(params)
         g = g.astype(x.dtype)
         eta = state.learning_rate
@@ -526,7 +544,7 @@ def adagrad_norm(
         return AdaGradNormState(jnp.zeros((), jnp.int32), jnp.zeros((), flat.dtype))
 
     def update_fn(updates, state, params=None):
-        g, _ = ravel_pytree(updates)
+        g, _ = ravel_pytree(_check_grads(updates, params, "adagrad_norm(...)"))
         x, unravel = ravel_pytree(params)
         g = g.astype(x.dtype)
         sum_sq = state.sum_sq + jnp.sum(jnp.square(g))
@@ -585,7 +603,7 @@ def optimistic_ftrl(
             zero, _step_size(learning_rate, jnp.zeros((), jnp.int32), zero, flat.dtype))
 
     def update_fn(updates, state, params=None):
-        g, _ = ravel_pytree(updates)
+        g, _ = ravel_pytree(_check_grads(updates, params, "optimistic_ftrl(...)"))
         x, unravel = ravel_pytree(params)
         g = g.astype(x.dtype)
         sum_sq_dev = state.sum_sq_dev + jnp.sum(jnp.square(g - state.hint))
@@ -676,7 +694,7 @@ def omd_ensemble(
             jnp.full(num_learners, 1.0 / num_learners, dtype), etas.astype(dtype))
 
     def update_fn(updates, state, params=None):
-        g, _ = ravel_pytree(updates)
+        g, _ = ravel_pytree(_check_grads(updates, params, "omd_ensemble(...)"))
         x, unravel = ravel_pytree(params)
         g = g.astype(x.dtype)
         etas = state.learning_rates[:, None]

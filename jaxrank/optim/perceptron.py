@@ -61,12 +61,21 @@ __all__ = [
 
 
 def margins(theta: jax.Array, features: jax.Array, labels: jax.Array) -> jax.Array:
-    r"""Margins :math:`m_i = y_i a_i^\top \theta`, shape ``(n,)``."""
+    r"""Margins :math:`m_i = y_i a_i^\top \theta`, shape ``(n,)``.
+
+    Labels: ``labels`` take values in {-1, +1} (a {0, 1} encoding raises ValueError where the
+    labels are concrete; :func:`logistic_loss`, :func:`accuracy`, :func:`num_mistakes` and
+    :func:`diagnostics` go through here).
+    """
+    _checks.check_binary_labels(labels, "margins(labels=...)")
     return labels.astype(features.dtype) * (features @ theta)
 
 
 def logistic_loss(theta: jax.Array, features: jax.Array, labels: jax.Array) -> jax.Array:
-    r"""Logistic loss :math:`f(\theta)` of Eq. (2), a mean of ``softplus(-m_i)`` (stable)."""
+    r"""Logistic loss :math:`f(\theta)` of Eq. (2), a mean of ``softplus(-m_i)`` (stable).
+
+    Labels in {-1, +1} (checked where concrete).
+    """
     return jnp.mean(jax.nn.softplus(-margins(theta, features, labels)))
 
 
@@ -104,7 +113,10 @@ def normalization_factor(theta: jax.Array, features: jax.Array, labels: jax.Arra
 
 
 def accuracy(theta: jax.Array, features: jax.Array, labels: jax.Array) -> jax.Array:
-    """Fraction of samples with a strictly positive margin (problem (1) uses ``> 0``)."""
+    """Fraction of samples with a strictly positive margin (problem (1) uses ``> 0``).
+
+    Labels in {-1, +1} (checked where concrete).
+    """
     m = margins(theta, features, labels)
     # count / n (a correctly rounded division) is exactly 1 when all margins are positive;
     # jnp.mean may multiply by 1/n and return 0.9999999999999999 (n = 2750).
@@ -112,12 +124,18 @@ def accuracy(theta: jax.Array, features: jax.Array, labels: jax.Array) -> jax.Ar
 
 
 def num_mistakes(theta: jax.Array, features: jax.Array, labels: jax.Array) -> jax.Array:
-    r""":math:`|S(\theta)| = |\{i : y_i a_i^\top\theta \le 0\}|`, an int32 scalar."""
+    r""":math:`|S(\theta)| = |\{i : y_i a_i^\top\theta \le 0\}|`, an int32 scalar.
+
+    Labels in {-1, +1} (checked where concrete).
+    """
     return jnp.sum(margins(theta, features, labels) <= 0).astype(jnp.int32)
 
 
 def diagnostics(theta: jax.Array, features: jax.Array, labels: jax.Array) -> dict[str, jax.Array]:
     r"""Everything the paper plots about an iterate, from one pass of margins (two matvecs).
+
+    Labels: ``labels`` take values in {-1, +1} (a {0, 1} encoding raises ValueError where the
+    labels are concrete).
 
     Returns a dict of scalars: ``accuracy`` (fraction with :math:`m_i > 0`, exactly 1 when (1)
     is solved), ``loss`` :math:`f(\theta)`, ``grad_norm`` :math:`\|\nabla f(\theta)\|`,
@@ -177,6 +195,10 @@ def _nan_scalar(dtype):
 @cached_factory
 def lr_gd(step_size: Any) -> Solver:
     r"""Gradient descent on the logistic loss, with any (large) step size.
+
+    Data: ``run(solver, theta0, T, features, labels)`` with ``features`` (n, d) and
+    ``labels`` in {-1, +1} (a {0, 1} encoding raises ValueError in ``init``, before ``run``
+    or :func:`jaxrank.sweep.sweep` traces).
 
     .. math::
         \theta_{t+1} = \theta_t - \gamma \nabla f(\theta_t)
@@ -240,6 +262,10 @@ class NormalizedLRGDState(NamedTuple):
 @cached_factory
 def normalized_lr_gd(step_size: Any) -> Solver:
     r"""Normalized LR+GD: gradient descent with the adaptive step :math:`\gamma\beta_t`.
+
+    Data: ``run(solver, theta0, T, features, labels)`` with ``features`` (n, d) and
+    ``labels`` in {-1, +1} (a {0, 1} encoding raises ValueError in ``init``, before ``run``
+    or :func:`jaxrank.sweep.sweep` traces).
 
     .. math::
         \theta_{t+1} = \theta_t - \gamma \beta_t \nabla f(\theta_t), \qquad
@@ -308,6 +334,10 @@ def _perceptron_init(fn):
 def batch_perceptron() -> Solver:
     r"""Batch Perceptron, the :math:`\gamma\to\infty` limit of LR+GD divided by γ.
 
+    Data: ``run(solver, theta0, T, features, labels)`` with ``features`` (n, d) and
+    ``labels`` in {-1, +1} (a {0, 1} encoding raises ValueError in ``init``, before ``run``
+    or :func:`jaxrank.sweep.sweep` traces).
+
     .. math::
         \hat\theta_1 = \hat\theta_0 + \frac{1}{2n}\sum_{i=1}^n y_i a_i, \qquad
         \hat\theta_{t+1} = \hat\theta_t + \frac1n \sum_{i \in S_t} y_i a_i \quad (t \ge 1),
@@ -342,6 +372,10 @@ def batch_perceptron() -> Solver:
 def normalized_batch_perceptron() -> Solver:
     r"""Normalized Batch Perceptron: the mistakes' mean direction.
 
+    Data: ``run(solver, theta0, T, features, labels)`` with ``features`` (n, d) and
+    ``labels`` in {-1, +1} (a {0, 1} encoding raises ValueError in ``init``, before ``run``
+    or :func:`jaxrank.sweep.sweep` traces).
+
     .. math::
         \hat\theta_{t+1} = \hat\theta_t + \frac{1}{|S_t|}\sum_{i\in S_t} y_i a_i \quad (t \ge 0),
 
@@ -366,6 +400,10 @@ def normalized_batch_perceptron() -> Solver:
 @cached_factory
 def perceptron(choice: Literal["first", "worst"] = "first") -> Solver:
     r"""The classical (Rosenblatt) perceptron: one mistaken sample per update.
+
+    Data: ``run(solver, theta0, T, features, labels)`` with ``features`` (n, d) and
+    ``labels`` in {-1, +1} (a {0, 1} encoding raises ValueError in ``init``, before ``run``
+    or :func:`jaxrank.sweep.sweep` traces).
 
     .. math::
         \hat\theta_{t+1} = \hat\theta_t + y_j a_j, \qquad j \in S_t .

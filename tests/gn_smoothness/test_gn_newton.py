@@ -421,8 +421,9 @@ def test_conformance_state_stable_no_recompile_vmap(name):
 
 def test_float32_in_float32_out():
     solver = G.grad_reg_newton(F_CONF)
-    x, s, _ = run(solver, jnp.zeros(5, jnp.float32), 5, A_CONF.astype(jnp.float32),
-                  B_CONF.astype(jnp.float32))
+    with pytest.warns(RuntimeWarning, match=r"init\(x=\.\.\.\)` has dtype float32"):
+        x, s, _ = run(solver, jnp.zeros(5, jnp.float32), 5, A_CONF.astype(jnp.float32),
+                      B_CONF.astype(jnp.float32))
     assert x.dtype == jnp.float32 and s.value.dtype == jnp.float32
     assert s.count.dtype == jnp.int32
 
