@@ -113,6 +113,7 @@ class Config:
     f9_curvature: float = 2.0
     f9_noise: float = 0.1
     f9_switches: int = 4
+    f9_methods: tuple[str, ...] = ("omd", "ogd")
 
 
 FULL = Config()
@@ -123,6 +124,7 @@ SMOKE = dataclasses.replace(
     f7_newton_iters=3, f7_hessian_updates=1, f7_mc_samples=64, f7_mc_directions=2,
     # f8 shares f3's compiled program (same rounds, 4 cases × 3 seeds)
     f8_rounds=1000, f8_noisy_rounds=(1, 16, 256, 1000), f9_rounds=500,
+    f9_methods=("omd",),
 )
 
 METHOD_LABELS = {
@@ -992,7 +994,6 @@ def plot_f8(record: Mapping[str, Any]):
 # --------------------------------------------------------------------------- f9
 
 F9_CASES = ("iid", "switches", "alternation")
-F9_METHODS = ("omd", "ogd")
 
 
 def _f9_cases(config: Config) -> dict[str, sea.SEAParams]:
@@ -1015,14 +1016,14 @@ def run_f9(config: Config) -> Results:
     horizons = (T // K) * np.arange(1, K + 1)
     series: dict[str, Any] = {"horizons": horizons}
     summary: dict[str, Any] = {"rounds": T, "grad_bound": G, "curvature": config.f9_curvature}
-    regs = regret_grid("nonconvex_quadratic", F9_METHODS, params, T, config, G)
+    regs = regret_grid("nonconvex_quadratic", config.f9_methods, params, T, config, G)
     for i, (name, p) in enumerate(cases.items()):
         s2, v2 = _cumulative(env, p, T, K)
         bound = D * (np.sqrt(s2) + np.sqrt(v2)) + L * D**2
         series[summary_key(name, "bound")] = bound
         for k, v in (("sigma2", s2[-1]), ("variation2", v2[-1]), ("bound", bound[-1])):
             summary[summary_key("f9", name, k)] = float(v)
-        for j, method in enumerate(F9_METHODS):
+        for j, method in enumerate(config.f9_methods):
             st = _harness.seed_summary(regs[i, :, j])
             series[summary_key(name, method, "mean")] = st["mean"]
             series[summary_key(name, method, "sem")] = st["sem"]
@@ -1044,7 +1045,7 @@ def plot_f9(record: Mapping[str, Any]):
     h = np.asarray(s["horizons"])
     fig, axes = plt.subplots(1, len(F9_CASES), figsize=(3.8 * len(F9_CASES), 3.6))
     for ax, name in zip(np.atleast_1d(axes), F9_CASES, strict=True):
-        for method in F9_METHODS:
+        for method in record["config"]["f9_methods"]:
             ax.plot(h, s[summary_key(name, method, "mean")], label=METHOD_LABELS[method])
         ax.plot(h, s[summary_key(name, "bound")], "k--", label="D(√σ²₁:T + √Σ²₁:T) + LD²")
         ax.set_xscale("log")
