@@ -11,7 +11,8 @@ paper_repro/omd_sea.md):
 * ``f2``  interpolation heat map: E[R_T] / (D(√σ²₁:T + √Σ²₁:T) + LD²) over a (noise s) ×
           (alternation amplitude a) grid, quadratic losses, OMD and OGD.
 * ``f3``  strongly convex (quadratic, λ = 1): OMD and OGD with η_t = 1/(λt), regret vs log T.
-* ``f4``  exp-concave (online least squares): optimistic ONS vs ONS, regret vs T.
+* ``f4``  exp-concave (online least squares): optimistic ONS vs ONS, regret vs T, with Hazan et
+          al.'s ε = 1/(γ²D²) and, at s = 0.5, also ε = 1/γ (U_1 = I), whose transient ε/s² ≪ T.
 * ``f5``  dynamic regret (K-switch quadratic): the OMD ensemble vs every fixed-step OMD of its
           grid vs OGD, against √((1 + P_T + σ² + Σ²)(1 + P_T)).
 * ``f6``  online-to-batch: F(x̄_T) − F* vs T for iid quadratic and linear losses, s = 0 and s > 0.
@@ -20,6 +21,17 @@ paper_repro/omd_sea.md):
           D(√σ²₁:T + √Σ²₁:T) + LD² with σ², Σ² estimated by Monte Carlo and the comparator by
           projected Newton with a duality-gap certificate. ONS is left out: with Gaussian
           features the logistic loss has no exp-concavity constant α on the whole support.
+* ``f8``  strongly convex (quadratic, λ = 1) with σ²₁:T ≪ T·σ²_max: a burst of B very noisy
+          rounds (s = 1, σ²_max = 10) at the start of a quiet run, B = 1 … T; E[R_T] of OMD and
+          OGD (η_t = 1/(λt)) against both bounds, (σ²_max + Σ²_max)(1 + log((σ²₁:T + Σ²₁:T)/
+          (σ²_max + Σ²_max))) (this paper) and (σ²_max + Σ²_max)(1 + log T) (Sachs et al.).
+* ``f9``  individually non-convex f_t with convex expectation (``sea.nonconvex_quadratic``,
+          random curvature ±κ, κ = 2): OMD and OGD regret vs T against the convex bound.
+
+Not drawn: the implicit-update theorem for non-smooth losses (JMLR version). ``omd.implicit_omd``
+exists, but its proximal step is solved by projected subgradient steps, whose error on a kinked
+loss (≈ η√(d log k/k) after k inner steps) is of the size of the effect the theorem is about; a
+figure needs an exact prox (or an inner solver with a certificate) first.
 
 Command: ``python -m experiments.omd_sea [--figure ID|all] [--smoke]``. float64 throughout (regret
 is a difference of sums of 10⁵ losses). Each figure's grid (cases × seeds, or step sizes × seeds)
