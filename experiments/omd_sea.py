@@ -11,7 +11,8 @@ paper_repro/omd_sea.md):
 * ``f2``  interpolation heat map: E[R_T] / (D(√σ²₁:T + √Σ²₁:T) + LD²) over a (noise s) ×
           (alternation amplitude a) grid, quadratic losses, OMD and OGD.
 * ``f3``  strongly convex (quadratic, λ = 1): OMD and OGD with η_t = 1/(λt), regret vs log T.
-* ``f4``  exp-concave (online least squares): optimistic ONS vs ONS, regret vs T.
+* ``f4``  exp-concave (online least squares): optimistic ONS vs ONS, regret vs T, with Hazan et
+          al.'s ε = 1/(γ²D²) and, at s = 0.5, also ε = 1/γ (U_1 = I), whose transient ε/s² ≪ T.
 * ``f5``  dynamic regret (K-switch quadratic): the OMD ensemble vs every fixed-step OMD of its
           grid vs OGD, against √((1 + P_T + σ² + Σ²)(1 + P_T)).
 * ``f6``  online-to-batch: F(x̄_T) − F* vs T for iid quadratic and linear losses, s = 0 and s > 0.
@@ -20,6 +21,17 @@ paper_repro/omd_sea.md):
           D(√σ²₁:T + √Σ²₁:T) + LD² with σ², Σ² estimated by Monte Carlo and the comparator by
           projected Newton with a duality-gap certificate. ONS is left out: with Gaussian
           features the logistic loss has no exp-concavity constant α on the whole support.
+* ``f8``  strongly convex (quadratic, λ = 1) with σ²₁:T ≪ T·σ²_max: a burst of B very noisy
+          rounds (s = 1, σ²_max = 10) at the start of a quiet run, B = 1 … T; E[R_T] of OMD and
+          OGD (η_t = 1/(λt)) against both bounds, (σ²_max + Σ²_max)(1 + log((σ²₁:T + Σ²₁:T)/
+          (σ²_max + Σ²_max))) (this paper) and (σ²_max + Σ²_max)(1 + log T) (Sachs et al.).
+* ``f9``  individually non-convex f_t with convex expectation (``sea.nonconvex_quadratic``,
+          random curvature ±κ, κ = 2): OMD and OGD regret vs T against the convex bound.
+
+Not drawn: the implicit-update theorem for non-smooth losses (JMLR version). ``omd.implicit_omd``
+exists, but its proximal step is solved by projected subgradient steps, whose error on a kinked
+loss (≈ η√(d log k/k) after k inner steps) is of the size of the effect the theorem is about; a
+figure needs an exact prox (or an inner solver with a certificate) first.
 
 Command: ``python -m experiments.omd_sea [--figure ID|all] [--smoke]``. float64 throughout (regret
 is a difference of sums of 10⁵ losses). Each figure's grid (cases × seeds, or step sizes × seeds)
@@ -80,6 +92,8 @@ class Config:
     f4_dim: int = 5
     f4_noises: tuple[float, ...] = (0.0, 0.1, 0.5)
     f4_center: float = 0.5
+    # ...and at these noises with ε = 1/γ (U_1 = γεI = I), whose transient ε/s² ≪ T
+    f4_identity_noises: tuple[float, ...] = (0.5,)
     # f5: dynamic regret
     f5_rounds: int = 10_000
     f5_switches: tuple[int, ...] = (2, 8, 32)
@@ -102,6 +116,16 @@ class Config:
     f7_hessian_updates: int = 2  # per horizon (warm-started)
     f7_mc_samples: int = 4000
     f7_mc_directions: int = 32  # random unit directions (± each, radii R and R/2) + ±e_i + 0
+    # f8: strongly convex, a burst of B very noisy rounds at the start of a quiet run
+    f8_rounds: int = 20_000
+    f8_noise: float = 1.0  # σ²_max = d s² = 10 on the noisy rounds, 0 afterwards
+    f8_noisy_rounds: tuple[int, ...] = (1, 4, 16, 64, 256, 1024, 4096, 20_000)
+    # f9: individually non-convex f_t (random curvature ±κ), convex F_t
+    f9_rounds: int = 20_000
+    f9_curvature: float = 2.0
+    f9_noise: float = 0.1
+    f9_switches: int = 4
+    f9_methods: tuple[str, ...] = ("omd", "ogd")
 
 
 FULL = Config()
@@ -110,6 +134,9 @@ SMOKE = dataclasses.replace(
     f2_amplitudes=(0.0, 0.1), f3_rounds=1000, f4_rounds=500, f5_rounds=500,
     f5_switches=(2, 8), f6_rounds=1000, f7_rounds=400, f7_methods=("omd",), f7_num_horizons=4,
     f7_newton_iters=3, f7_hessian_updates=1, f7_mc_samples=64, f7_mc_directions=2,
+    # f8 shares f3's compiled program (same rounds, 4 cases × 3 seeds)
+    f8_rounds=1000, f8_noisy_rounds=(1, 16, 256, 1000), f9_rounds=500,
+    f9_methods=("omd",),
 )
 
 METHOD_LABELS = {
@@ -180,12 +207,18 @@ def _learner(method: str, env: sea.Environment, p: sea.SEAParams, grad_bound, co
 # --------------------------------------------------------------------------- static regret grid
 
 
+def _env(env_name: str, dim: int, config: Config) -> sea.Environment:
+    if env_name == "nonconvex_quadratic":
+        return sea.nonconvex_quadratic(dim, config.radius, config.f9_curvature)
+    return sea.ENVIRONMENTS[env_name](dim, config.radius)
+
+
 @functools.cache
 def _regret_fn(env_name: str, methods: tuple[str, ...], num_rounds: int, config: Config):
     """A stable per-point function ``(table, grad_bound, extra, case, seed) -> R_{T_k}`` of every
     method, shape (methods, K), for sweep: one compilation per figure, comparator shared."""
     dim = config.f4_dim if env_name == "least_squares" else config.dim
-    env = sea.ENVIRONMENTS[env_name](dim, config.radius)
+    env = _env(env_name, dim, config)
     K = config.num_chunks
 
     def one(table, grad_bound, extra, case, seed):
@@ -468,6 +501,11 @@ def _ons_constants(env, p, radius, dim):
     return gamma, 1.0 / (gamma**2 * D**2)
 
 
+def f4_identity_name(noise: float) -> str:
+    """F4's case name for noise s with ε = 1/γ (shared with paper_repro/omd_sea.py)."""
+    return f"s={noise:g},U1=I"
+
+
 def run_f4(config: Config) -> Results:
     d = config.f4_dim
     env = sea.least_squares(d, config.radius)
@@ -475,6 +513,11 @@ def run_f4(config: Config) -> Results:
     c = jnp.zeros(d).at[0].set(config.f4_center)
     cases = {f"s={s:g}": sea.sea_params(c, horizon=T, noise=s) for s in config.f4_noises}
     consts = [_ons_constants(env, p, config.radius, d) for p in cases.values()]
+    for s_ in config.f4_identity_noises:  # same γ, ε = 1/γ: the metric starts at U_1 = I
+        p = sea.sea_params(c, horizon=T, noise=s_)
+        gamma, _ = _ons_constants(env, p, config.radius, d)
+        cases[f4_identity_name(s_)] = p
+        consts.append((gamma, 1.0 / gamma))
     extra = (jnp.asarray([g for g, _ in consts]), jnp.asarray([e for _, e in consts]))
     horizons = (T // K) * np.arange(1, K + 1)
     series: dict[str, Any] = {"horizons": horizons}
@@ -490,9 +533,11 @@ def run_f4(config: Config) -> Results:
                 horizons[mask], st["mean"][mask])
             summary[summary_key("f4", name, method, "regret")] = float(st["mean"][-1])
             summary[summary_key("f4", name, method, "regret_sem")] = float(st["sem"][-1])
-    for (name, p), (gamma, _) in zip(cases.items(), consts, strict=True):
+    for (name, p), (gamma, eps) in zip(cases.items(), consts, strict=True):
         s2, v2, _, _ = _cumulative_jit(env, p, T)
         summary[summary_key("f4", name, "gamma")] = gamma
+        summary[summary_key("f4", name, "epsilon")] = eps
+        summary[summary_key("f4", name, "noise")] = float(p.noise)
         summary[summary_key("f4", name, "log_sigma_plus_variation")] = float(
             np.log(s2[-1] + v2[-1]))
     return Results(series=series, summary=summary, seeds=_seeds(config).tolist(),
@@ -864,6 +909,168 @@ def plot_f7(record: Mapping[str, Any]):
     return fig
 
 
+# --------------------------------------------------------------------------- f8
+
+
+def f8_name(noisy_rounds: int) -> str:
+    """F8's case name for a burst of B noisy rounds (shared with paper_repro/omd_sea.py)."""
+    return f"B={noisy_rounds}"
+
+
+def _f8_cases(config: Config) -> dict[str, sea.SEAParams]:
+    T, d = config.f8_rounds, config.dim
+    c = jnp.zeros(d).at[0].set(0.5)
+    return {f8_name(b): sea.sea_params(c, horizon=T, noise=config.f8_noise, noisy_rounds=b)
+            for b in config.f8_noisy_rounds}
+
+
+F8_METHODS = ("omd_sc", "ogd_sc")
+
+
+def run_f8(config: Config) -> Results:
+    env = sea.quadratic(config.dim, config.radius)
+    cases = _f8_cases(config)
+    T = config.f8_rounds
+    regs = regret_grid("quadratic", F8_METHODS, list(cases.values()), T, config, 1.0)
+    series: dict[str, Any] = {"noisy_rounds": list(config.f8_noisy_rounds)}
+    summary: dict[str, Any] = {"rounds": T, "strong_convexity": 1.0}
+    for i, (name, p) in enumerate(cases.items()):
+        s2, v2, s2max, v2max = (np.asarray(v) for v in _cumulative_full(env, p, T))
+        peak = float(s2max + v2max)
+        total = float(s2 + v2)
+        # λ = 1. ICML abstract: min{log(σ²₁:T + Σ²₁:T), (σ²_max + Σ²_max) log T}; JMLR/arXiv v3
+        # abstract: (σ²_max + Σ²_max) log((σ²₁:T + Σ²₁:T)/(σ²_max + Σ²_max)); Sachs et al.:
+        # (σ²_max + Σ²_max) log T. "1 +" inside: the O(·) hides an additive constant.
+        new = peak * (1.0 + np.log(total / peak))
+        old = peak * (1.0 + np.log(T))
+        for k, v in (("sigma2", s2), ("variation2", v2), ("sigma2_max", s2max),
+                     ("variation2_max", v2max), ("bound_new", new), ("bound_old", old)):
+            summary[summary_key("f8", name, k)] = float(v)
+        for j, method in enumerate(F8_METHODS):
+            st = _harness.seed_summary(regs[i, :, j])
+            r, se = float(st["mean"][-1]), float(st["sem"][-1])
+            summary[summary_key("f8", name, method, "regret")] = r
+            summary[summary_key("f8", name, method, "regret_sem")] = se
+            summary[summary_key("f8", name, method, "ratio_new")] = r / new
+            summary[summary_key("f8", name, method, "ratio_old")] = r / old
+            series[summary_key(name, method, "mean")] = st["mean"]
+    for method in F8_METHODS:
+        series[summary_key(method, "regret")] = [summary[summary_key("f8", n, method, "regret")]
+                                                 for n in cases]
+    for k in ("sigma2", "bound_new", "bound_old"):
+        series[k] = [summary[summary_key("f8", n, k)] for n in cases]
+    return Results(series=series, summary=summary, seeds=_seeds(config).tolist(),
+                   allow_nonfinite=_UNDEFINED_SLOPES)
+
+
+@functools.partial(jax.jit, static_argnames=("env", "num_rounds"))
+def _cumulative_full(env, params, num_rounds):
+    """σ²₁:T, Σ²₁:T, σ²_max and Σ²_max over all T rounds (Σ²_1 included)."""
+    ts = jnp.arange(1, num_rounds + 1, dtype=jnp.int32)
+    s2 = jax.vmap(lambda t: env.sigma2(params, t))(ts)
+    v2 = jax.vmap(lambda t: env.variation2(params, t))(ts)
+    return jnp.sum(s2), jnp.sum(v2), jnp.max(s2), jnp.max(v2)
+
+
+def plot_f8(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s = record["results"]["series"]
+    x = np.asarray(s["sigma2"], float)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax = axes[0]
+    for method in F8_METHODS:
+        ax.plot(x, s[summary_key(method, "regret")], "o-", label=METHOD_LABELS[method])
+    ax.plot(x, s["bound_new"], "k--", label="(σ²max+Σ²max)(1 + log((σ²₁:T+Σ²₁:T)/(σ²max+Σ²max)))")
+    ax.plot(x, s["bound_old"], "k:", label="(σ²max+Σ²max)(1 + log T) (Sachs et al.)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("σ²₁:T (B noisy rounds × σ²max)")
+    ax.set_ylabel("E[R_T]")
+    ax.set_title("burst of B noisy rounds, then quiet")
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    for method in F8_METHODS:
+        r = np.asarray(s[summary_key(method, "regret")], float)
+        ax.plot(x, r / np.asarray(s["bound_new"]), "o-", label=f"{method} / new bound")
+        ax.plot(x, r / np.asarray(s["bound_old"]), "s:", label=f"{method} / old bound")
+    ax.set_xscale("log")
+    ax.set_xlabel("σ²₁:T")
+    ax.set_ylabel("E[R_T] / bound")
+    ax.legend(fontsize=7)
+    fig.suptitle(record["title"])
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- f9
+
+F9_CASES = ("iid", "switches", "alternation")
+
+
+def _f9_cases(config: Config) -> dict[str, sea.SEAParams]:
+    T, d, s = config.f9_rounds, config.dim, config.f9_noise
+    c = jnp.zeros(d).at[0].set(0.5)
+    return {
+        "iid": sea.sea_params(c, horizon=T, noise=s),
+        "switches": sea.sea_params(c, horizon=T, noise=s, schedule="switches",
+                                   switches=config.f9_switches),
+        "alternation": sea.sea_params(c, horizon=T, noise=0.0, schedule="alternation"),
+    }
+
+
+def run_f9(config: Config) -> Results:
+    env = _env("nonconvex_quadratic", config.dim, config)
+    cases = _f9_cases(config)
+    params = list(cases.values())
+    T, K, D, L = config.f9_rounds, config.num_chunks, 2 * config.radius, env.smoothness
+    G = max(float(env.grad_bound(p)) for p in params)
+    horizons = (T // K) * np.arange(1, K + 1)
+    series: dict[str, Any] = {"horizons": horizons}
+    summary: dict[str, Any] = {"rounds": T, "grad_bound": G, "curvature": config.f9_curvature}
+    regs = regret_grid("nonconvex_quadratic", config.f9_methods, params, T, config, G)
+    for i, (name, p) in enumerate(cases.items()):
+        s2, v2 = _cumulative(env, p, T, K)
+        bound = D * (np.sqrt(s2) + np.sqrt(v2)) + L * D**2
+        series[summary_key(name, "bound")] = bound
+        for k, v in (("sigma2", s2[-1]), ("variation2", v2[-1]), ("bound", bound[-1])):
+            summary[summary_key("f9", name, k)] = float(v)
+        for j, method in enumerate(config.f9_methods):
+            st = _harness.seed_summary(regs[i, :, j])
+            series[summary_key(name, method, "mean")] = st["mean"]
+            series[summary_key(name, method, "sem")] = st["sem"]
+            summary[summary_key("f9", name, method, "regret")] = float(st["mean"][-1])
+            summary[summary_key("f9", name, method, "regret_sem")] = float(st["sem"][-1])
+            k = int(np.argmax(st["mean"] / bound))
+            summary[summary_key("f9", name, method, "ratio_max")] = float(st["mean"][k]
+                                                                          / bound[k])
+            summary[summary_key("f9", name, method, "ratio_max_sem")] = float(st["sem"][k]
+                                                                              / bound[k])
+    return Results(series=series, summary=summary, seeds=_seeds(config).tolist(),
+                   allow_nonfinite=_UNDEFINED_SLOPES)
+
+
+def plot_f9(record: Mapping[str, Any]):
+    import matplotlib.pyplot as plt
+
+    s = record["results"]["series"]
+    h = np.asarray(s["horizons"])
+    fig, axes = plt.subplots(1, len(F9_CASES), figsize=(3.8 * len(F9_CASES), 3.6))
+    for ax, name in zip(np.atleast_1d(axes), F9_CASES, strict=True):
+        for method in record["config"]["f9_methods"]:
+            ax.plot(h, s[summary_key(name, method, "mean")], label=METHOD_LABELS[method])
+        ax.plot(h, s[summary_key(name, "bound")], "k--", label="D(√σ²₁:T + √Σ²₁:T) + LD²")
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_title(f"non-convex f_t (κ = {record['config']['f9_curvature']:g}), {name}")
+        ax.set_xlabel("T")
+        ax.set_ylabel("E[R_T]")
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    fig.suptitle(record["title"])
+    fig.tight_layout()
+    return fig
+
+
 # --------------------------------------------------------------------------- registry
 
 FIGURES: dict[str, Figure] = {
@@ -882,6 +1089,13 @@ FIGURES: dict[str, Figure] = {
     "f7": Figure("Convex theorem on streaming logistic classification (σ², Σ² by Monte "
                  "Carlo); designed test, no paper figure",
                  "F7: regret vs T, streaming logistic SEA environments", run_f7, plot_f7),
+    "f8": Figure("Strongly convex theorem: regret in log σ²₁:T, not σ²_max log T (a burst of "
+                 "B noisy rounds, then quiet); designed test, no paper figure",
+                 "F8: strongly convex quadratic, B very noisy rounds in a quiet run", run_f8,
+                 plot_f8),
+    "f9": Figure("Convex theorem with individually non-convex f_t (convex F_t); designed test, "
+                 "no paper figure", "F9: regret vs T, non-convex f_t with convex expectation",
+                 run_f9, plot_f9),
 }
 
 PAPER = Paper(

@@ -12,6 +12,8 @@ from jaxrank.online.sea import (
     linear,
     logistic,
     monte_carlo_sea,
+    noise_scale,
+    nonconvex_quadratic,
     play,
     prefix_best_fixed,
     quadratic,
@@ -23,6 +25,7 @@ from jaxrank.online.sea import (
 
 __all__ = [
     "sea", "ENVIRONMENTS", "SCHEDULES", "Environment", "SEAParams", "cumulative_sea", "drift",
-    "least_squares", "linear", "logistic", "monte_carlo_sea", "play", "prefix_best_fixed",
+    "least_squares", "linear", "logistic", "monte_carlo_sea", "noise_scale", "nonconvex_quadratic",
+    "play", "prefix_best_fixed",
     "quadratic", "regret_curve", "round_key", "sample_rounds", "sea_params",
 ]

@@ -33,6 +33,8 @@ Drift schedules of :math:`c_t` (``SCHEDULES``):
 Environments (noise ξ = s·Rademacher, so :math:`\|\xi\|^2 = ds^2` exactly):
 
 * :func:`quadratic`: :math:`f_t(x) = \tfrac12\|x - c_t - \xi_t\|^2` (λ = L = 1);
+* :func:`nonconvex_quadratic`: the same plus :math:`\tfrac\kappa2\epsilon_t\|x\|^2`,
+  ε Rademacher: each :math:`f_t` non-convex half of the time (κ > 1), :math:`F_t` convex;
 * :func:`linear`: :math:`f_t(x) = \langle c_t + \xi_t, x\rangle` (L = 0);
 * :func:`least_squares`: :math:`f_t(x) = \tfrac12(\langle a_t, x\rangle - b_t)^2`, a Rademacher,
   :math:`b_t = \langle a_t, c_t\rangle + s\epsilon_t` (exp-concave on the ball; L = 1);
@@ -62,9 +64,11 @@ __all__ = [
     "SCHEDULES",
     "SEAParams",
     "sea_params",
+    "noise_scale",
     "drift",
     "Environment",
     "quadratic",
+    "nonconvex_quadratic",
     "linear",
     "least_squares",
     "logistic",
@@ -96,6 +100,9 @@ class SEAParams(NamedTuple):
       corruption: C of ``corrupted``.
       horizon: T (used by ``switches``, ``corrupted`` and ``random_order``).
       order_seed: seed of the permutation of ``random_order`` (uint32).
+      noisy_rounds: B; the noise s acts on rounds t ≤ B only (a burst of B noisy rounds at
+        the start of a quiet run: σ²₁:T = B·σ²_max), −1 (default)
+        on every round. See :func:`noise_scale`.
     """
 
     noise: Any
@@ -106,6 +113,20 @@ class SEAParams(NamedTuple):
     corruption: Any
     horizon: Any
     order_seed: Any = 0
+    noisy_rounds: Any = -1
+
+
+def noise_scale(params: SEAParams, t: Any) -> jax.Array:
+    r"""The noise scale :math:`s_t` of round t: s on rounds t ≤ B = ``noisy_rounds`` (every
+    round when B < 0), else 0.
+
+    Example:
+      >>> p = sea_params(jnp.ones(2), horizon=10, noise=0.5, noisy_rounds=2)
+      >>> [float(noise_scale(p, t)) for t in (1, 2, 3)]
+      [0.5, 0.5, 0.0]
+    """
+    on = (params.noisy_rounds < 0) | (jnp.asarray(t) <= params.noisy_rounds)
+    return jnp.where(on, params.noise, jnp.zeros_like(params.noise))
 
 
 def sea_params(
@@ -118,6 +139,7 @@ def sea_params(
     switches: Any = 1,
     corruption: Any = 0,
     order_seed: int = 0,
+    noisy_rounds: int = -1,
 ) -> SEAParams:
     """Build :class:`SEAParams` with eager checks.
 
@@ -132,6 +154,10 @@ def sea_params(
     _checks.check_nonnegative(switches, "sea_params(switches=...)")
     _checks.check_nonnegative(corruption, "sea_params(corruption=...)")
     _checks.check_nonnegative(order_seed, "sea_params(order_seed=...)")
+    if isinstance(noisy_rounds, bool) or not isinstance(noisy_rounds, (int, np.integer)) \
+            or noisy_rounds < -1:
+        raise ValueError(f"`sea_params(noisy_rounds=...)` must be an int ≥ −1 (−1: every round), "
+                         f"got {noisy_rounds!r}")
     if schedule not in SCHEDULES:
         raise ValueError(f"`sea_params(schedule=...)` must be one of {SCHEDULES}, got {schedule!r}")
     c = jnp.asarray(center)
@@ -144,7 +170,7 @@ def sea_params(
         jnp.asarray(noise, dt), c, jnp.asarray(SCHEDULES.index(schedule), jnp.int32),
         jnp.asarray(period, dt), jnp.asarray(switches, jnp.int32),
         jnp.asarray(corruption, jnp.int32), jnp.asarray(horizon, jnp.int32),
-        jnp.asarray(order_seed, jnp.uint32))
+        jnp.asarray(order_seed, jnp.uint32), jnp.asarray(noisy_rounds, jnp.int32))
 
 
 def drift(params: SEAParams, t: Any) -> jax.Array:
@@ -296,7 +322,7 @@ def quadratic(dim: int, radius: float) -> Environment:
 
     def sample(params, key, t):
         c = drift(params, t)
-        return c + params.noise * _rademacher(key, c.shape, c.dtype)
+        return c + noise_scale(params, t) * _rademacher(key, c.shape, c.dtype)
 
     def loss(x, y):
         return 0.5 * jnp.sum(jnp.square(x - y))
@@ -309,12 +335,79 @@ def quadratic(dim: int, radius: float) -> Environment:
     return _finish(
         "quadratic", dim, radius, sample, loss,
         expected_grad=lambda x, params, t: x - drift(params, t),
-        sigma2=lambda params, t: dim * params.noise**2 + 0 * jnp.asarray(t),
+        sigma2=lambda params, t: dim * noise_scale(params, t) ** 2,
         variation2=lambda params, t: _variation(
             params, t, (radius + safe_norm(drift(params, 1))) ** 2),
         stats=lambda y: (y, 0.5 * jnp.sum(y * y)),
         best_fixed=best_fixed,
         grad_bound=lambda params: radius + safe_norm(params.center) + params.noise * np.sqrt(dim),
+        minimizer=lambda params, t: proj(drift(params, t)),
+        smoothness=1.0,
+    )
+
+
+@functools.cache
+def nonconvex_quadratic(dim: int, radius: float, curvature: float = 2.0) -> Environment:
+    r"""Quadratic SEA losses with a random curvature: individually non-convex, convex in mean.
+
+    .. math::
+        f_t(x) = \tfrac12\|x - c_t - \xi_t\|^2 + \tfrac\kappa2\,\epsilon_t\|x\|^2,
+        \qquad \epsilon_t = \pm 1 \text{ (Rademacher, independent of } \xi_t)
+
+    :math:`\nabla^2 f_t = (1 + \kappa\epsilon_t) I`: with κ > 1 every round with
+    :math:`\epsilon_t = -1` (half of them) is strictly concave, while
+    :math:`F_t(x) = \tfrac12\|x - c_t\|^2 + \text{const}` is convex, 1-smooth and
+    1-strongly convex (the SEA model asks convexity of :math:`F_t` only). Closed forms:
+    :math:`\nabla f_t - \nabla F_t = -\xi_t + \kappa\epsilon_t x`, so
+    :math:`\sigma_t^2 = d s_t^2 + \kappa^2R^2`; :math:`\Sigma_t^2` as :func:`quadratic`. Best
+    fixed point in hindsight, exact although :math:`\sum_t f_t` may be non-convex: with
+    :math:`a = n + \kappa\sum_t\epsilon_t` and :math:`b = \sum_t y_t`,
+    :math:`\min_{\|u\|\le R}\tfrac a2\|u\|^2 - \langle b, u\rangle` is at :math:`b/a` if
+    a > 0 and :math:`\|b\| \le aR`, else at :math:`Rb/\|b\|` (a ≤ 0: a concave objective,
+    minimised on the sphere).
+
+    Example:
+      >>> env = nonconvex_quadratic(2, 1.0, 2.0)
+      >>> float(env.sigma2(sea_params(jnp.zeros(2), horizon=3), 1))  # κ²R²
+      4.0
+      >>> u, v = env.best_fixed((jnp.array([0.5, 0.0]), 0.125, -1.0), 1)  # a = 1 − 2 < 0
+      >>> np.asarray(u).tolist(), float(v)
+      ([1.0, 0.0], -0.875)
+    """
+    _check_env(dim, radius, "nonconvex_quadratic")
+    _checks.check_nonnegative(curvature, "nonconvex_quadratic(curvature=...)")
+    proj = Ball(radius).project
+
+    def sample(params, key, t):
+        c = drift(params, t)
+        ky, ke = jax.random.split(key)
+        y = c + noise_scale(params, t) * _rademacher(ky, c.shape, c.dtype)
+        return y, _rademacher(ke, (), c.dtype)
+
+    def loss(x, z):
+        y, e = z
+        return 0.5 * jnp.sum(jnp.square(x - y)) + 0.5 * curvature * e * jnp.sum(jnp.square(x))
+
+    def best_fixed(stats, n):
+        b, q, e = stats
+        a = n + curvature * e
+        norm = safe_norm(b)
+        inside = (a > 0) & (norm <= a * radius)
+        on_sphere = jnp.where(norm > 0, radius * b / jnp.where(norm > 0, norm, 1),
+                              jnp.zeros_like(b).at[0].set(radius))
+        u = jnp.where(inside, b / jnp.where(a > 0, a, 1), on_sphere)
+        return u, 0.5 * a * jnp.sum(u * u) - jnp.dot(u, b) + q
+
+    return _finish(
+        "nonconvex_quadratic", dim, radius, sample, loss,
+        expected_grad=lambda x, params, t: x - drift(params, t),
+        sigma2=lambda params, t: dim * noise_scale(params, t) ** 2 + (curvature * radius) ** 2,
+        variation2=lambda params, t: _variation(
+            params, t, (radius + safe_norm(drift(params, 1))) ** 2),
+        stats=lambda z: (z[0], 0.5 * jnp.sum(z[0] * z[0]), z[1]),
+        best_fixed=best_fixed,
+        grad_bound=lambda params: (1 + curvature) * radius + safe_norm(params.center)
+        + params.noise * np.sqrt(dim),
         minimizer=lambda params, t: proj(drift(params, t)),
         smoothness=1.0,
     )
@@ -337,7 +430,7 @@ def linear(dim: int, radius: float) -> Environment:
 
     def sample(params, key, t):
         c = drift(params, t)
-        return c + params.noise * _rademacher(key, c.shape, c.dtype)
+        return c + noise_scale(params, t) * _rademacher(key, c.shape, c.dtype)
 
     def best_fixed(s, n):
         norm = safe_norm(s)
@@ -352,7 +445,7 @@ def linear(dim: int, radius: float) -> Environment:
     return _finish(
         "linear", dim, radius, sample, lambda x, y: jnp.dot(x, y),
         expected_grad=lambda x, params, t: drift(params, t) + 0 * x,
-        sigma2=lambda params, t: dim * params.noise**2 + 0 * jnp.asarray(t),
+        sigma2=lambda params, t: dim * noise_scale(params, t) ** 2,
         variation2=lambda params, t: _variation(
             params, t, jnp.sum(jnp.square(drift(params, 1)))),
         stats=lambda y: y,
@@ -385,7 +478,7 @@ def least_squares(dim: int, radius: float) -> Environment:
         c = drift(params, t)
         ka, kb = jax.random.split(key)
         a = _rademacher(ka, c.shape, c.dtype)
-        b = jnp.dot(a, c) + params.noise * _rademacher(kb, (), c.dtype)
+        b = jnp.dot(a, c) + noise_scale(params, t) * _rademacher(kb, (), c.dtype)
         return a, b
 
     def loss(x, z):
@@ -398,7 +491,8 @@ def least_squares(dim: int, radius: float) -> Environment:
         return u, 0.5 * u @ h @ u - jnp.dot(v, u) + q
 
     def sigma2(params, t):
-        return (dim - 1) * (radius + safe_norm(drift(params, t))) ** 2 + dim * params.noise**2
+        return ((dim - 1) * (radius + safe_norm(drift(params, t))) ** 2
+                + dim * noise_scale(params, t) ** 2)
 
     return _finish(
         "least_squares", dim, radius, sample, loss,
@@ -438,7 +532,7 @@ def logistic(dim: int, radius: float) -> Environment:
         c = drift(params, t)
         kb, ka = jax.random.split(key)
         b = 2.0 * jax.random.bernoulli(kb).astype(c.dtype) - 1.0
-        return b * c + params.noise * jax.random.normal(ka, c.shape, c.dtype), b
+        return b * c + noise_scale(params, t) * jax.random.normal(ka, c.shape, c.dtype), b
 
     def loss(x, z):
         a, b = z
@@ -493,7 +587,7 @@ def logistic_pool(features: Any, labels: Any, radius: float) -> Environment:
         i = jax.random.randint(ki, (), 0, n)
         sign = jnp.where(jnp.dot(drift(params, t), params.center) >= 0, 1.0, -1.0)
         feat = a[i].astype(params.center.dtype)
-        noise = params.noise * jax.random.normal(kg, feat.shape, feat.dtype)
+        noise = noise_scale(params, t) * jax.random.normal(kg, feat.shape, feat.dtype)
         return feat + noise, (sign * b[i]).astype(feat.dtype)
 
     def loss(x, z):
@@ -508,7 +602,7 @@ def logistic_pool(features: Any, labels: Any, radius: float) -> Environment:
 
 
 ENVIRONMENTS = {"quadratic": quadratic, "linear": linear, "least_squares": least_squares,
-                "logistic": logistic}
+                "logistic": logistic, "nonconvex_quadratic": nonconvex_quadratic}
 
 
 # --------------------------------------------------------------------------- playing
@@ -743,6 +837,9 @@ def monte_carlo_cumulative(
     """
     _checks.check_positive_int(num_rounds, "monte_carlo_cumulative(num_rounds=...)")
     _checks.check_positive_int(num_samples, "monte_carlo_cumulative(num_samples=...)")
+    if int(params.noisy_rounds) >= 0:
+        raise ValueError("`monte_carlo_cumulative(params=...)` needs the noise on every round "
+                         f"(noisy_rounds=-1), got noisy_rounds={int(params.noisy_rounds)}")
     centers = np.asarray(_centers(params, num_rounds))
     _, first_of, which = np.unique(centers, axis=0, return_index=True, return_inverse=True)
     which = which.reshape(-1)
