@@ -188,84 +188,6 @@ def main_ttt(args) -> int:
     return 0
 
 
-def _per_step_cond_scan(update):
-    """The scan ``scan_updates`` compiled before issue 20: ``layer.update`` (stabilisation
-    ``lax.cond`` on every step) in a flat ``lax.scan``, state donated."""
-    def many(state, hs, labels):
-        def body(st, xs):
-            st, loss, _ = update(st, *xs)
-            return st, jnp.sum(loss)
-        return jax.lax.scan(body, state, (hs, labels))
-    return jax.jit(many, donate_argnums=(0,))
-
-
-def before_after(size: int, dims=(128, 256), batches=(1, 32), steps: int = 200,
-                 rounds: int = 4) -> dict:
-    """Seconds per step at D = ``size``: the factored step as compiled before issue 20 (per-step
-    cond) and now (blocked ``scan_updates``), and the h-softmax; interleaved rounds, best of 3
-    calls per round, so load changes hit every variant alike."""
-    out = {}
-    for d in dims:
-        for m in batches:
-            key = jax.random.key(0)
-            k1, k2, k3 = jax.random.split(key, 3)
-            hs = jax.random.normal(k2, (steps, m, d), jnp.float32)
-            cs = jax.random.randint(k3, (steps, m), 0, size)
-            fac = make_layer("factored_zloss", size)
-            hsl = make_layer("hsoftmax", size)
-            fns = {"factored_before": (_per_step_cond_scan(fac.update), fac),
-                   "factored_after": (FO._scan_fn(fac.update, True), fac),
-                   "hsoftmax": (FO._scan_fn(hsl.update, True), hsl)}
-            states = {}
-            for name, (f, layer) in fns.items():
-                st = (layer.init(k1, d, jnp.float32) if name == "hsoftmax" else
-                      layer.init(0.01 * jax.random.normal(k1, (size, d), jnp.float32)))
-                st, loss = f(st, hs, cs)
-                jax.block_until_ready((st, loss))
-                states[name] = st
-            times = {name: [] for name in fns}
-            load = [os.getloadavg()[0]]
-            for _ in range(rounds):
-                for name, (f, _) in fns.items():
-                    best = float("inf")
-                    for _ in range(3):
-                        t0 = time.perf_counter()
-                        states[name], loss = f(states[name], hs, cs)
-                        jax.block_until_ready((states[name], loss))
-                        best = min(best, (time.perf_counter() - t0) / steps)
-                    times[name].append(best)
-                load.append(os.getloadavg()[0])
-            del states
-            med = {n: float(np.median(t)) for n, t in times.items()}
-            out[f"d{d}/m{m}"] = {
-                "s_per_step_rounds": times, "s_per_step_median": med,
-                "ratio_before_over_after": med["factored_before"] / med["factored_after"],
-                "ratio_hsoftmax_over_factored_before": med["hsoftmax"] / med["factored_before"],
-                "ratio_hsoftmax_over_factored_after": med["hsoftmax"] / med["factored_after"],
-                "load_avg_1min": load}
-            print(f"d={d} m={m}: " + ", ".join(f"{n} {v * 1e6:.0f} us" for n, v in med.items()),
-                  file=sys.stderr, flush=True)
-    return out
-
-
-def main_before_after(args) -> int:
-    t0 = time.perf_counter()
-    load_start = list(os.getloadavg())
-    size = 2000 if args.tiny else 1_000_000
-    cells = before_after(size, dims=(8,) if args.tiny else (128, 256),
-                         batches=(1,), steps=5 if args.tiny else 200,
-                         rounds=1 if args.tiny else 4)
-    record = {"command": "python -m bench.zloss --before-after" + (" --tiny" if args.tiny
-                                                                     else ""),
-              "mode": "tiny" if args.tiny else "full", "D": size,
-              "device_note": args.device_note, "cells": cells,
-              "volatile": {"wall_time_s": round(time.perf_counter() - t0, 1),
-                           "load_avg_start": load_start}}
-    path = _common.write_record("zloss_before_after", record, args.out)
-    print(f"wrote {path}")
-    return 0
-
-
 def measure(config: Config) -> dict:
     cells = {}
     for d in config.dims:
@@ -319,15 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="time to a fixed top-20 error at D = 1e5 (record zloss_ttt.json)")
     parser.add_argument("--out", default=None, help="record path (default bench/results/)")
     parser.add_argument("--device-note", default="CPU only: no GPU in this session")
-    parser.add_argument("--before-after", action="store_true",
-                        help="factored step with the per-step stabilisation cond (before issue "
-                             "20) vs blocked scan_updates (now) vs h-softmax at D = 1e6, "
-                             "interleaved (record zloss_before_after.json)")
     args = parser.parse_args(argv)
-    if args.before_after:
-        if args.quick or args.time_to_target:
-            parser.error("--before-after takes --tiny or nothing")
-        return main_before_after(args)
     if args.time_to_target:
         if args.quick:
             parser.error("--time-to-target takes --tiny or nothing")

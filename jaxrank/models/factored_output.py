@@ -234,9 +234,9 @@ def factored_output_layer(
         loss, grad_h, _ = _forward(state, h, labels)
         return loss, grad_h
 
-    def _step(state: FactoredState, h: jax.Array, labels: jax.Array):
-        """One update without the periodic stabilisation."""
+    def update(state: FactoredState, h: jax.Array, labels: jax.Array):
         D = state.V.shape[0]
+        _check_batch(h, labels, D, f"{fn}.update")
         loss, Y, (Wc, HQ, s, o_c, al, be, ga) = _forward(state, h, labels)
         m = h.shape[0]
         # Gram matrix of the output gradients, g_i·g_j, from O(m² d) quantities.
@@ -257,31 +257,14 @@ def factored_output_layer(
         rows = h @ U_inv_T.T                                                 # U_new^{-T} h_i
         V = state.V.at[labels].add(-lr * ga[:, None] * rows)                 # step 5 (in place)
         step = state.step + 1
-        return FactoredState(V, U, U_inv_T, Q, omega, w_bar, step), loss, Y
 
-    def _stabilize(state: FactoredState) -> FactoredState:
-        """U⁻ᵀ = inv(U)ᵀ and Q re-symmetrised when ``step`` is a multiple of the period."""
         def stabilize(args):
             U_, U_inv_T_, Q_ = args
             return U_, jnp.linalg.inv(U_).T, 0.5 * (Q_ + Q_.T)
 
         U, U_inv_T, Q = jax.lax.cond(
-            state.step % stabilize_every == 0, stabilize, lambda args: args,
-            (state.U, state.U_inv_T, state.Q))
-        return state._replace(U=U, U_inv_T=U_inv_T, Q=Q)
-
-    def update(state: FactoredState, h: jax.Array, labels: jax.Array):
-        _check_batch(h, labels, state.V.shape[0], f"{fn}.update")
-        state, loss, Y = _step(state, h, labels)
-        return _stabilize(state), loss, Y
-
-    # scan_updates runs blocks of plain steps up to the next stabilisation, then one
-    # stabilisation, instead of a lax.cond on every step (most of the m = 1 step's time on CPU)
-    def checked_step(state: FactoredState, h: jax.Array, labels: jax.Array):
-        _check_batch(h, labels, state.V.shape[0], f"{fn}.update")
-        return _step(state, h, labels)
-
-    update._blocked = (checked_step, _stabilize, stabilize_every)
+            step % stabilize_every == 0, stabilize, lambda args: args, (U, U_inv_T, Q))
+        return FactoredState(V, U, U_inv_T, Q, omega, w_bar, step), loss, Y
 
     def weights(state: FactoredState) -> jax.Array:
         return state.V @ state.U + state.omega[None]
@@ -455,39 +438,8 @@ def hierarchical_softmax_layer(num_classes: int, *, learning_rate: float) -> Out
 # --------------------------------------------------------------------------- driver
 
 
-def _blocked_many(step: Callable, stabilize: Callable, every: int) -> Callable:
-    """The scan of ``update = stabilize ∘ step`` with the stabilisation's ``lax.cond`` run once
-    per block of ``every − step mod every`` plain steps rather than on every step (the same
-    operations on every step; the cond is false between blocks)."""
-
-    def many(state, hs, labels):
-        T = hs.shape[0]
-
-        def inner(t, carry):
-            st, losses = carry
-            st, loss, _ = step(st, hs[t], labels[t])
-            return st, losses.at[t].set(jnp.sum(loss))
-
-        def outer(carry):
-            st, t, losses = carry
-            n = jnp.minimum(every - st.step % every, T - t)
-            st, losses = jax.lax.fori_loop(t, t + n, inner, (st, losses))
-            return stabilize(st), t + n, losses
-
-        losses = jnp.zeros((T,), hs.dtype)
-        state, _, losses = jax.lax.while_loop(lambda c: c[1] < T, outer,
-                                              (state, jnp.zeros((), jnp.int32), losses))
-        return state, losses
-
-    return many
-
-
 @functools.lru_cache(maxsize=64)
 def _scan_fn(update: Callable, donate: bool) -> Callable:
-    blocked = getattr(update, "_blocked", None)
-    if blocked is not None:
-        return jax.jit(_blocked_many(*blocked), donate_argnums=(0,) if donate else ())
-
     def many(state, hs, labels):
         def body(st, xs):
             st, loss, _ = update(st, *xs)

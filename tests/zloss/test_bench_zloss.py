@@ -38,11 +38,3 @@ def test_zloss_time_to_target_tiny_record(tmp_path):
     fz, nz = (rec["methods"][m]["curve"] for m in ("factored_zloss", "naive_zloss"))
     assert fz["steps"] == nz["steps"]
     np.testing.assert_allclose(fz["top20_error"], nz["top20_error"], atol=1 / 64)
-
-
-def test_zloss_before_after_tiny_record(tmp_path):
-    out = tmp_path / "ba.json"
-    assert bz.main(["--before-after", "--tiny", "--out", str(out)]) == 0
-    cell = json.loads(out.read_text())["cells"]["d8/m1"]
-    assert set(cell["s_per_step_median"]) == {"factored_before", "factored_after", "hsoftmax"}
-    assert cell["ratio_before_over_after"] > 0 and len(cell["load_avg_1min"]) == 2

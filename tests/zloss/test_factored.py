@@ -222,27 +222,3 @@ def test_bad_inputs():
         layer.update(st, jnp.ones(2), jnp.array([1]))
     with pytest.raises(ValueError, match="at least 2"):
         F.hierarchical_softmax_layer(1, learning_rate=0.1)
-
-
-@pytest.mark.parametrize("m", (1, 3))
-def test_blocked_scan_equals_per_step_update_bitwise(m):
-    """scan_updates runs the factored layer in blocks (the stabilisation's cond once per block):
-    the same numbers, bit for bit, as a scan of ``layer.update`` (cond on every step), from an
-    unaligned step count across several stabilisations; no recompilation on a second call."""
-    W0, hs, cs = data(m, 11, np.float32, steps=40)
-    layer = F.factored_output_layer("z_loss", learning_rate=0.05, stabilize_every=7, a=1.0,
-                                    b=2.0)
-    st0 = layer.init(W0)
-    st0, _ = F.scan_updates(layer, st0, hs[:5], cs[:5])        # step 5: not a multiple of 7
-    flat = jax.jit(lambda st, hs, cs: jax.lax.scan(
-        lambda s, xs: (lambda r: (r[0], jnp.sum(r[1])))(layer.update(s, *xs)), st, (hs, cs)))
-    ref, ref_losses = flat(jax.tree.map(jnp.array, st0), hs[5:], cs[5:])
-    out, losses = F.scan_updates(layer, jax.tree.map(jnp.array, st0), hs[5:], cs[5:])
-    assert int(out.step) == 40
-    np.testing.assert_array_equal(losses, ref_losses)
-    for a, b in zip(out, ref, strict=True):
-        np.testing.assert_array_equal(a, b)
-    fn = F._scan_fn(layer.update, True)
-    n = fn._cache_size()
-    F.scan_updates(layer, out, hs[5:], cs[5:])
-    assert fn._cache_size() == n
