@@ -18,6 +18,7 @@ from experiments.zloss import (
     OTHER_LOSSES,
     fm_key,
     fm_seeds_key,
+    lm_flat_key,
     lm_key,
     lm_seeds_key,
     sp_key,
@@ -49,6 +50,10 @@ RATIO_AT_D = 1_000_000
 # seeds must exceed max(2 SE, margin) to decide.
 LM_MARGIN = 0.005   # half a point of top-k error
 FM_MARGIN = 0.002   # 0.2 points of 10-class test error
+# Trained long enough: over the last 20 % of training steps the seed-mean validation and test
+# top-k error of every compared loss, at every k, falls by at most FLAT_REL (relative). A run
+# whose curves still fall faster is not at its plateau: its top-k comparisons are undecided.
+FLAT_REL = 0.02
 
 
 def _lm_less(s: Mapping[str, Any], a: str, b: str, k: int) -> bool | None:
@@ -61,6 +66,28 @@ def _lm_seeds(s: Mapping[str, Any]) -> int:
     return len(s[lm_seeds_key("z_loss", KS[0])])
 
 
+def _flat(s: Mapping[str, Any], losses) -> tuple[bool, str]:
+    """Whether every (loss, k, split) curve flattened; the worst case, for the measured text."""
+    drops = {(loss, k, split): s[lm_flat_key(loss, k, split)]
+             for loss in losses for k in KS for split in ("valid", "test")}
+    (loss, k, split), worst = max(drops.items(), key=lambda kv: kv[1])
+    flat = worst <= FLAT_REL
+    return flat, (f"curves {'flat' if flat else 'NOT flat'}: largest relative drop over the last "
+                  f"20 % of steps {100 * worst:.1f} % ({loss} top-{k} {split}; limit "
+                  f"{100 * FLAT_REL:g} %)")
+
+
+def _guard(out: Outcome, s: Mapping[str, Any], losses) -> Outcome:
+    """An outcome on curves that have not flattened is undecided (its cases are kept)."""
+    flat, text = _flat(s, losses)
+    measured = f"{out.measured}; {text}"
+    criterion = (f"{out.criterion}; only on flat curves (relative drop ≤ {100 * FLAT_REL:g} % "
+                 f"over the last 20 % of steps, else undecided)")
+    if flat:
+        return Outcome(out.reproduced, measured, criterion, out.decided, out.cases, out.by_case)
+    return Outcome(UNDECIDED, measured, criterion, 0, out.cases, out.by_case)
+
+
 def z1(records: Mapping[str, Any]) -> Outcome:
     s = records["lm_topk"]["summary"]
     cases, parts = {}, []
@@ -70,10 +97,11 @@ def z1(records: Mapping[str, Any]) -> Outcome:
             cases[f"top{k}/{other}"] = _lm_less(s, "z_loss", other, k)
         parts.append(f"top{k}: Z {z:.3f}, Taylor {s[lm_key('log_taylor_softmax', k)]:.3f}, "
                      f"spherical {s[lm_key('log_spherical_softmax', k)]:.3f}")
-    return Outcome.from_cases(cases, "; ".join(parts),
-                              f"tuned Z-loss test error < each of log-Taylor, log-spherical, "
-                              f"paired over {_lm_seeds(s)} seeds beyond max(2 SE, "
-                              f"{LM_MARGIN:g}), every k")
+    out = Outcome.from_cases(cases, "; ".join(parts),
+                             f"tuned Z-loss test error < each of log-Taylor, log-spherical, "
+                             f"paired over {_lm_seeds(s)} seeds beyond max(2 SE, "
+                             f"{LM_MARGIN:g}), every k")
+    return _guard(out, s, ("z_loss", "log_taylor_softmax", "log_spherical_softmax"))
 
 
 def z2(records: Mapping[str, Any]) -> Outcome:
@@ -96,10 +124,11 @@ def z2(records: Mapping[str, Any]) -> Outcome:
     held = [k for k, v in cases.items() if v]
     measured = "; ".join(parts) + f" [Z-loss better at: {', '.join(held) or 'none'}; " \
         f"{decided} of {len(vals)} decided]"
-    return Outcome(status, measured,
-                   f"some k ≥ 5 with tuned Z-loss < tuned log-softmax, paired over "
-                   f"{_lm_seeds(s)} seeds beyond max(2 SE, {LM_MARGIN:g}) (no win and some "
-                   f"ties: undecided)", decided=decided, cases=len(vals))
+    out = Outcome(status, measured,
+                  f"some k ≥ 5 with tuned Z-loss < tuned log-softmax, paired over "
+                  f"{_lm_seeds(s)} seeds beyond max(2 SE, {LM_MARGIN:g}) (no win and some "
+                  f"ties: undecided)", decided=decided, cases=len(vals))
+    return _guard(out, s, ("z_loss", "log_softmax"))
 
 
 def z3(records: Mapping[str, Any]) -> Outcome:
@@ -109,9 +138,13 @@ def z3(records: Mapping[str, Any]) -> Outcome:
              for other in ("log_taylor_softmax", "log_spherical_softmax", "z_loss")}
     measured = f"top-1: softmax {sm:.3f}, " + ", ".join(
         f"{o} {s[lm_key(o, 1)]:.3f}" for o in cases)
-    return Outcome.from_cases(cases, measured,
-                              f"tuned log-softmax top-1 error < every other tuned loss, paired "
-                              f"over {_lm_seeds(s)} seeds beyond max(2 SE, {LM_MARGIN:g})")
+    out = Outcome.from_cases(cases, measured,
+                             f"tuned log-softmax top-1 error < every other tuned loss, paired "
+                             f"over {_lm_seeds(s)} seeds beyond max(2 SE, {LM_MARGIN:g})")
+    return _guard(out, s, ALL)
+
+
+ALL = ("log_softmax", "log_taylor_softmax", "log_spherical_softmax", "z_loss")
 
 
 def s1(records: Mapping[str, Any]) -> Outcome:

@@ -4,20 +4,32 @@ import copy
 
 import pytest
 
-from experiments.zloss import KS, fm_key, fm_seeds_key, lm_key, lm_seeds_key, sp_key, sp_ratio_key
+from experiments.zloss import (
+    KS,
+    fm_key,
+    fm_seeds_key,
+    lm_flat_key,
+    lm_key,
+    lm_seeds_key,
+    sp_key,
+    sp_ratio_key,
+)
 from paper_repro import zloss as Z
 from paper_repro.check import NOT_REPRODUCED, PARTLY, REPRODUCED, UNDECIDED
 
 SEED_NOISE = (-0.001, 0.0, 0.001)  # the same per-seed offsets for every loss: paired SE 0
 
 
-def lm_record(errors, noise=SEED_NOISE):
-    """errors: loss -> list of top-k test errors (one per k in KS), spread over 3 seeds."""
+def lm_record(errors, noise=SEED_NOISE, drop=0.0):
+    """errors: loss -> list of top-k test errors (one per k in KS), spread over 3 seeds;
+    ``drop``: the relative drop of every curve over the last 20 % of steps (0: flat)."""
     s = {"lm/num_test": 10000}
     for loss, vals in errors.items():
         for k, v in zip(KS, vals, strict=True):
             s[lm_key(loss, k)] = v
             s[lm_seeds_key(loss, k)] = [v + e for e in noise]
+            for split in ("valid", "test"):
+                s[lm_flat_key(loss, k, split)] = drop
     return {"lm_topk": {"summary": s}}
 
 
@@ -81,6 +93,24 @@ def test_z2_flips():
     tied["z_loss"] = list(BASE_LM["log_softmax"])
     out = Z.z2(lm_record(tied))
     assert out.status == UNDECIDED and out.decided == 0
+
+
+@pytest.mark.parametrize("claim", ("z1", "z2", "z3"))
+def test_unflattened_curves_make_lm_claims_undecided(claim):
+    """A decided LM claim on curves still falling over the last 20 % of steps is undecided."""
+    fn = getattr(Z, claim)
+    assert fn(lm_record(BASE_LM, drop=Z.FLAT_REL)).status == REPRODUCED   # at the limit: flat
+    rec = lm_record(BASE_LM)
+    rec["lm_topk"]["summary"][lm_flat_key("z_loss", 1, "test")] = 1.5 * Z.FLAT_REL
+    out = fn(rec)
+    assert out.status == UNDECIDED and out.decided == 0
+    assert "NOT flat" in out.measured and "z_loss top-1 test" in out.measured
+    rising = lm_record(BASE_LM, drop=-0.05)   # past the plateau (rising): flat enough
+    assert fn(rising).status == REPRODUCED
+    gone = lm_record(BASE_LM)
+    del gone["lm_topk"]["summary"][lm_flat_key("z_loss", 5)]
+    with pytest.raises(KeyError):
+        fn(gone)
 
 
 def test_z3_flips():
