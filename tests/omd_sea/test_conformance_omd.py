@@ -1,15 +1,11 @@
-"""Conformance of every omd_sea transformation: state structure and dtypes stable,
-no recompilation on a 2nd call, vmap over seeds equal to a loop, float32 in -> float32 out,
-traced step sizes."""
-
-import functools
+"""omd_sea transformations: float32 in -> float32 out, traced step sizes. (State structure, no
+recompilation, vmap over seeds and jit vs no-jit: tests/test_battery.py.)"""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrank.online import sea
 from jaxrank.optim import omd
 from tests._tolerances import IDENTITY
 
@@ -31,46 +27,6 @@ D = 3
 
 def x0(name, dtype=jnp.float64):
     return jnp.full(D, 1.0 / D, dtype) if name == "omd_entropy" else jnp.zeros(D, dtype)
-
-
-@functools.cache
-def jitted(name):
-    return jax.jit(REGISTRY[name]().update)
-
-
-def signature(tree):
-    return jax.tree.map(lambda v: (jnp.shape(v), jnp.result_type(v)), tree)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_state_structure_stable_and_no_recompile(name):
-    tx = REGISTRY[name]()
-    assert REGISTRY[name]() is tx or name in ("ogd", "ons")  # cached factories
-    x = x0(name)
-    s0 = tx.init(x)
-    g = jnp.array([1.0, -2.0, 0.5])
-    u, s1 = jitted(name)(g, s0, x)
-    assert signature(s0) == signature(s1)
-    n = jitted(name)._cache_size()
-    jitted(name)(g * 2, s1, x + u)
-    assert jitted(name)._cache_size() == n
-
-
-def _final(name, seed, num_rounds=15):
-    env = sea.linear(D, 1.0)
-    p = sea.sea_params(jnp.array([0.5, 0.1, -0.2]), horizon=num_rounds, noise=0.3)
-    _, _, losses = sea.play(REGISTRY[name](), env, p, x0(name), jax.random.key(seed), num_rounds)
-    return losses
-
-
-@pytest.mark.parametrize(
-    "name", [n if n == "omd_adaptive" else pytest.param(n, marks=pytest.mark.slow)
-             for n in NAMES if n != "omd_entropy"])
-def test_vmap_over_seeds_matches_loop(name):
-    seeds = jnp.arange(3)
-    batched = jax.vmap(lambda s: _final(name, s))(seeds)
-    for i in range(3):
-        np.testing.assert_allclose(batched[i], _final(name, int(i)), **IDENTITY.kw())
 
 
 @pytest.mark.parametrize("name", NAMES)
