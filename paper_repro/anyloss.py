@@ -429,11 +429,11 @@ def flat_training(records: Mapping[str, Any]) -> Outcome:
 
 CONV_CLAIMS = tuple(
     dataclasses.replace(
-        c, id=f"{c.id}-conv", statement=CONV_LABEL + c.statement.split(": ", 1)[1],
+        c, id=c.id.replace("m", "c"), statement=CONV_LABEL + c.statement.split(": ", 1)[1],
         figures=(CONV[c.id][0],), evaluate=over_replicas(CONV[c.id][1], CONV[c.id][0],
                                                          **CONV[c.id][2]))
     for c in MLP_CLAIMS if c.id in CONV) + (
-    Claim("Cflat-conv", "the converged protocol's training losses have flattened: relative "
+    Claim("C0c", "the converged protocol's training losses have flattened: relative "
           "change over the last 10 % of the epochs below 1 % for every loss, set and replica",
           ("e1_mlp_conv", "e2_mlp_conv"), flat_training, source=READING,
           where="our check (the premise of the converged protocol)", machine=CHAOTIC),

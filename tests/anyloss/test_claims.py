@@ -129,14 +129,14 @@ FLIPS = {
     "C8m": ("e1_mlp", _lower("balanced_accuracy"), 3),
     "C9m": ("e2_mlp", {"breast/sweep/anyloss_f1/L50/f1": 0.6}, 6),
     # the converged protocol reads its own records (e1_mlp_conv, e2_mlp_conv)
-    "C1m-conv": ("e1_mlp_conv", {"sign/balanced_accuracy/mse/rope0.01/right": 0.01}, 10),
-    "C2m-conv": ("e1_mlp_conv", {"sign/accuracy/bce/rope0.01/left": 0.96,
+    "C1c": ("e1_mlp_conv", {"sign/balanced_accuracy/mse/rope0.01/right": 0.01}, 10),
+    "C2c": ("e1_mlp_conv", {"sign/accuracy/bce/rope0.01/left": 0.96,
                                  "sign/accuracy/bce/rope0.01/rope": 0.04}, 2),
-    "C3m-conv": ("e1_mlp_conv", {"gain/balanced_accuracy/spearman": -0.2}, 4),
-    "C4m-conv": ("e2_mlp_conv", {f"{name}/anyloss_bacc/balanced_accuracy": 0.6
+    "C3c": ("e1_mlp_conv", {"gain/balanced_accuracy/spearman": -0.2}, 4),
+    "C4c": ("e2_mlp_conv", {f"{name}/anyloss_bacc/balanced_accuracy": 0.6
                                  for name in SETS}, 6),
-    "C8m-conv": ("e1_mlp_conv", _lower("balanced_accuracy"), 3),
-    "Cflat-conv": ("e2_mlp_conv", {"flat/max_rel_change": 0.05}, 2),
+    "C8c": ("e1_mlp_conv", _lower("balanced_accuracy"), 3),
+    "C0c": ("e2_mlp_conv", {"flat/max_rel_change": 0.05}, 2),
 }
 
 
@@ -148,7 +148,7 @@ def test_sources_are_labelled():
     """Paper claims cite where; the MLP and L-sweep claims are chaotic, the timing claims
     machine-timed."""
     paper = {c.id for c in C.ALL_CLAIMS if c.source == "paper"}
-    assert paper == {"C1", "C4", "C5", "C7", "C1m", "C4m", "C5m", "C1m-conv", "C4m-conv"}
+    assert paper == {"C1", "C4", "C5", "C7", "C1m", "C4m", "C5m", "C1c", "C4c"}
     assert all(c.where for c in C.ALL_CLAIMS)
     assert {c.id for c in C.ALL_CLAIMS if c.machine == "chaotic"} == {
         c.id for c in C.MLP_CLAIMS + C.CONV_CLAIMS} | {"C5", "C9"}
@@ -299,7 +299,7 @@ def test_undecided_cases():
     recs["e1_mlp"]["summary"]["sign/gmean/bce/rope0.01/right"] = 0.5
     assert CLAIMS["C1m"].evaluate(recs).decided == 9
     assert CLAIMS["C1"].evaluate(recs).decided == 9  # unchanged by the MLP record
-    assert CLAIMS["C1m-conv"].evaluate(recs).decided == 10  # nor the converged one
+    assert CLAIMS["C1c"].evaluate(recs).decided == 10  # nor the converged one
 
 
 def test_protocols_are_labelled_and_read_their_own_records():
@@ -308,23 +308,23 @@ def test_protocols_are_labelled_and_read_their_own_records():
         assert c.statement.startswith(C.OFFICIAL_LABEL) and "leak" in c.statement
         assert all(f in ("e1_mlp", "e2_mlp") for f in c.figures)
     conv = {c.id: c for c in C.CONV_CLAIMS}
-    assert set(conv) == {"C1m-conv", "C2m-conv", "C3m-conv", "C4m-conv", "C8m-conv",
-                         "Cflat-conv"}
+    assert set(conv) == {"C1c", "C2c", "C3c", "C4c", "C8c",
+                         "C0c"}
     for cid, c in conv.items():
         assert all(f.endswith("_conv") for f in c.figures), cid
-        if cid != "Cflat-conv":
+        if cid != "C0c":
             assert c.statement.startswith(C.CONV_LABEL)
-            assert c.source == CLAIMS[cid.removesuffix("-conv")].source
+            assert c.source == CLAIMS[cid.replace("c", "m")].source
 
 
 def test_flatness_check_needs_its_keys_and_uses_the_threshold():
     recs = _records()
     recs["e1_mlp_conv"]["summary"]["flat/max_rel_change"] = 0.02
-    out = CLAIMS["Cflat-conv"].evaluate(recs)
+    out = CLAIMS["C0c"].evaluate(recs)
     assert dict(out.by_case) == {"e1_mlp_conv": False, "e2_mlp_conv": True}
     del recs["e2_mlp_conv"]["summary"]["flat/threshold"]
     with pytest.raises(KeyError):
-        CLAIMS["Cflat-conv"].evaluate(recs)
+        CLAIMS["C0c"].evaluate(recs)
 
 
 @pytest.mark.slow  # compiles the experiment's SLP program (~30 s on a loaded 2-core machine)
