@@ -342,7 +342,7 @@ def test_bench_tiny_record(tmp_path):
         assert r["bce"] == pytest.approx(1.0) and all(v > 0 for v in r.values())
 
 
-@pytest.mark.parametrize("fig_id", ["e1_mlp", "e2_mlp", "e1_mlp_conv", "e2_mlp_conv"])
+@pytest.mark.parametrize("fig_id", [f for f in C.RECORDED if "mlp" in f])
 def test_committed_mlp_records_use_the_current_mlp_settings(fig_id):
     """The checker compares only ``config`` (whose ``mlp`` field is None = the official MLP), so
     the MLP settings a record used are compared here with the current defaults: changing
