@@ -136,7 +136,8 @@ FLIPS = {
     "C4c": ("e2_mlp_conv", {f"{name}/anyloss_bacc/balanced_accuracy": 0.6
                                  for name in SETS}, 6),
     "C8c": ("e1_mlp_conv", _lower("balanced_accuracy"), 3),
-    "C0c": ("e2_mlp_conv", {"flat/max_rel_change": 0.05}, 2),
+    "F1c": ("e1_mlp_conv", {"flat/bce/max_rel_change": 0.05}, 2),
+    "F2c": ("e2_mlp_conv", {"flat/mse/max_rel_change": 0.05}, 2),
 }
 
 
@@ -308,23 +309,23 @@ def test_protocols_are_labelled_and_read_their_own_records():
         assert c.statement.startswith(C.OFFICIAL_LABEL) and "leak" in c.statement
         assert all(f in ("e1_mlp", "e2_mlp") for f in c.figures)
     conv = {c.id: c for c in C.CONV_CLAIMS}
-    assert set(conv) == {"C1c", "C2c", "C3c", "C4c", "C8c",
-                         "C0c"}
+    assert set(conv) == {"C1c", "C2c", "C3c", "C4c", "C8c", "F1c", "F2c"}
     for cid, c in conv.items():
         assert all(f.endswith("_conv") for f in c.figures), cid
-        if cid != "C0c":
+        if not cid.startswith("F"):
             assert c.statement.startswith(C.CONV_LABEL)
             assert c.source == CLAIMS[cid.replace("c", "m")].source
 
 
 def test_flatness_check_needs_its_keys_and_uses_the_threshold():
     recs = _records()
-    recs["e1_mlp_conv"]["summary"]["flat/max_rel_change"] = 0.02
-    out = CLAIMS["C0c"].evaluate(recs)
-    assert dict(out.by_case) == {"e1_mlp_conv": False, "e2_mlp_conv": True}
+    recs["e1_mlp_conv"]["summary"]["flat/mse/max_rel_change"] = 0.02
+    out = CLAIMS["F1c"].evaluate(recs)
+    assert dict(out.by_case) == {"bce": True, "mse": False}
+    assert CLAIMS["F2c"].evaluate(recs).status == "reproduced"  # reads its own record
     del recs["e2_mlp_conv"]["summary"]["flat/threshold"]
     with pytest.raises(KeyError):
-        CLAIMS["C0c"].evaluate(recs)
+        CLAIMS["F2c"].evaluate(recs)
 
 
 @pytest.mark.slow  # compiles the experiment's SLP program (~30 s on a loaded 2-core machine)
