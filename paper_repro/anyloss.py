@@ -448,5 +448,7 @@ MLP_CLAIMS = tuple(dataclasses.replace(c, statement=OFFICIAL_LABEL + c.statement
 ALL_CLAIMS = ALL_CLAIMS + MLP_CLAIMS + CONV_CLAIMS
 
 # Figures whose FULL records are committed; a claim is checked only when all its records are.
-RECORDED = ("e1", "e2", "e3", "e4", "e1_mlp", "e2_mlp", "e1_mlp_conv", "e2_mlp_conv")
+# e2_mlp (official warm start) and e2_mlp_conv are not recorded yet (issue 17 §4: the committed
+# e2_mlp.json is from the earlier fresh-start code): C4m, C5m, C9m, C4c, F2c wait for them.
+RECORDED = ("e1", "e2", "e3", "e4", "e1_mlp", "e1_mlp_conv")
 CLAIMS = tuple(c for c in ALL_CLAIMS if set(c.figures) <= set(RECORDED))
