@@ -40,9 +40,10 @@ def _stage(name, frac, lr, params, stats, x, y, train, key):
     return params, state.stats
 
 
+@pytest.mark.slow  # compiles the warm-start program and the stages by hand (~30 s at load 10)
 @pytest.mark.parametrize("num_stages", [
     2,  # one batch fraction: one scan over the stages
-    pytest.param(3, marks=pytest.mark.slow),  # two fractions: two scans (~2x the compile time)
+    3,  # two fractions: two scans
 ])
 def test_warm_start_carries_weights_across_losses_and_folds(num_stages):
     """Each stage starts from the previous stage's trained weights and moving statistics, and
