@@ -108,9 +108,27 @@ class MLPConfig:
     # None: XLA's backend optimisations for runs of >= _OPTIMISE_FROM_EPOCHS epochs, level 0
     # below (compile time); True/False force them off/on (the perturbation test flips this).
     fast_compile: bool | None = None
+    # The official protocol (notebook 4-40) keeps one Keras model per data set and re-fits it
+    # for every fold and loss in order, so every loss starts from the weights (and batch-norm
+    # statistics) the previous loss trained, and fold k from the weights of fold k - 1, which
+    # saw fold k's test rows: a leak. True reproduces it (:func:`warm_chains`); False trains
+    # every (loss, fold) from a fresh initialisation.
+    warm_start: bool = True
+    # the per-epoch training loss is recorded (the converged protocol's flatness check)
+    loss_curve: bool = False
+    # the converged protocol's E1 sets: the `e1_smallest` smallest of the `e1_max_sets` sets
+    # (rows, then name; 0 = all), a rule on sizes only, for time
+    e1_smallest: int = 0
 
 
-MLP_FULL = MLPConfig()
+MLP_FULL = MLPConfig()  # the official protocol: 100 epochs, warm start (a leak)
+# The converged protocol: every (loss, fold) from a fresh initialisation, the same number of
+# epochs for every loss, enough for the training loss to flatten (checked: `flat/...` in the
+# summary), on the 10 smallest of the 30 MLP E1 sets (`conv_e1_sets`), for time.
+MLP_CONV = MLPConfig(epochs=1000, warm_start=False, loss_curve=True, e1_max_sets=30,
+                     e1_smallest=10, amplifiers=(73.0,))
+FLAT_TAIL = 0.1  # the flatness check: relative change of the training loss over the last 10 %
+FLAT_THRESHOLD = 0.01  # ... of the epochs, below 1 % (mean over folds, max over sets/replicas)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,6 +176,8 @@ class Config:
     # default keeps the SLP records, made before the MLP existed, valid: the SLP results do not
     # depend on it. The MLP records store the settings they used in `series["mlp_config"]`.)
     mlp: MLPConfig | None = None
+    # the converged MLP protocol (figures e1_mlp_conv, e2_mlp_conv); None = MLP_CONV
+    mlp_conv: MLPConfig | None = None
 
 FULL = Config()
 SMOKE = Config(
@@ -167,6 +187,8 @@ SMOKE = Config(
     timing_losses=("bce", "anyloss_f1", "sol_f1"), timing_repeats=1,
     mlp=MLPConfig(epochs=5, amplifiers=(73.0,),
                   batch_fractions=tuple((n, 0.05) for n in ALL_LOSSES)),  # one program/figure
+    mlp_conv=MLPConfig(epochs=4, warm_start=False, loss_curve=True, amplifiers=(73.0,),
+                       batch_fractions=tuple((n, 0.05) for n in ALL_LOSSES)),
 )
 
 # --------------------------------------------------------------------------- data
@@ -506,21 +528,21 @@ _FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensiv
 _OPTIMISE_FROM_EPOCHS = 20
 
 
-def _fast_compile(config: Config) -> bool:
-    mlp = mlp_settings(config)
+def _fast_compile(config: Config, mlp: MLPConfig | None = None) -> bool:
+    mlp = mlp_settings(config) if mlp is None else mlp
     if mlp.fast_compile is not None:
         return mlp.fast_compile
     return mlp.epochs < _OPTIMISE_FROM_EPOCHS
 
 
-def mlp_compiler_options(config: Config) -> dict[str, Any]:
+def mlp_compiler_options(config: Config, mlp: MLPConfig | None = None) -> dict[str, Any]:
     """The XLA compiler options of the MLP programs of ``config`` (recorded in ``env.xla``)."""
-    return dict(_FAST_COMPILE) if _fast_compile(config) else {}
+    return dict(_FAST_COMPILE) if _fast_compile(config, mlp) else {}
 
 
-def mlp_seeds(config: Config) -> list[int]:
+def mlp_seeds(config: Config, mlp: MLPConfig | None = None) -> list[int]:
     """The MLP replicas' seeds: the official ``seed`` first, then ``replica_seeds``."""
-    mlp = mlp_settings(config)
+    mlp = mlp_settings(config) if mlp is None else mlp
     return [mlp.seed, *mlp.replica_seeds]
 
 
@@ -529,56 +551,195 @@ def mlp_settings(config: Config) -> MLPConfig:
     return MLP_FULL if config.mlp is None else config.mlp
 
 
-def _mlp_groups(entries, config: Config) -> dict[float, list[int]]:
+def conv_settings(config: Config) -> MLPConfig:
+    """The converged protocol's MLP settings of ``config`` (``None`` = :data:`MLP_CONV`)."""
+    return MLP_CONV if config.mlp_conv is None else config.mlp_conv
+
+
+def _mlp_groups(entries, mlp: MLPConfig) -> dict[float, list[int]]:
     """Entries trained in one compiled program, on the same minibatches: those of equal batch
     fraction (official: 5 % for all but G-mean 50 % and B-Acc full batch)."""
-    fracs = dict(mlp_settings(config).batch_fractions)
+    fracs = dict(mlp.batch_fractions)
     groups: dict[float, list[int]] = {}
     for i, (name, _) in enumerate(entries):
         groups.setdefault(fracs[name], []).append(i)
     return groups
 
 
+def _per_model_loss(entries: tuple[str, ...]):
+    """per_model(z (E, b), y, w, amps (E,)) -> (E,): each model's own training loss."""
+    runs = [(_mlp_loss(n), a, b) for n, a, b in _runs(entries)]
+
+    def per_model(z, yb, w, amps):
+        parts = jax.lax.split(z, [b - a for _, a, b in runs], axis=0)
+        return jnp.concatenate([jax.vmap(loss, in_axes=(0, None, None, 0))(zp, yb, w, amps[a:b])
+                                for (loss, a, b), zp in zip(runs, parts, strict=True)])
+
+    return per_model
+
+
 @functools.cache
 def _mlp_cv_fn(epochs: int, hidden: int, fraction: float, entries: tuple[str, ...],
-               fast_compile: bool = False):
+               fast_compile: bool = False, curve: bool = False):
     """cv(lrs, thresholds, amps, x, y, valid, heldout, dims, keys) -> (R, B, F, E, metrics):
     jit(vmap over data sets (vmap over folds)) of E fresh MLPs per fold, one per entry (loss
     ``entries[e]``, lr ``lrs[e]``, amplifier ``amps[e]``), trained side by side on the same
     minibatches of ``fraction`` of the training fold (``bn_mlp_solver(num_models=E)``: each
     model takes exactly the steps it would take alone, up to float rounding), evaluated on the
     held-out fold. Every entry of a fold starts from the same draw: paired. ``keys`` (R,) are
-    the replicas' keys (init and shuffles), vmapped: one program for every replica."""
-    runs = [(_mlp_loss(n), a, b) for n, a, b in _runs(entries)]
+    the replicas' keys (init and shuffles), vmapped: one program for every replica. With
+    ``curve``, also each model's training loss on the whole training fold (moving batch-norm
+    statistics) entering every epoch, (R, B, F, epochs, E)."""
+    per_model = _per_model_loss(entries)
     num = len(entries)
 
     def one(lrs, thresholds, amps, x, y, valid, heldout, dim, key):
         def loss_fn(z, yb, w):  # z: (E, b); the sum of every model's own loss
-            out = jnp.zeros((), z.dtype)
-            parts = jax.lax.split(z, [b - a for _, a, b in runs], axis=0)
-            for (loss, a, b), zp in zip(runs, parts, strict=True):
-                out = out + jnp.sum(jax.vmap(loss, in_axes=(0, None, None, 0))(
-                    zp, yb, w, amps[a:b]))
-            return out
+            return jnp.sum(per_model(z, yb, w, amps))
+
+        def record(p, state, x, y, mask, _key):
+            z = jax.vmap(lambda p_, s_: BN.bn_mlp_apply(p_, s_, x, train=False)[0])(
+                p, state.stats)
+            return per_model(z, y, mask, amps)
 
         def fold(f, h):
             fkey = jax.random.fold_in(key, f)  # same init + shuffles for every entry: paired
             params = BN.init_bn_mlp(jax.random.fold_in(fkey, 0), dim, hidden=hidden,
                                     max_features=x.shape[-1], dtype=x.dtype)
             params = jax.tree.map(lambda a: jnp.broadcast_to(a, (num, *a.shape)), params)
-            params, state = BN.fit_bn_mlp(loss_fn, params, x, y, valid & ~h,
-                                          key=jax.random.fold_in(fkey, 1), learning_rate=lrs,
-                                          batch_fraction=fraction, epochs=epochs,
-                                          num_models=num)
+            solver = BN.bn_mlp_solver(loss_fn, learning_rate=lrs, batch_fraction=fraction,
+                                      num_models=num)
+            params, state, traj = run(solver, params, epochs, x, y, valid & ~h,
+                                      key=jax.random.fold_in(fkey, 1),
+                                      record=record if curve else None)
 
             def evaluate(p, stats, threshold):
                 z, _ = BN.bn_mlp_apply(p, stats, x, train=False)
                 m = AL.classification_metrics(z > threshold, y, where=valid & h)
                 return jnp.stack([m[k] for k in METRICS])
 
-            return jax.vmap(evaluate)(params, state.stats, thresholds)
+            mets = jax.vmap(evaluate)(params, state.stats, thresholds)
+            return (mets, traj) if curve else mets
 
         return jax.vmap(fold)(jnp.arange(heldout.shape[0]), heldout)
+
+    over_sets = jax.vmap(one, in_axes=(None,) * 3 + (0,) * 5 + (None,))
+    return jax.jit(jax.vmap(over_sets, in_axes=(None,) * 8 + (0,)),
+                   compiler_options=_FAST_COMPILE if fast_compile else None)
+
+
+# The official loss order of one warm-started model (notebook 4-40); the MSE model is separate.
+WARM_ORDER = ("bce", "anyloss_acc", "anyloss_f1", "anyloss_f0.5", "anyloss_f2", "anyloss_gmean",
+              "anyloss_bacc")
+# Our construction for SOL (its MLP notebooks were not read): a chain of its own, BCE first.
+WARM_SOL_ORDER = ("bce", "sol_acc", "sol_f1", "sol_bacc")
+
+
+def warm_chains(entries) -> list[list[tuple[str, list[int | None], list[float]]]]:
+    """The warm-start chains of ``entries`` = ``[(loss, amplifier), ...]``: a chain is a list of
+    stages ``(loss, entry index per model, amplifier per model)``, trained in order, each stage
+    starting from the previous stage's weights (the models of a chain, one per swept
+    amplifier, side by side). MSE: a chain of its own; :data:`WARM_ORDER`: one chain per
+    amplifier swept in it (a loss trained at one amplifier only uses it in every chain, and
+    its entry takes the chain of that amplifier); SOL: :data:`WARM_SOL_ORDER`. An index is
+    None where the stage's result is not an entry (BCE repeated, a chain's unswept stage)."""
+    index = {e: i for i, e in enumerate(entries)}
+    names = {n for n, _ in entries}
+    unknown = names - set(WARM_ORDER) - set(WARM_SOL_ORDER) - {"mse"}
+    if unknown:
+        raise ValueError(f"`warm_chains(entries=...)`: no warm-start order for {sorted(unknown)}")
+    chains = [[("mse", [i], [a])] for i, (n, a) in enumerate(entries) if n == "mse"]
+    amps_of = {n: sorted(a for m, a in entries if m == n) for n in names}
+    swept = sorted({a for n, amps in amps_of.items() if n in WARM_ORDER and len(amps) > 1
+                    for a in amps})
+    models = swept or sorted({a for n, amps in amps_of.items() if n in WARM_ORDER
+                              for a in amps})[:1] or [entries[0][1]]
+    written: set[int] = set()
+
+    def stage(n, chain_amps):
+        idx, used = [], []
+        for a in chain_amps:
+            a_n = a if (n, a) in index else amps_of.get(n, [a])[0]
+            i = index.get((n, a_n))
+            first = i is not None and i not in written and (
+                len(amps_of.get(n, ())) > 1 or a == a_n or a_n not in chain_amps)
+            idx.append(i if first else None)
+            if first:
+                written.add(i)
+            used.append(a_n)
+        return (n, idx, used)
+
+    if any(n in names for n in WARM_ORDER):
+        chains.append([stage(n, models) for n in WARM_ORDER if n in names or n == "bce"])
+    if any(n in names for n in WARM_SOL_ORDER[1:]):
+        sol_amp = [amps_of[n][0] for n in WARM_SOL_ORDER[1:] if n in names][:1]
+        chains.append([stage(n, sol_amp) for n in WARM_SOL_ORDER if n in names or n == "bce"])
+    return chains
+
+
+@functools.cache
+def _mlp_warm_fn(epochs: int, hidden: int, stages: tuple[tuple[str, float], ...], num: int,
+                 fast_compile: bool = False, trace: bool = False):
+    """warm(lrs (S,), thresholds (S,), amps (S, M), x, y, valid, heldout, dims, keys) ->
+    (R, B, F, S, M, metrics): the official warm start. One model per chain (M side by side,
+    one per amplifier) is trained through ``stages`` ``(loss, batch fraction)`` in order and
+    through the folds in order: stage s of fold k starts from the weights and moving batch-norm
+    statistics of stage s - 1 (of the last stage of fold k - 1 for s = 0); only Adam restarts
+    (a Keras re-compile). Fold 0 starts from the fresh protocol's draw. Consecutive stages of
+    one batch fraction are one ``lax.scan`` over stages (``lax.switch`` over their losses).
+    ``trace`` (tests): also the parameters and moving statistics after every (fold, stage)."""
+    segs: list[tuple[float, list[int]]] = []
+    for i, (_, frac) in enumerate(stages):
+        if segs and segs[-1][0] == frac:
+            segs[-1][1].append(i)
+        else:
+            segs.append((frac, [i]))
+
+    def one(lrs, thresholds, amps, x, y, valid, heldout, dim, key):
+        def evaluate(p, stats, threshold, h):
+            z, _ = BN.bn_mlp_apply(p, stats, x, train=False)
+            m = AL.classification_metrics(z > threshold, y, where=valid & h)
+            return jnp.stack([m[k] for k in METRICS])
+
+        def fold(carry, fh):
+            f, h = fh
+            fkey = jax.random.fold_in(key, f)
+            out = []
+            for frac, idx in segs:
+                uniq = list(dict.fromkeys(stages[i][0] for i in idx))
+                losses = [_mlp_loss(n) for n in uniq]
+                which = jnp.asarray([uniq.index(stages[i][0]) for i in idx])
+
+                def stage(carry, sw, frac=frac, losses=losses):
+                    params, stats = carry
+                    s_i, w_i = sw
+                    a = amps[s_i]
+
+                    def loss_fn(z, yb, w):
+                        def each(zm, am):
+                            return jax.lax.switch(w_i, losses, zm, yb, w, am)
+                        return jnp.sum(jax.vmap(each)(z, a))
+
+                    solver = BN.bn_mlp_solver(loss_fn, batch_fraction=frac, num_models=num,
+                                              learning_rate=jnp.broadcast_to(lrs[s_i], (num,)))
+                    state = solver.init(params)._replace(stats=stats)  # Adam restarts only
+                    params, state, _ = run(solver, params, epochs, x, y, valid & ~h,
+                                           key=jax.random.fold_in(fkey, 1 + s_i), state=state)
+                    mets = jax.vmap(evaluate, in_axes=(0, 0, None, None))(
+                        params, state.stats, thresholds[s_i], h)
+                    return (params, state.stats), ((mets, params, state.stats) if trace
+                                                    else mets)
+
+                carry, mets = jax.lax.scan(stage, carry, (jnp.asarray(idx), which))
+                out.append(mets)
+            return carry, jax.tree.map(lambda *a: jnp.concatenate(a), *out)  # (S, M, ...)
+
+        p0 = BN.init_bn_mlp(jax.random.fold_in(jax.random.fold_in(key, 0), 0), dim,
+                            hidden=hidden, max_features=x.shape[-1], dtype=x.dtype)
+        p0 = jax.tree.map(lambda a: jnp.broadcast_to(a, (num, *a.shape)), p0)
+        s0 = BN.BatchNormStats(jnp.zeros((num, hidden), x.dtype), jnp.ones((num, hidden), x.dtype))
+        _, res = jax.lax.scan(fold, (p0, s0), (jnp.arange(heldout.shape[0]), heldout))
+        return res
 
     over_sets = jax.vmap(one, in_axes=(None,) * 3 + (0,) * 5 + (None,))
     return jax.jit(jax.vmap(over_sets, in_axes=(None,) * 8 + (0,)),
@@ -600,33 +761,65 @@ def _width_buckets(sets, ratio: float) -> list[list[int]]:
 
 
 def cross_validate_mlp_entries(sets, entries, config: Config, by_width: bool = False,
-                               replicas: bool = False) -> np.ndarray:
+                               replicas: bool = False, mlp: MLPConfig | None = None):
     """Fold-mean metrics of the MLP, shape (sets, entries, metrics) -- with ``replicas``,
     (replicas, sets, entries, metrics) over :func:`mlp_seeds` -- for ``entries`` =
-    ``[(loss name, amplifier), ...]``; every (entry, fold) from a fresh initialisation (the same
-    for every entry of a fold); data sets padded + vmapped per size bucket (``bucket_ratio``;
-    ``by_width``: buckets also split by feature count); one program per bucket and batch
-    fraction (:func:`_mlp_cv_fn`)."""
-    mlp = mlp_settings(config)
+    ``[(loss name, amplifier), ...]`` under the MLP settings ``mlp`` (default
+    :func:`mlp_settings`). ``warm_start``: the official chains (:func:`warm_chains`,
+    :func:`_mlp_warm_fn`, one program per bucket and chain); else every (entry, fold) from a
+    fresh initialisation (the same for every entry of a fold), one program per bucket and batch
+    fraction (:func:`_mlp_cv_fn`). Data sets padded + vmapped per size bucket
+    (``bucket_ratio``; ``by_width``: buckets also split by feature count). With
+    ``mlp.loss_curve`` (fresh start only) returns ``(metrics, curves)``, curves (replicas,
+    sets, entries, epochs): the fold-mean training loss entering each epoch."""
+    mlp = mlp_settings(config) if mlp is None else mlp
+    if mlp.warm_start and mlp.loss_curve:
+        raise ValueError("`MLPConfig(loss_curve=True)` needs `warm_start=False`")
     lrs = dict(mlp.learning_rates)
+    fracs = dict(mlp.batch_fractions)
     dt = _dtype(config)
-    seeds = mlp_seeds(config) if replicas else [mlp.seed]
+    seeds = [mlp.seed, *mlp.replica_seeds] if replicas else [mlp.seed]
     keys = jnp.stack([jax.random.key(s) for s in seeds])
     out = np.full((len(seeds), len(sets), len(entries), len(METRICS)), np.nan)
-    groups = _mlp_groups(entries, config)
+    curves = np.full((len(seeds), len(sets), len(entries), mlp.epochs), np.nan)
+    fast = _fast_compile(config, mlp)
+
+    def thr(n):
+        return 0.5 if LOSSES[n][0] == "mse" else 0.0
+
     for bucket in (_width_buckets if by_width else _buckets)(sets, mlp.bucket_ratio):
         x, y, valid, held, dims = _pad_bucket(sets, bucket, config, bias=False)
         args = (jnp.asarray(x, dt), jnp.asarray(y), jnp.asarray(valid), jnp.asarray(held),
                 jnp.asarray(dims), keys)
-        for fraction, idx in groups.items():
+        rows = np.asarray(bucket)
+        if mlp.warm_start:
+            for chain in warm_chains(entries):
+                spec = tuple((n, fracs[n]) for n, _, _ in chain)
+                warm = _mlp_warm_fn(mlp.epochs, mlp.hidden, spec, len(chain[0][2]), fast)
+                res = np.asarray(warm(jnp.asarray([lrs[n] for n, _, _ in chain], dt),
+                                      jnp.asarray([thr(n) for n, _, _ in chain], dt),
+                                      jnp.asarray([a for _, _, a in chain], dt), *args))
+                fold_mean = res.mean(axis=2)  # (R, B, S, M, metrics)
+                for s_i, (_, idx, _) in enumerate(chain):
+                    for m, i in enumerate(idx):
+                        if i is not None:
+                            out[:, rows, i] = fold_mean[:, :, s_i, m]
+            continue
+        for fraction, idx in _mlp_groups(entries, mlp).items():
             names = tuple(entries[i][0] for i in idx)
-            cv = _mlp_cv_fn(mlp.epochs, mlp.hidden, fraction, names, _fast_compile(config))
+            cv = _mlp_cv_fn(mlp.epochs, mlp.hidden, fraction, names, fast, mlp.loss_curve)
             res = cv(jnp.asarray([lrs[n] for n in names], dt),
-                     jnp.asarray([0.5 if LOSSES[n][0] == "mse" else 0.0 for n in names], dt),
+                     jnp.asarray([thr(n) for n in names], dt),
                      jnp.asarray([entries[i][1] for i in idx], dt), *args)
-            rows, cols = np.asarray(bucket)[:, None], np.asarray(idx)[None, :]
-            out[:, rows, cols] = np.asarray(res).mean(axis=2)  # (R, B, E, M) fold means
-    return out if replicas else out[0]
+            if mlp.loss_curve:
+                res, traj = res  # traj (R, B, F, epochs, E)
+                curves[:, rows[:, None], np.asarray(idx)[None, :]] = np.moveaxis(
+                    np.asarray(traj).mean(axis=2), -1, -2)
+            out[:, rows[:, None], np.asarray(idx)[None, :]] = np.asarray(res).mean(axis=2)
+    out = out if replicas else out[0]
+    if mlp.loss_curve:
+        return out, (curves if replicas else curves[0])
+    return out
 
 
 def cross_validate_mlp(sets, loss_names, config: Config, amplifiers=None,
@@ -662,15 +855,28 @@ def run_e1(config: Config) -> Results:
                        config)
 
 
-def mlp_e1_sets(config: Config) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """The E1 sets of the MLP: all, or ``mlp_e1_max_sets`` evenly spaced in size order."""
+def mlp_e1_sets(config: Config, mlp: MLPConfig | None = None
+                ) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The E1 sets of the MLP: all, or ``e1_max_sets`` evenly spaced in size order."""
     sets = e1_sets(config)
-    m = mlp_settings(config).e1_max_sets
+    m = (mlp_settings(config) if mlp is None else mlp).e1_max_sets
     if not m or m >= len(sets):
         return sets
     order = sorted(range(len(sets)), key=lambda i: (sets[i][1].shape[0], sets[i][0]))
     keep = sorted(order[int(k)] for k in np.linspace(0, len(sets) - 1, m).round())
     return [sets[i] for i in keep]
+
+
+def conv_e1_sets(config: Config) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The converged protocol's E1 sets: the ``e1_smallest`` smallest (rows, then name) of the
+    MLP E1 sets of :func:`conv_settings` (a rule on sizes only, fixed before any result: the
+    10 smallest of the 30), in their original order."""
+    mlp = conv_settings(config)
+    sets = mlp_e1_sets(config, mlp)
+    if not mlp.e1_smallest:
+        return sets
+    order = sorted(range(len(sets)), key=lambda i: (sets[i][1].shape[0], sets[i][0]))
+    return [sets[i] for i in sorted(order[: mlp.e1_smallest])]
 
 
 REPLICA = "replica{}/"  # summary-key prefix of MLP replica r ≥ 1 (replica 0: no prefix)
@@ -681,19 +887,61 @@ def replica_prefixes(summary: Mapping[str, Any]) -> list[str]:
     return ["", *(REPLICA.format(r) for r in range(1, int(summary.get("replicas", 1))))]
 
 
-def run_e1_mlp(config: Config) -> Results:
-    sets = mlp_e1_sets(config)
+def _protocol(mlp: MLPConfig) -> str:
+    return "official_warmstart" if mlp.warm_start else "fresh"
+
+
+def flatness(curves: np.ndarray, tail: float = FLAT_TAIL) -> np.ndarray:
+    """Relative change of a training loss over the last ``tail`` of the epochs, |L(T−1) −
+    L(T−1−k)| / |L(T−1−k)| with k = ⌈tail T⌉, per curve (last axis: epochs)."""
+    t = curves.shape[-1]
+    k = min(t - 1, max(1, int(np.ceil(tail * t))))
+    start, end = curves[..., t - 1 - k], curves[..., t - 1]
+    return np.abs(end - start) / np.maximum(np.abs(start), 1e-12)
+
+
+def _flat_summary(curves: np.ndarray, entries) -> dict[str, Any]:
+    """Summary of the converged protocol's flatness check: curves (R, S, E, epochs)."""
+    rel = flatness(curves)  # (R, S, E)
+    out: dict[str, Any] = {"flat/tail": FLAT_TAIL, "flat/threshold": FLAT_THRESHOLD,
+                           "flat/max_rel_change": float(np.nanmax(rel))}
+    for e, (name, amp) in enumerate(entries):
+        key = name if amp == entries[0][1] or sum(n == name for n, _ in entries) == 1 else (
+            f"{name}/L{amp:g}")
+        out[f"flat/{key}/max_rel_change"] = float(np.nanmax(rel[:, :, e]))
+    out["flat/all_below"] = bool(np.nanmax(rel) < FLAT_THRESHOLD)
+    return out
+
+
+def _run_e1_mlp(config: Config, mlp: MLPConfig, sets) -> Results:
     entries = [(n, config.amplifier) for n in E1_LOSSES]
-    tables = cross_validate_mlp_entries(sets, entries, config, replicas=True)  # (R, S, E, M)
+    got = cross_validate_mlp_entries(sets, entries, config, replicas=True, mlp=mlp)
+    tables, curves = got if mlp.loss_curve else (got, None)  # (R, S, E, M)
     res = _e1_results(sets, tables[0], config)
     for r in range(1, len(tables)):
         res.summary.update({REPLICA.format(r) + k: v for k, v in
                             _e1_results(sets, tables[r], config).summary.items()})
     res.summary["replicas"] = len(tables)
-    res.series["mlp_config"] = dataclasses.asdict(mlp_settings(config))
+    res.summary["protocol"] = _protocol(mlp)
+    res.summary["epochs"] = mlp.epochs
+    res.series["mlp_config"] = dataclasses.asdict(mlp)
     res.series["replica_tables"] = tables[1:].tolist()
-    return dataclasses.replace(res, seeds=[config.cv_seed, *mlp_seeds(config)],
-                               compiler_options=mlp_compiler_options(config))
+    if curves is not None:
+        res.summary.update(_flat_summary(curves, entries))
+        res.series["loss_curves"] = curves.mean(axis=(0, 1)).tolist()  # (E, epochs)
+    return dataclasses.replace(res, seeds=[config.cv_seed, *mlp_seeds(config, mlp)],
+                               compiler_options=mlp_compiler_options(config, mlp))
+
+
+def run_e1_mlp(config: Config) -> Results:
+    """E1 with the MLP, the official protocol (100 epochs, warm start: a leak)."""
+    return _run_e1_mlp(config, mlp_settings(config), mlp_e1_sets(config))
+
+
+def run_e1_mlp_conv(config: Config) -> Results:
+    """E1 with the MLP, the converged protocol (fresh start, :data:`MLP_CONV` epochs for every
+    loss) on :func:`conv_e1_sets`."""
+    return _run_e1_mlp(config, conv_settings(config), conv_e1_sets(config))
 
 
 def _e1_results(sets, table: np.ndarray, config: Config) -> Results:
@@ -777,21 +1025,32 @@ SWEPT = ("anyloss_acc", "anyloss_f1", "anyloss_bacc")
 
 
 def run_e2_mlp(config: Config) -> Results:
+    """E2 with the MLP, the official protocol (100 epochs, warm start: a leak)."""
+    return _run_e2_mlp(config, mlp_settings(config))
+
+
+def run_e2_mlp_conv(config: Config) -> Results:
+    """E2 with the MLP, the converged protocol (fresh start, :data:`MLP_CONV`)."""
+    return _run_e2_mlp(config, conv_settings(config))
+
+
+def _run_e2_mlp(config: Config, mlp: MLPConfig) -> Results:
     """E2 with the MLP: the 11-loss table and the amplifier sweep of L_A, L_F1, L_B (vmapped over
     L; its L = 73 entry is the table's, when 73 is swept). The four sets are bucketed and
     vmapped together like the E1 sets."""
-    amps = list(mlp_settings(config).amplifiers)
+    amps = list(mlp.amplifiers)
     series: dict[str, Any] = {"sets": list(config.e2_sets), "losses": list(E2_LOSSES),
                               "metrics": list(METRICS), "amplifiers": amps,
-                              "mlp_config": dataclasses.asdict(mlp_settings(config))}
+                              "mlp_config": dataclasses.asdict(mlp)}
     summary: dict[str, Any] = {}
     reuse = config.amplifier in amps
     sets = [_one_set(name, config)[0] for name in config.e2_sets]
     plain = [n for n in E2_LOSSES if not (reuse and n in SWEPT)]
     entries = [(n, config.amplifier) for n in plain] + [(n, a) for n in SWEPT for a in amps]
     # by width: Caravan (85 features) would otherwise pad Random/Default (2-3) to 85 columns
-    outs = cross_validate_mlp_entries(sets, entries, config, by_width=True,
-                                      replicas=True)  # (R, S, E, M)
+    got = cross_validate_mlp_entries(sets, entries, config, by_width=True, replicas=True,
+                                     mlp=mlp)
+    outs, curves = got if mlp.loss_curve else (got, None)  # (R, S, E, M)
     for r, out in enumerate(outs):
         pre = REPLICA.format(r) if r else ""
         tables = out[:, : len(plain)]
@@ -815,8 +1074,15 @@ def run_e2_mlp(config: Config) -> Results:
                 summary[f"{name}/n"] = int(len(y))
                 summary[f"{name}/minority_share"] = float(y.mean())
     summary["replicas"] = len(outs)
-    return Results(series=series, summary=summary, seeds=[config.cv_seed, *mlp_seeds(config)],
-                   compiler_options=mlp_compiler_options(config))
+    summary["protocol"] = _protocol(mlp)
+    summary["epochs"] = mlp.epochs
+    if curves is not None:
+        summary.update(_flat_summary(curves, entries))
+        series["loss_curves"] = curves.mean(axis=0).tolist()  # (S, E, epochs)
+        series["entries"] = [list(e) for e in entries]
+    return Results(series=series, summary=summary,
+                   seeds=[config.cv_seed, *mlp_seeds(config, mlp)],
+                   compiler_options=mlp_compiler_options(config, mlp))
 
 
 def run_e2(config: Config) -> Results:
@@ -1044,6 +1310,12 @@ FIGURES: dict[str, Figure] = {
     "e2_mlp": Figure("analogue of Section 4.2 (four imbalanced sets, SOL, L sweep; MLP)",
                      "E2: AnyLoss vs MSE/BCE/SOL and the amplifier sweep (MLP)", run_e2_mlp,
                      plot_e2),
+    "e1_mlp_conv": Figure("analogue of Section 4.1 (MLP), converged protocol",
+                          "E1: MLP, fresh start, same epochs for every loss (training loss "
+                          "flat), the 10 smallest MLP sets", run_e1_mlp_conv, plot_e1),
+    "e2_mlp_conv": Figure("analogue of Section 4.2 (MLP), converged protocol",
+                          "E2: AnyLoss vs MSE/BCE/SOL (MLP, fresh start, same epochs for every "
+                          "loss, training loss flat)", run_e2_mlp_conv, plot_e2),
     "e3": Figure("analogue of Section 4.2 / notebook 4-11 (resampling)",
                  "E3: AnyLoss vs BCE + SMOTE / random undersampling (SLP)", run_e3, plot_e3),
     "e4": Figure("analogue of Section 4.3 (learning time)",

@@ -12,6 +12,8 @@ outcome with the measured numbers and the sources.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -398,8 +400,55 @@ MLP_CLAIMS = (
           where="our check on the §5 L sweep",
           machine=CHAOTIC),
 )
-ALL_CLAIMS = ALL_CLAIMS + MLP_CLAIMS
+
+# The converged protocol (fresh start, the same epochs for every loss, training loss flat;
+# e1_mlp_conv on 10 of the 30 MLP sets, e2_mlp_conv on the four sets, no L sweep): the same
+# checks on its records. C5m/C9m need the L sweep, which this protocol does not run (budget).
+CONV = {"C1m": ("e1_mlp_conv", c1, {}), "C2m": ("e1_mlp_conv", c2, {}),
+        "C3m": ("e1_mlp_conv", c3, {}), "C4m": ("e2_mlp_conv", c4, {}),
+        "C8m": ("e1_mlp_conv", c8, {"paper": PAPER_MLP_MEANS})}
+CONV_LABEL = "MLP, converged protocol (fresh start, the same epochs for every loss): "
+
+
+def flat_training(records: Mapping[str, Any], fig: str) -> Outcome:
+    """The converged protocol's premise: every loss's fold-mean training loss changes by less
+    than the stated threshold over the last 10 % of the epochs (max over sets and replicas)."""
+    s = records[fig]["summary"]
+    value, thr = float(s["flat/max_rel_change"]), float(s["flat/threshold"])
+    per = {k.split("/")[1]: float(v) for k, v in s.items()
+           if k.startswith("flat/") and k.endswith("/max_rel_change")
+           and k != "flat/max_rel_change"}
+    if not per:
+        raise KeyError(f"{fig}: no per-loss flat/<loss>/max_rel_change key")
+    cases = {loss: stats.below(v, thr) for loss, v in per.items()}
+    measured = (f"{fig}: {s['epochs']} epochs; max relative change over the last "
+                f"{100 * float(s['flat/tail']):g} % of the epochs {value:.3f}; per loss "
+                + ", ".join(f"{k} {v:.3f}" for k, v in per.items()))
+    return Outcome.from_cases(cases, measured, f"per loss, max over sets and replicas of "
+                              f"|L(T) − L(0.9 T)| / L(0.9 T) (fold-mean training loss) below "
+                              f"{thr:g}")
+
+
+CONV_CLAIMS = tuple(
+    dataclasses.replace(
+        c, id=c.id.replace("m", "c"), statement=CONV_LABEL + c.statement.split(": ", 1)[1],
+        figures=(CONV[c.id][0],), evaluate=over_replicas(CONV[c.id][1], CONV[c.id][0],
+                                                         **CONV[c.id][2]))
+    for c in MLP_CLAIMS if c.id in CONV) + (
+    *(Claim(f"F{i}c", f"the converged protocol's training losses have flattened ({fig}): "
+            "relative change over the last 10 % of the epochs below 1 % for every loss, set "
+            "and replica", (fig,), functools.partial(flat_training, fig=fig), source=READING,
+            where="our check (the premise of the converged protocol)", machine=CHAOTIC)
+      for i, fig in ((1, "e1_mlp_conv"), (2, "e2_mlp_conv"))),
+)
+# C1m-C9m: the official protocol (100 epochs, the official warm start: a leak)
+OFFICIAL_LABEL = "official protocol (100 epochs, warm start across losses and folds: a leak): "
+MLP_CLAIMS = tuple(dataclasses.replace(c, statement=OFFICIAL_LABEL + c.statement)
+                   for c in MLP_CLAIMS)
+ALL_CLAIMS = ALL_CLAIMS + MLP_CLAIMS + CONV_CLAIMS
 
 # Figures whose FULL records are committed; a claim is checked only when all its records are.
-RECORDED = ("e1", "e2", "e3", "e4", "e1_mlp", "e2_mlp")
+# e2_mlp (official warm start) and e2_mlp_conv are not recorded yet (issue 17 §4: the committed
+# e2_mlp.json is from the earlier fresh-start code): C4m, C5m, C9m, C4c, F2c wait for them.
+RECORDED = ("e1", "e2", "e3", "e4", "e1_mlp", "e1_mlp_conv")
 CLAIMS = tuple(c for c in ALL_CLAIMS if set(c.figures) <= set(RECORDED))

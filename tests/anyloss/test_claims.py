@@ -80,9 +80,17 @@ def _e4():
     return {"summary": s, "config": {"timing_sets": list(SETS), "timing_losses": losses}}
 
 
+def _conv(rec):
+    """A converged-protocol record: flat training losses (relative change 0.001 < 0.01)."""
+    rec["summary"].update({"epochs": 1000, "flat/tail": 0.1, "flat/threshold": 0.01,
+                           "flat/max_rel_change": 0.001, "flat/bce/max_rel_change": 0.001,
+                           "flat/mse/max_rel_change": 0.0005})
+    return rec
+
+
 def _records():
     return {"e1": _e1(), "e2": _e2(), "e3": _e3(), "e4": _e4(), "e1_mlp": _e1(),
-            "e2_mlp": _e2()}
+            "e2_mlp": _e2(), "e1_mlp_conv": _conv(_e1()), "e2_mlp_conv": _conv(_e2())}
 
 
 def _lower(met):
@@ -120,6 +128,16 @@ FLIPS = {
     "C5m": ("e2_mlp", {f"{name}/sweep/anyloss_f1/L50/f1": 0.9 for name in SETS}, 3),
     "C8m": ("e1_mlp", _lower("balanced_accuracy"), 3),
     "C9m": ("e2_mlp", {"breast/sweep/anyloss_f1/L50/f1": 0.6}, 6),
+    # the converged protocol reads its own records (e1_mlp_conv, e2_mlp_conv)
+    "C1c": ("e1_mlp_conv", {"sign/balanced_accuracy/mse/rope0.01/right": 0.01}, 10),
+    "C2c": ("e1_mlp_conv", {"sign/accuracy/bce/rope0.01/left": 0.96,
+                                 "sign/accuracy/bce/rope0.01/rope": 0.04}, 2),
+    "C3c": ("e1_mlp_conv", {"gain/balanced_accuracy/spearman": -0.2}, 4),
+    "C4c": ("e2_mlp_conv", {f"{name}/anyloss_bacc/balanced_accuracy": 0.6
+                                 for name in SETS}, 6),
+    "C8c": ("e1_mlp_conv", _lower("balanced_accuracy"), 3),
+    "F1c": ("e1_mlp_conv", {"flat/bce/max_rel_change": 0.05}, 2),
+    "F2c": ("e2_mlp_conv", {"flat/mse/max_rel_change": 0.05}, 2),
 }
 
 
@@ -131,10 +149,10 @@ def test_sources_are_labelled():
     """Paper claims cite where; the MLP and L-sweep claims are chaotic, the timing claims
     machine-timed."""
     paper = {c.id for c in C.ALL_CLAIMS if c.source == "paper"}
-    assert paper == {"C1", "C4", "C5", "C7", "C1m", "C4m", "C5m"}
+    assert paper == {"C1", "C4", "C5", "C7", "C1m", "C4m", "C5m", "C1c", "C4c"}
     assert all(c.where for c in C.ALL_CLAIMS)
     assert {c.id for c in C.ALL_CLAIMS if c.machine == "chaotic"} == {
-        c.id for c in C.MLP_CLAIMS} | {"C5", "C9"}
+        c.id for c in C.MLP_CLAIMS + C.CONV_CLAIMS} | {"C5", "C9"}
     assert {c.id for c in C.ALL_CLAIMS if c.machine == "timing"} == {"C7", "C7b"}
 
 
@@ -282,6 +300,32 @@ def test_undecided_cases():
     recs["e1_mlp"]["summary"]["sign/gmean/bce/rope0.01/right"] = 0.5
     assert CLAIMS["C1m"].evaluate(recs).decided == 9
     assert CLAIMS["C1"].evaluate(recs).decided == 9  # unchanged by the MLP record
+    assert CLAIMS["C1c"].evaluate(recs).decided == 10  # nor the converged one
+
+
+def test_protocols_are_labelled_and_read_their_own_records():
+    """C1m-C9m are the official protocol (warm start: a leak), *-conv the converged one."""
+    for c in C.MLP_CLAIMS:
+        assert c.statement.startswith(C.OFFICIAL_LABEL) and "leak" in c.statement
+        assert all(f in ("e1_mlp", "e2_mlp") for f in c.figures)
+    conv = {c.id: c for c in C.CONV_CLAIMS}
+    assert set(conv) == {"C1c", "C2c", "C3c", "C4c", "C8c", "F1c", "F2c"}
+    for cid, c in conv.items():
+        assert all(f.endswith("_conv") for f in c.figures), cid
+        if not cid.startswith("F"):
+            assert c.statement.startswith(C.CONV_LABEL)
+            assert c.source == CLAIMS[cid.replace("c", "m")].source
+
+
+def test_flatness_check_needs_its_keys_and_uses_the_threshold():
+    recs = _records()
+    recs["e1_mlp_conv"]["summary"]["flat/mse/max_rel_change"] = 0.02
+    out = CLAIMS["F1c"].evaluate(recs)
+    assert dict(out.by_case) == {"bce": True, "mse": False}
+    assert CLAIMS["F2c"].evaluate(recs).status == "reproduced"  # reads its own record
+    del recs["e2_mlp_conv"]["summary"]["flat/threshold"]
+    with pytest.raises(KeyError):
+        CLAIMS["F2c"].evaluate(recs)
 
 
 @pytest.mark.slow  # compiles the experiment's SLP program (~30 s on a loaded 2-core machine)
@@ -302,7 +346,7 @@ def test_bench_tiny_record(tmp_path):
             assert r["bce"] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("fig_id", ["e1_mlp", "e2_mlp"])
+@pytest.mark.parametrize("fig_id", [f for f in C.RECORDED if "mlp" in f])
 def test_committed_mlp_records_use_the_current_mlp_settings(fig_id):
     """The checker compares only ``config`` (whose ``mlp`` field is None = the official MLP), so
     the MLP settings a record used are compared here with the current defaults: changing
@@ -315,5 +359,6 @@ def test_committed_mlp_records_use_the_current_mlp_settings(fig_id):
 
     rec = json.loads((check.REPO_ROOT / "figures" / "anyloss" / f"{fig_id}.json").read_text())
     used = rec["results"]["series"]["mlp_config"]
-    current = json.loads(json.dumps(dataclasses.asdict(E.mlp_settings(E.FULL))))
+    settings = E.conv_settings if fig_id.endswith("_conv") else E.mlp_settings
+    current = json.loads(json.dumps(dataclasses.asdict(settings(E.FULL))))
     assert used == current, f"{fig_id}: rerun python -m experiments.anyloss --figure {fig_id}"
