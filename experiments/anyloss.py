@@ -176,7 +176,8 @@ class Config:
     # default keeps the SLP records, made before the MLP existed, valid: the SLP results do not
     # depend on it. The MLP records store the settings they used in `series["mlp_config"]`.)
     mlp: MLPConfig | None = None
-    # the converged MLP protocol (figures e1_mlp_conv, e2_mlp_conv); None = MLP_CONV
+    # the converged MLP protocol (figure e1_mlp_conv; E2 has no converged run: the anyloss
+    # FULL budget); None = MLP_CONV
     mlp_conv: MLPConfig | None = None
 
 FULL = Config()
@@ -1029,11 +1030,6 @@ def run_e2_mlp(config: Config) -> Results:
     return _run_e2_mlp(config, mlp_settings(config))
 
 
-def run_e2_mlp_conv(config: Config) -> Results:
-    """E2 with the MLP, the converged protocol (fresh start, :data:`MLP_CONV`)."""
-    return _run_e2_mlp(config, conv_settings(config))
-
-
 def _run_e2_mlp(config: Config, mlp: MLPConfig) -> Results:
     """E2 with the MLP: the 11-loss table and the amplifier sweep of L_A, L_F1, L_B (vmapped over
     L; its L = 73 entry is the table's, when 73 is swept). The four sets are bucketed and
@@ -1313,9 +1309,6 @@ FIGURES: dict[str, Figure] = {
     "e1_mlp_conv": Figure("analogue of Section 4.1 (MLP), converged protocol",
                           "E1: MLP, fresh start, same epochs for every loss (training loss "
                           "flat), the 10 smallest MLP sets", run_e1_mlp_conv, plot_e1),
-    "e2_mlp_conv": Figure("analogue of Section 4.2 (MLP), converged protocol",
-                          "E2: AnyLoss vs MSE/BCE/SOL (MLP, fresh start, same epochs for every "
-                          "loss, training loss flat)", run_e2_mlp_conv, plot_e2),
     "e3": Figure("analogue of Section 4.2 / notebook 4-11 (resampling)",
                  "E3: AnyLoss vs BCE + SMOTE / random undersampling (SLP)", run_e3, plot_e3),
     "e4": Figure("analogue of Section 4.3 (learning time)",
