@@ -81,7 +81,7 @@ class Config:
     # ratio of the axis's two nearest points) and the selection repeated (recorded: `widened`).
     upper_lr_factors: tuple[float, ...] = (0.1, 1.0, 10.0)
     # S1 hyper-cleaning: binary "digit ≥ 5", fixed label flips with probability p ------------
-    s1_noise: tuple[float, ...] = (0.1, 0.3)
+    s1_noise: tuple[float, ...] = (0.3,)
     s1_n_train: int = 900
     s1_n_val: int = 300
     s1_n_test: int = 597
@@ -95,9 +95,9 @@ class Config:
         ("bo_rep", 1.0), ("soba", 100.0), ("ma_soba", 100.0), ("stocbio", 100.0),
         ("ttsa", 100.0), ("saba", 100.0))
     # S2 HPO: few clean examples, many parameters; the upper variable is log ρ of ρ/2‖w‖² ------
-    s2_n_train: int = 60
+    s2_n_train: int = 100
     s2_noise: float = 0.0
-    s2_epochs: int = 40
+    s2_epochs: int = 100
     s2_methods: tuple[str, ...] = ("bo_rep", "soba", "ma_soba", "stocbio", "ttsa")
     s2_log_reg0: float = -7.0
     s2_lower_lrs: tuple[float, ...] = (0.5, 2.0)
@@ -116,7 +116,7 @@ class Config:
                                    "saba")
     s3_evals: int = 5
     s3_reg: float = 0.1
-    s3_lower_lrs: tuple[float, ...] = (0.1, 0.5)
+    s3_lower_lrs: tuple[float, ...] = (0.5, 2.0)
     s3_head_lr: float = 0.5  # meta-test head: fixed, identical for every method
     s3_head_steps: int = 100
     s3_upper_lr: tuple[tuple[str, float], ...] = (
