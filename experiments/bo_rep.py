@@ -6,17 +6,21 @@ CPU-offline substitutes for the paper's experiments (paper_repro/bo_rep.md lists
 * ``s0``    synthetic bilevel problem with an (L0, L1)-smooth, not L-smooth upper level and a
             closed-form hypergradient: ‖∇Φ(x_t)‖ vs oracle calls for every method, the upper
             step-size sensitivity grid, and BO-REP's update period I;
-* ``s1``    data hyper-cleaning (the paper's Sentiment140 task) on the VADER corpora with a small
-            GRU (embeddings learned from scratch), fixed label noise p, clean validation split;
-* ``s2``    hyperparameter optimization: the log ℓ2 coefficient of the same GRU classifier;
+* ``s1``    data hyper-cleaning (the paper's Sentiment140 task) on sklearn's 8×8 digits read row
+            by row by a small GRU: binary "digit ≥ 5", fixed label noise p, clean validation;
+* ``s2``    hyperparameter optimization: the log ℓ2 coefficient of the same GRU classifier on
+            100 clean training images;
 * ``s3``    hyper-representation: a GRU encoder (upper) and per-task linear heads (lower) on
-            few-shot tasks drawn from the four VADER domains; meta-test accuracy.
+            digit-pair few-shot tasks; meta-test accuracy of a fresh head per task.
+
+Every method of S1-S3 is tuned by the same protocol (:func:`_tune`: upper × lower step grid on
+validation, widened once beyond a selected edge); every record stores the constant predictor's
+accuracy (``…/constant_acc``) and each run's ‖x_T − x_0‖ (``…/upper_move``).
 
 Command: ``python -m experiments.bo_rep [--figure s0|s1|s2|s3|all] [--smoke]``. float32 (the
-paper's GPU runs are float32). Seeds are one vmapped call per method. FULL needs the VADER sdist
-(see jaxrank/data/sentiment.py); SMOKE uses synthetic token sequences. Expected time (2 cores,
-alone): an estimated 12-19 minutes in FULL with the S1/S2 step-size grids (measured only under
-load; see paper_repro/bo_rep.md), under a minute in SMOKE.
+paper's GPU runs are float32). Seeds and step grids are one vmapped call per method. The digits
+ship with scikit-learn (nothing is downloaded). Expected time (2 cores): unmeasured alone; under
+load 12-21 the figures took 714/603/896/816 s (see paper_repro/bo_rep.md).
 """
 
 from __future__ import annotations

@@ -154,9 +154,15 @@ def _learned(records, fig: str, prefix: tuple, metric: str) -> tuple[bool, str]:
 
 
 def _lr(s, prefix, m) -> str:
-    """`` @lr`` when the record holds the validation-selected step size (S1/S2), else ''."""
+    """`` @upper/lower, move ‖x_T − x_0‖`` from the validation-selected steps, else ''."""
     v = s.get(key(*prefix, m, "selected_lr"))
-    return "" if v is None else f" @{_f(v):g}"
+    if v is None:
+        return ""
+    lo = _f(s[key(*prefix, m, "selected_lower_lr")])
+    wid = s.get(key(*prefix, m, "widened")) or []
+    move = statistics.fmean(_f(x) for x in s[key(*prefix, m, "upper_move")])
+    return (f" @{_f(v):g}/{lo:g}" + (f" (widened {', '.join(wid)})" if wid else "")
+            + f", move {move:.3g}")
 
 
 def _beats(records, fig: str, prefix: tuple, methods, metric: str, cases, parts, tag=""):
@@ -178,7 +184,7 @@ def _beats(records, fig: str, prefix: tuple, methods, metric: str, cases, parts,
     erm = s.get(key(*prefix, "erm", metric))
     if erm is not None:  # the single-level reference (not a case of the claim)
         parts.append(f"[single-level SGD {_mean(erm):.3f} @γ="
-                     f"{_f(s[key(*prefix, 'lower_lr')]):g}]")
+                     f"{_f(s[key(*prefix, 'erm', 'selected_lower_lr')]):g}]")
 
 
 NONINF = (f"non-inferiority BO-REP ≥ baseline − δ, δ = {ACC_TOL}, paired over seeds "

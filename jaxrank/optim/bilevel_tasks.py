@@ -8,8 +8,9 @@ the regularization) travel in ``data``/``batch``, never in closures.
 * S0 :func:`quartic_problem` — a synthetic bilevel problem with closed-form hypergradient whose
   upper level :math:`\sum_i \phi(x_i)`, :math:`\phi(s) = s^4/4 - s^2/2`, is
   :math:`(L_0, L_1)`-smooth but not :math:`L`-smooth.
-* S1 data hyper-cleaning: per-sample weight logits (upper) for a GRU sentiment classifier
-  (lower), validation CE on a clean split (upper).
+* S1 data hyper-cleaning: per-sample weight logits (upper) for a GRU classifier (lower; text
+  tokens or image rows, :func:`init_classifier` / :func:`init_row_classifier`), validation CE
+  on a clean split (upper).
 * S2 hyperparameter optimization: a log-ℓ2 coefficient (upper) for the same classifier.
 * S3 hyper-representation: a GRU encoder (upper), per-task linear heads (lower).
 """
