@@ -6,17 +6,21 @@ CPU-offline substitutes for the paper's experiments (paper_repro/bo_rep.md lists
 * ``s0``    synthetic bilevel problem with an (L0, L1)-smooth, not L-smooth upper level and a
             closed-form hypergradient: ‖∇Φ(x_t)‖ vs oracle calls for every method, the upper
             step-size sensitivity grid, and BO-REP's update period I;
-* ``s1``    data hyper-cleaning (the paper's Sentiment140 task) on the VADER corpora with a small
-            GRU (embeddings learned from scratch), fixed label noise p, clean validation split;
-* ``s2``    hyperparameter optimization: the log ℓ2 coefficient of the same GRU classifier;
+* ``s1``    data hyper-cleaning (the paper's Sentiment140 task) on sklearn's 8×8 digits read row
+            by row by a small GRU: binary "digit ≥ 5", fixed label noise p, clean validation;
+* ``s2``    hyperparameter optimization: the log ℓ2 coefficient of the same GRU classifier on
+            100 clean training images;
 * ``s3``    hyper-representation: a GRU encoder (upper) and per-task linear heads (lower) on
-            few-shot tasks drawn from the four VADER domains; meta-test accuracy.
+            digit-pair few-shot tasks; meta-test accuracy of a fresh head per task.
+
+Every method of S1-S3 is tuned by the same protocol (:func:`_tune`: upper × lower step grid on
+validation, widened once beyond a selected edge); every record stores the constant predictor's
+accuracy (``…/constant_acc``) and each run's ‖x_T − x_0‖ (``…/upper_move``).
 
 Command: ``python -m experiments.bo_rep [--figure s0|s1|s2|s3|all] [--smoke]``. float32 (the
-paper's GPU runs are float32). Seeds are one vmapped call per method. FULL needs the VADER sdist
-(see jaxrank/data/sentiment.py); SMOKE uses synthetic token sequences. Expected time (2 cores,
-alone): an estimated 12-19 minutes in FULL with the S1/S2 step-size grids (measured only under
-load; see paper_repro/bo_rep.md), under a minute in SMOKE.
+paper's GPU runs are float32). Seeds and step grids are one vmapped call per method. The digits
+ship with scikit-learn (nothing is downloaded). Expected time (2 cores): unmeasured alone; under
+load 12-21 the figures took 714/603/896/816 s (see paper_repro/bo_rep.md).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import optax
 
 from experiments import _harness
 from experiments._harness import Figure, Paper, Results
-from jaxrank.data import sentiment as TX
+from jaxrank.data import images as IM
 from jaxrank.optim import bilevel as B
 from jaxrank.optim import bilevel_tasks as T
 from jaxrank.optim import from_optax, run
@@ -51,9 +55,13 @@ class Config:
     s0_noise: float = 0.1
     s0_x0: float = 3.0  # every coordinate of x_0 (far out, where φ'' is large)
     s0_steps: int = 1000
+    # Each family has its own step grid: the un-normalized baselines' α is a multiplier of the
+    # gradient, BO-REP's η a distance per step (‖x₀ − x*‖ ≈ 6.3 needs η ≥ 0.0063 in 1,000 steps).
     s0_step_sizes: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
-    s0_eps: float = 1.0  # success: mean ‖∇Φ‖ over the last 10% of steps ≤ eps
-    s0_curve_lr: float = 0.01  # the step size of the ‖∇Φ‖-vs-oracle-calls panel
+    s0_bo_rep_step_sizes: tuple[float, ...] = (0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
+    s0_eps: float = 1.0  # ε of the steps-to-ε comparison (first t with ‖∇Φ(x_t)‖ ≤ ε)
+    s0_eps_grid: tuple[float, ...] = (4.0, 2.0, 1.0, 0.5, 0.25)  # iterations-vs-ε slope
+    s0_curve_lr: float = 0.01  # BO-REP's η of the update-period panel
     s0_periods: tuple[int, ...] = (1, 2, 4, 8, 16)
     s0_lower_lr: float = 0.2
     s0_momentum: float = 0.9
@@ -66,65 +74,72 @@ class Config:
                                    "sustain", "vrbo")
     s0_vrbo_period: int = 10  # VRBO checkpoint period q (large batch = 4 minibatches)
     s0_sustain_correction: float = 0.5  # SUSTAIN momentum weight η (decayed as (t+1)^(-2/3))
-    # text data (S1-S3) -------------------------------------------------------
-    text_source: str = "vader"  # or "synthetic"
-    vocab_size: int = 2000
-    max_len: int = 20
-    embed_dim: int = 16
-    hidden: int = 16
+    # digits data (S1-S3): sklearn's 8×8 digits read row by row (8 steps of 8 pixels) -----
+    hidden: int = 16  # GRU state width of the classifier / encoder
     data_seed: int = 0
-    # S1 hyper-cleaning -------------------------------------------------------
-    s1_noise: tuple[float, ...] = (0.1, 0.3)
-    s1_n_train: int = 1500
+    # Step-size tuning, the same protocol for every method of S1, S2 and S3 (ERM included):
+    # a grid of upper step × lower step, upper = the method's center × upper_lr_factors,
+    # lower ∈ `<task>_lower_lrs` (TTSA's: the initial value of its decaying lower step); the
+    # point with the best mean-over-seeds final VALIDATION accuracy is selected. Where it lies
+    # on an edge of either axis, the grid is widened once by one step beyond that edge (the
+    # ratio of the axis's two nearest points) and the selection repeated (recorded: `widened`).
+    upper_lr_factors: tuple[float, ...] = (0.1, 1.0, 10.0)
+    # S1 hyper-cleaning: binary "digit ≥ 5", fixed label flips with probability p ------------
+    s1_noise: tuple[float, ...] = (0.3,)
+    s1_n_train: int = 900
     s1_n_val: int = 300
-    s1_n_test: int = 1000
+    s1_n_test: int = 597
     s1_batch: int = 32
     s1_epochs: int = 8
     s1_methods: tuple[str, ...] = ("bo_rep", "soba", "ma_soba", "stocbio", "ttsa", "saba")
     s1_evals_per_epoch: int = 1
     s1_reg: float = 1e-4
-    # Step-size selection (S1 and S2), always by mean-over-seeds final VALIDATION accuracy:
-    # (1) the lower step γ shared by every method (y, z and Neumann steps) is the best of this
-    #     grid for plain single-level SGD on the (noisy) training set ("erm", also a reference);
-    # (2) each method's upper step is the best of its own 3-point grid, center × (0.1, 1, 10)
-    #     (same size and span for every method; BO-REP's step is the normalized step length).
-    s1_lower_lrs: tuple[float, ...] = (0.5, 1.0, 2.0)
+    s1_lower_lrs: tuple[float, ...] = (0.5, 2.0)
     s1_upper_lr: tuple[tuple[str, float], ...] = (
         ("bo_rep", 1.0), ("soba", 100.0), ("ma_soba", 100.0), ("stocbio", 100.0),
         ("ttsa", 100.0), ("saba", 100.0))
-    upper_lr_factors: tuple[float, ...] = (0.1, 1.0, 10.0)
-    # S2 HPO -----------------------------------------------------------------
-    s2_n_train: int = 500
-    s2_noise: float = 0.2
-    s2_epochs: int = 20
+    # S2 HPO: few clean examples, many parameters; the upper variable is log ρ of ρ/2‖w‖² ------
+    s2_n_train: int = 100
+    s2_noise: float = 0.0
+    s2_epochs: int = 100
     s2_methods: tuple[str, ...] = ("bo_rep", "soba", "ma_soba", "stocbio", "ttsa")
     s2_log_reg0: float = -7.0
+    s2_lower_lrs: tuple[float, ...] = (0.5, 2.0)
+    s2_log_reg_grid: tuple[float, ...] = (-7.0, -5.0, -3.0, -1.0)  # ERM at fixed ρ: does ρ matter?
     s2_upper_lr: tuple[tuple[str, float], ...] = (
         ("bo_rep", 0.05), ("soba", 1.0), ("ma_soba", 1.0), ("stocbio", 1.0), ("ttsa", 1.0))
-    # S3 hyper-representation --------------------------------------------------
+    # S3 hyper-representation: digit-pair tasks (a vs b), disjoint images for train/val/test --
     s3_train_tasks: int = 32
+    s3_val_tasks: int = 16
     s3_test_tasks: int = 32
-    s3_shots: int = 10  # support = query = shots (class-balanced)
+    s3_shots: int = 5  # support images per class
+    s3_queries: int = 5  # query images per class
     s3_tasks_per_batch: int = 4
     s3_steps: int = 150
-    s3_methods: tuple[str, ...] = ("bo_rep", "anil", "ma_soba", "stocbio")
+    s3_methods: tuple[str, ...] = ("bo_rep", "anil", "soba", "ma_soba", "stocbio", "ttsa",
+                                   "saba")
     s3_evals: int = 5
     s3_reg: float = 0.1
-    s3_lower_lr: float = 0.5
+    s3_lower_lrs: tuple[float, ...] = (0.5, 2.0)
+    s3_head_lr: float = 0.5  # meta-test head: fixed, identical for every method
     s3_head_steps: int = 100
     s3_upper_lr: tuple[tuple[str, float], ...] = (
-        ("bo_rep", 0.05), ("anil", 0.1), ("ma_soba", 0.1), ("stocbio", 0.1))
+        ("bo_rep", 0.05), ("anil", 0.1), ("soba", 0.1), ("ma_soba", 0.1), ("stocbio", 0.1),
+        ("ttsa", 0.1), ("saba", 0.1))
 
 
 FULL = Config()
 # SMOKE keeps every code path of every figure but few methods: on 2 shared CPU cores each GRU
 # solver's compilation (HVPs through a scan) costs ~15 s of CPU time.
 SMOKE = dataclasses.replace(
-    FULL, seeds=(0, 1), s0_dim=4, s0_steps=60, s0_step_sizes=(0.01, 1.0), s0_periods=(1, 4),
-    s0_saba_blocks=4, text_source="synthetic", vocab_size=60, max_len=8, embed_dim=4, hidden=4,
+    FULL, seeds=(0, 1), s0_dim=4, s0_steps=60, s0_step_sizes=(0.01, 1.0),
+    s0_bo_rep_step_sizes=(0.01, 0.1), s0_periods=(1, 4), s0_eps_grid=(2.0, 1.0),
+    s0_saba_blocks=4, hidden=4,
     s1_noise=(0.3,), s1_n_train=64, s1_n_val=32, s1_n_test=64, s1_batch=16, s1_epochs=1,
-    s1_lower_lrs=(0.5, 2.0), upper_lr_factors=(1.0, 10.0), s2_n_train=64, s2_epochs=1,
-    s3_train_tasks=4, s3_test_tasks=4, s3_shots=4, s3_tasks_per_batch=2, s3_steps=4, s3_evals=2,
+    s1_lower_lrs=(2.0,), upper_lr_factors=(1.0, 10.0), s2_n_train=32, s2_epochs=1,
+    s2_log_reg_grid=(-1.0,), s2_lower_lrs=(2.0,),
+    s3_train_tasks=4, s3_val_tasks=2, s3_test_tasks=2, s3_shots=2, s3_queries=2,
+    s3_tasks_per_batch=2, s3_steps=4, s3_evals=2, s3_lower_lrs=(0.5,),
     s3_head_steps=5, s0_methods=("bo_rep", "sustain"), s1_methods=("bo_rep",),
     s2_methods=("bo_rep",),
     s3_methods=("bo_rep",))
@@ -216,31 +231,58 @@ def _s0_fn(method: str, config: Config, period: int | None = None):
     return one
 
 
+def _first_hit(gn, eps):
+    """Index of the first step with ‖∇Φ‖ ≤ eps along the last axis; -1 where never."""
+    hit = gn <= eps
+    return np.where(hit.any(axis=-1), hit.argmax(axis=-1), -1)
+
+
 def run_s0(config: Config) -> Results:
+    """Each method on its own step grid × seeds (one vmapped call); per step size the median
+    final ‖∇Φ‖, per seed the iterations and oracle calls to ‖∇Φ‖ ≤ ε; each method's best step
+    size is the one with the fewest median oracle calls to ε (unreached seeds count as ∞)."""
     dt = np.dtype(config.dtype)
     data = {k: jnp.asarray(v) for k, v in T.quartic_problem(0, config.s0_dim, dtype=dt).items()}
     data["noise"] = jnp.asarray(config.s0_noise, dt)
     grid = _harness.log_grid(config.s0_steps, 200)
     tail = max(1, config.s0_steps // 10)
-    series: dict[str, Any] = {"steps": grid, "step_sizes": list(config.s0_step_sizes),
-                              "periods": list(config.s0_periods)}
+    series: dict[str, Any] = {"steps": grid, "periods": list(config.s0_periods)}
     summary: dict[str, Any] = {}
-    g0 = float(np.linalg.norm(T.quartic_hypergradient(jnp.full(config.s0_dim, config.s0_x0, dt),
-                                                      data)))
-    summary[key("s0", "initial_grad_norm")] = g0
+    x0 = jnp.full(config.s0_dim, config.s0_x0, dt)
+    summary[key("s0", "initial_grad_norm")] = float(np.linalg.norm(
+        T.quartic_hypergradient(x0, data)))
     for method in _harness.progress(config.s0_methods, "s0"):
-        gn, calls = sweep(_s0_fn(method, config), {"step_size": list(config.s0_step_sizes),
+        steps = list(config.s0_bo_rep_step_sizes if method == "bo_rep" else config.s0_step_sizes)
+        gn, calls = sweep(_s0_fn(method, config), {"step_size": steps,
                                                    "seed": list(config.seeds)}, data)
         gn = _finite_or_inf(gn)  # (lr, seed, T); diverged runs are +inf, never NaN
+        calls = np.asarray(calls)
         final = np.mean(gn[:, :, -tail:], axis=-1)
         final = np.where(np.isfinite(final), final, np.inf)
         med = np.median(final, axis=1)
-        for lr, v in zip(config.s0_step_sizes, med, strict=True):
+        summary[key("s0", method, "step_sizes")] = steps
+        for lr, v in zip(steps, med, strict=True):
             summary[key("s0", method, "final_grad_norm", lr)] = float(v)
+        series[key(method, "step_sizes")] = steps
         series[key(method, "final_median")] = med
-        i = config.s0_step_sizes.index(config.s0_curve_lr)
-        series[key(method, "curve")] = np.median(gn[i][:, grid], axis=0)
-        series[key(method, "calls")] = np.asarray(calls)[i, 0][grid]
+        # oracle calls to ‖∇Φ‖ ≤ ε for each ε of the grid, per step size and seed (∞: never)
+        to_eps = {}
+        for eps in sorted({*config.s0_eps_grid, config.s0_eps}):
+            t = _first_hit(gn, eps)  # (lr, seed)
+            c = np.where(t >= 0, np.take_along_axis(calls, np.maximum(t, 0)[..., None],
+                                                    axis=-1)[..., 0], np.inf)
+            to_eps[eps] = (t, c)
+            med_c = np.median(c, axis=1)
+            b = int(np.argmin(med_c))  # first best on ties (the smaller step)
+            summary[key("s0", method, "calls_to_eps", eps)] = [float(v) for v in c[b]]
+            summary[key("s0", method, "steps_to_eps", eps)] = [
+                float(v) if v >= 0 else float("inf") for v in t[b]]
+            summary[key("s0", method, "best_step_size", eps)] = steps[b]
+        b = steps.index(summary[key("s0", method, "best_step_size", config.s0_eps)])
+        summary[key("s0", method, "best_final_grad_norm")] = float(np.min(med))
+        summary[key("s0", method, "oracle_calls_total")] = int(calls[b, 0, -1])
+        series[key(method, "curve")] = np.median(gn[b][:, grid], axis=0)
+        series[key(method, "calls")] = calls[b, 0][grid]
     for period in config.s0_periods:
         gn, calls = sweep(_s0_fn("bo_rep", config, period),
                           {"step_size": [config.s0_curve_lr], "seed": list(config.seeds)}, data)
@@ -250,10 +292,13 @@ def run_s0(config: Config) -> Results:
         summary[key("s0", "period", period, "oracle_calls")] = int(np.asarray(calls)[0, 0, -1])
         series[key("period", period, "curve")] = np.median(gn[:, grid], axis=0)
     summary[key("s0", "eps")] = config.s0_eps
-    # A diverged run (‖∇Φ‖ overflowing at a too-large step) is a measured outcome of claim C2,
-    # recorded as inf, not a harness error.
+    summary[key("s0", "eps_grid")] = list(config.s0_eps_grid)
+    # A diverged run (‖∇Φ‖ overflowing at a too-large step) is a measured outcome, recorded as
+    # inf, not a harness error; so is a run that never reaches ε (calls/steps to ε = inf).
     return Results(series, summary, list(config.seeds),
-                   allow_nonfinite=("*/final_median", "s0/*/final_grad_norm/*", "*/curve"))
+                   allow_nonfinite=("*/final_median", "s0/*/final_grad_norm/*", "*/curve",
+                                    "s0/*/calls_to_eps/*", "s0/*/steps_to_eps/*",
+                                    "s0/*/best_final_grad_norm"))
 
 
 def plot_s0(record: Mapping[str, Any]):
@@ -264,12 +309,13 @@ def plot_s0(record: Mapping[str, Any]):
     fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
     for m in cfg["s0_methods"]:
         ax[0].semilogy(s[key(m, "calls")], np.maximum(s[key(m, "curve")], 1e-8), label=NAMES[m])
-        ax[1].loglog(s["step_sizes"], np.minimum(s[key(m, "final_median")], 1e6), "o-",
+        ax[1].loglog(s[key(m, "step_sizes")], np.minimum(s[key(m, "final_median")], 1e6), "o-",
                      label=NAMES[m])
     ax[0].set(xlabel="oracle calls", ylabel="‖∇Φ(x_t)‖ (median over seeds)",
-              title=f"S0, upper step {cfg['s0_curve_lr']}")
+              title="S0, each method at its own best step")
     ax[1].axhline(cfg["s0_eps"], color="k", ls=":", lw=0.8)
-    ax[1].set(xlabel="upper step size (η or α)", ylabel="final ‖∇Φ‖ (inf/diverged clipped 1e6)",
+    ax[1].set(xlabel="upper step (BO-REP: η, a distance; others: α)",
+              ylabel="final ‖∇Φ‖ (inf/diverged clipped 1e6)",
               title="step-size sensitivity")
     for p in s["periods"]:
         ax[2].semilogy(s["steps"], np.maximum(s[key("period", p, "curve")], 1e-8), label=f"I={p}")
@@ -280,39 +326,42 @@ def plot_s0(record: Mapping[str, Any]):
     return fig
 
 
-# --------------------------------------------------------------------------- text data
+# --------------------------------------------------------------------------- digits data
 
 
 @functools.cache
-def _text_pool(config: Config):
-    """(tokens, labels, domains) of the whole pool, vocabulary from a fixed training part."""
-    if config.text_source == "synthetic":
-        return TX.synthetic_sentiment(config.data_seed, 4000, vocab_size=config.vocab_size,
-                                      max_len=config.max_len)
-    texts, labels, domains = [], [], []
-    for d, name in enumerate(TX.VADER_DOMAINS):
-        t, s = TX.load_vader(name)
-        keep = s != 0
-        texts += [TX.tokenize(x) for x, k in zip(t, keep, strict=True) if k]
-        labels.append((s[keep] > 0).astype(np.int32))
-        domains.append(np.full(int(keep.sum()), d, np.int32))
-    labels, domains = np.concatenate(labels), np.concatenate(domains)
-    perm = np.random.default_rng(config.data_seed).permutation(len(texts))
-    texts = [texts[i] for i in perm]
-    vocab = TX.build_vocab(texts[: len(texts) // 2], config.vocab_size)
-    return TX.encode(texts, vocab, config.max_len), labels[perm], domains[perm]
+def _digits(config: Config):
+    """sklearn's 8×8 digits as (N, 8, 8) row sequences in [0, 1], shuffled by ``data_seed``."""
+    x, y = IM.load_digits()
+    x = (x / 16.0).reshape(-1, 8, 8).astype(config.dtype)
+    perm = np.random.default_rng(config.data_seed).permutation(len(y))
+    return x[perm], y[perm].astype(np.int32)
+
+
+def _constant_acc(labels) -> float:
+    """Accuracy of the best constant predictor on binary ``labels`` (the majority share)."""
+    m = float(np.mean(np.asarray(labels) > 0))
+    return max(m, 1.0 - m)
 
 
 def _classification_split(config: Config, n_train: int, noise: float):
-    tok, lab, _ = _text_pool(config)
-    rng = np.random.default_rng(config.data_seed + 1)
-    perm = rng.permutation(len(lab))
-    tr, va = perm[:n_train], perm[n_train:n_train + config.s1_n_val]
-    te = perm[n_train + config.s1_n_val: n_train + config.s1_n_val + config.s1_n_test]
+    """Binary "digit ≥ 5": the first ``n_train`` images (labels flipped with probability
+    ``noise``) for training, then a clean validation and a clean test set at the end of the
+    shuffled pool (the same images for S1 and S2)."""
+    x, y = _digits(config)
+    lab = (y >= 5).astype(np.int32)
+    nv, nt = config.s1_n_val, config.s1_n_test
+    if n_train + nv + nt > len(y):
+        raise ValueError(f"n_train + s1_n_val + s1_n_test must be ≤ {len(y)}, got "
+                         f"{n_train} + {nv} + {nt}")
+    te = np.arange(len(y) - nt, len(y))
+    va = np.arange(len(y) - nt - nv, len(y) - nt)
+    tr = np.arange(n_train)
     flip = np.random.default_rng(config.data_seed + 2).random(n_train) < noise
     noisy = np.where(flip, 1 - lab[tr], lab[tr]).astype(np.int32)
-    return {"tok": tok[tr], "lab": noisy, "vtok": tok[va], "vlab": lab[va],
-            "reg": np.asarray(config.s1_reg, config.dtype)}, (tok[te], lab[te]), ~flip
+    return ({"tok": x[tr], "lab": noisy, "vtok": x[va], "vlab": lab[va],
+             "reg": np.asarray(config.s1_reg, config.dtype)},
+            (x[te], lab[te]), ~flip, _constant_acc(lab[te]))
 
 
 def _auroc(scores, positive):
@@ -330,6 +379,84 @@ def _auroc(scores, positive):
     avg = cum - (counts - 1) / 2.0
     ranks[order] = avg[inv]
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def _tree_dist(a, b):
+    """‖a − b‖ over every leaf of two pytrees of the same structure."""
+    return jnp.sqrt(sum(jnp.sum((u - v) ** 2) for u, v in
+                        zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)))
+
+
+# --------------------------------------------------------------------------- tuning
+
+
+def _tune(fn, ups, lows, seeds, args, dtype, *, widen=True):
+    """The shared step-size protocol (every method of S1-S3, ERM included).
+
+    Runs ``fn(*args, ups, lows, point=i, seed=s)`` on the grid ``ups × lows`` × seeds as one
+    vmapped call, selects the point with the best mean-over-seeds ``val``, and where that point
+    lies on an edge of an axis with ≥ 2 values widens that axis once by one step beyond the edge
+    (a second call of the same shape: no recompilation) and selects again.
+
+    Returns ``(runs, best, widened)``: ``runs`` a list of ``((upper, lower), out)`` with ``out``
+    the per-seed outputs, ``best`` the selected index, ``widened`` e.g. ``["upper above"]``."""
+    pairs = [(float(u), float(lo)) for u in ups for lo in lows]
+    n = len(pairs)
+
+    def evaluate(pts):
+        res = []
+        for c in range(0, len(pts), n):
+            chunk = pts[c:c + n]
+            padded = chunk + [chunk[-1]] * (n - len(chunk))
+            out = sweep(fn, {"point": np.arange(n), "seed": list(seeds)}, *args,
+                        jnp.asarray([p[0] for p in padded], dtype),
+                        jnp.asarray([p[1] for p in padded], dtype))
+            res += [(p, jax.tree.map(lambda a, i=i: np.asarray(a)[i], out))
+                    for i, p in enumerate(chunk)]
+        return res
+
+    def select(res):
+        vals = [float(np.mean(o["val"])) for _, o in res]
+        return int(np.argmax(vals))  # first best on ties
+
+    runs = evaluate(pairs)
+    best = select(runs)
+    widened = []
+    if widen:
+        u, lo = runs[best][0]
+        new = []
+        for name, axis, v, idx in (("upper", sorted(set(ups)), u, 0),
+                                   ("lower", sorted(set(lows)), lo, 1)):
+            if len(axis) < 2:
+                continue
+            for side, edge, ratio in (("below", axis[0], axis[0] / axis[1]),
+                                      ("above", axis[-1], axis[-1] / axis[-2])):
+                if v == edge:
+                    widened.append(f"{name} {side}")
+                    other = lows if idx == 0 else ups
+                    for o in other:
+                        pt = (edge * ratio, float(o)) if idx == 0 else (float(o), edge * ratio)
+                        new.append(pt)
+        if new:
+            runs += evaluate(new)
+            best = select(runs)
+    return runs, best, widened
+
+
+def _record_tuning(summary, prefix, runs, best, widened):
+    (u, lo), out = runs[best]
+    summary[key(*prefix, "selected_lr")] = u
+    summary[key(*prefix, "selected_lower_lr")] = lo
+    summary[key(*prefix, "lr_grid")] = [[p[0], p[1]] for p, _ in runs]
+    summary[key(*prefix, "val_acc_grid")] = [float(np.mean(o["val"])) for _, o in runs]
+    summary[key(*prefix, "widened")] = list(widened)
+    summary[key(*prefix, "final_val_acc")] = [float(v) for v in out["val"]]
+    summary[key(*prefix, "final_test_acc")] = [float(v) for v in out["test"]]
+    summary[key(*prefix, "upper_move")] = [float(v) for v in out["move"]]
+    return out
+
+
+# --------------------------------------------------------------------------- S1, S2
 
 
 def _eval_record(every: int):
@@ -351,8 +478,9 @@ def _erm_loss(params, data, key, *, sampler):
 
 @functools.cache
 def _clf_fn(task: str, method: str, config: Config, steps: int, every: int):
-    """``one(data, x0, lower_lr, upper_lr=..., seed=...) -> (test-acc curve, final val acc,
-    final test acc, final x)``; both step sizes are traced, so a grid × seeds is one vmap."""
+    """``one(data, x0, ups, lows, point=, seed=) -> {curve, val, test, x, move}`` at the step
+    pair ``(ups[point], lows[point])`` (traced, so a grid × seeds is one vmap). For ``erm``
+    (plain single-level SGD; x unused) ``ups[point]`` is the fixed log ρ."""
     upper, lower = (T.clean_upper, T.clean_lower) if task == "s1" else (T.hpo_upper, T.hpo_lower)
     sampler = T.minibatch_sampler(config.s1_batch, config.s1_batch)
     record = _eval_record(every)
@@ -360,9 +488,11 @@ def _clf_fn(task: str, method: str, config: Config, steps: int, every: int):
     def block(i, data):
         return sampler(jax.random.key(i), data)
 
-    def one(data, x0, lower_lr, upper_lr, seed):
+    def one(data, x0, ups, lows, point, seed):
+        upper_lr, lower_lr = ups[point], lows[point]
         n = data["tok"].shape[0]
-        if method == "erm":  # plain minibatch SGD on the training loss (x unused and fixed)
+        if method == "erm":
+            data = data | {"reg": jnp.exp(upper_lr).astype(data["reg"].dtype)}
             solver = from_optax(optax.sgd(lower_lr),
                                 functools.partial(_erm_loss, sampler=sampler))
         else:
@@ -370,21 +500,22 @@ def _clf_fn(task: str, method: str, config: Config, steps: int, every: int):
                                  lower_lr=lower_lr, momentum=0.9, period=2, lower_steps=2,
                                  refine=10, neumann=5, block=block,
                                  num_blocks=max(1, n // config.s1_batch))
-        w0 = T.init_classifier(jax.random.key(seed), config.vocab_size, config.embed_dim,
-                               config.hidden, jnp.dtype(config.dtype))
+        w0 = T.init_row_classifier(jax.random.key(seed), 8, 8, config.hidden,
+                                   jnp.dtype(config.dtype))
         (x, w), _, accs = run(solver, (x0, w0), steps, data, key=jax.random.key(1000 + seed),
                               record=record)
-        return (accs, T.accuracy(w, data["vtok"], data["vlab"]),
-                T.accuracy(w, data["ttok"], data["tlab"]), x)
+        return {"curve": accs, "val": T.accuracy(w, data["vtok"], data["vlab"]),
+                "test": T.accuracy(w, data["ttok"], data["tlab"]), "x": x,
+                "move": jnp.linalg.norm(jnp.ravel(x - x0))}
 
     return one
 
 
-def _run_clf(task: str, config: Config, data, test, x0, methods, upper_lrs, epochs, n_train,
-             series, summary, prefix):
-    """Step-size selection by validation accuracy, then the selected runs' curves/summaries.
+def _run_clf(task: str, config: Config, data, test, x0, methods, upper_lrs, lower_lrs, epochs,
+             n_train, log_reg, series, summary, prefix):
+    """Every method (and the single-level reference) tuned by :func:`_tune`, then recorded.
 
-    Returns ``{method: final x at the selected step, per seed}``."""
+    Returns ``{method: final x at the selected steps, per seed}``."""
     steps_per_epoch = max(1, n_train // config.s1_batch)
     steps = steps_per_epoch * epochs
     every = max(1, steps_per_epoch // config.s1_evals_per_epoch)
@@ -393,47 +524,26 @@ def _run_clf(task: str, config: Config, data, test, x0, methods, upper_lrs, epoc
     ev = np.arange(0, steps, every)
     series["epochs"] = np.concatenate([ev, [steps]]) / steps_per_epoch
     seeds = list(config.seeds)
-    dt = config.dtype
+    dt = jnp.dtype(config.dtype)
+    args = (data, jnp.asarray(x0))
     out = {}
 
-    def one_method(method, lower_lr, grid):
-        accs, val, test_acc, x = sweep(_clf_fn(task, method, config, steps, every),
-                                       {"upper_lr": np.asarray(grid, dt), "seed": seeds},
-                                       data, jnp.asarray(x0), jnp.asarray(lower_lr, dt))
-        val_mean = np.asarray(val).mean(axis=1)  # (grid,): mean over seeds
-        best = int(np.argmax(val_mean))  # first best on ties
-        curve = np.concatenate([np.asarray(accs)[best][:, ev],
-                                np.asarray(test_acc)[best][:, None]], axis=1)
+    def keep(method, res):
+        curve = np.concatenate([np.asarray(res["curve"])[:, ev],
+                                np.asarray(res["test"])[:, None]], axis=1)
         series[key(*prefix, method, "test_acc")] = curve.mean(axis=0)
-        summary[key(task, *prefix, method, "final_test_acc")] = [float(v) for v in curve[:, -1]]
-        summary[key(task, *prefix, method, "final_val_acc")] = [
-            float(v) for v in np.asarray(val)[best]]
-        summary[key(task, *prefix, method, "selected_lr")] = float(grid[best])
-        summary[key(task, *prefix, method, "lr_grid")] = [float(g) for g in grid]
-        summary[key(task, *prefix, method, "val_acc_grid")] = [float(v) for v in val_mean]
-        return np.asarray(x)[best]
 
-    # (1) the shared lower step: plain single-level SGD, grid over its only step size.
-    lrs = list(config.s1_lower_lrs)
-    erm = functools.partial(_clf_fn(task, "erm", config, steps, every), upper_lr=1.0)  # unused
-    accs, val, test_acc, _ = sweep(erm, {"lower_lr": np.asarray(lrs, dt), "seed": seeds},
-                                   data, jnp.asarray(x0))
-    val_mean = np.asarray(val).mean(axis=1)
-    best = int(np.argmax(val_mean))
-    lower_lr = lrs[best]
-    curve = np.concatenate([np.asarray(accs)[best][:, ev], np.asarray(test_acc)[best][:, None]],
-                           axis=1)
-    series[key(*prefix, "erm", "test_acc")] = curve.mean(axis=0)
-    summary[key(task, *prefix, "erm", "final_test_acc")] = [float(v) for v in curve[:, -1]]
-    summary[key(task, *prefix, "erm", "final_val_acc")] = [float(v) for v in np.asarray(val)[best]]
-    summary[key(task, *prefix, "erm", "lr_grid")] = [float(g) for g in lrs]
-    summary[key(task, *prefix, "erm", "val_acc_grid")] = [float(v) for v in val_mean]
-    summary[key(task, *prefix, "lower_lr")] = float(lower_lr)
-    # (2) each method's upper step, with the shared lower step.
-    centers = dict(upper_lrs)
+    # the single-level reference (plain SGD on the noisy training loss at fixed ρ)
+    runs, best, wid = _tune(_clf_fn(task, "erm", config, steps, every), [log_reg], lower_lrs,
+                            seeds, args, dt)
+    keep("erm", _record_tuning(summary, (task, *prefix, "erm"), runs, best, wid))
     for method in _harness.progress(methods, task):
-        grid = [centers[method] * f for f in config.upper_lr_factors]
-        out[method] = one_method(method, lower_lr, grid)
+        grid = [dict(upper_lrs)[method] * f for f in config.upper_lr_factors]
+        runs, best, wid = _tune(_clf_fn(task, method, config, steps, every), grid, lower_lrs,
+                                seeds, args, dt)
+        res = _record_tuning(summary, (task, *prefix, method), runs, best, wid)
+        keep(method, res)
+        out[method] = np.asarray(res["x"])
     return out
 
 
@@ -441,10 +551,12 @@ def run_s1(config: Config) -> Results:
     series: dict[str, Any] = {}
     summary: dict[str, Any] = {}
     for p in config.s1_noise:
-        data, test, clean = _classification_split(config, config.s1_n_train, p)
+        data, test, clean, const = _classification_split(config, config.s1_n_train, p)
+        summary[key("s1", p, "constant_acc")] = const
         x0 = np.zeros(config.s1_n_train, config.dtype)
         lam = _run_clf("s1", config, data, test, x0, config.s1_methods, config.s1_upper_lr,
-                       config.s1_epochs, config.s1_n_train, series, summary, (p,))
+                       config.s1_lower_lrs, config.s1_epochs, config.s1_n_train,
+                       float(np.log(config.s1_reg)), series, summary, (p,))
         for method, x in lam.items():
             au = [_auroc(x[s], clean) for s in range(x.shape[0])]
             summary[key("s1", p, method, "weight_auroc")] = au
@@ -452,15 +564,28 @@ def run_s1(config: Config) -> Results:
 
 
 def run_s2(config: Config) -> Results:
-    data, test, _ = _classification_split(config, config.s2_n_train, config.s2_noise)
+    data, test, _, const = _classification_split(config, config.s2_n_train, config.s2_noise)
     x0 = np.asarray(config.s2_log_reg0, config.dtype)
-    data["reg"] = np.asarray(np.exp(config.s2_log_reg0), config.dtype)  # erm's fixed ρ = e^{λ0}
     series: dict[str, Any] = {}
-    summary: dict[str, Any] = {}
+    summary: dict[str, Any] = {key("s2", "constant_acc"): const}
     lam = _run_clf("s2", config, data, test, x0, config.s2_methods, config.s2_upper_lr,
-                   config.s2_epochs, config.s2_n_train, series, summary, ())
+                   config.s2_lower_lrs, config.s2_epochs, config.s2_n_train,
+                   config.s2_log_reg0, series, summary, ())
     for method, x in lam.items():
         summary[key("s2", method, "final_log_reg")] = [float(v) for v in x]
+    # Does ρ matter? Single-level SGD at the reference's lower step, at fixed ρ on a grid.
+    steps_per_epoch = max(1, config.s2_n_train // config.s1_batch)
+    steps = steps_per_epoch * config.s2_epochs
+    d = {k: jnp.asarray(v) for k, v in data.items()} | {
+        "ttok": jnp.asarray(test[0]), "tlab": jnp.asarray(test[1])}
+    runs, _, _ = _tune(_clf_fn("s2", "erm", config, steps, steps_per_epoch),
+                       list(config.s2_log_reg_grid),
+                       [summary[key("s2", "erm", "selected_lower_lr")]], list(config.seeds),
+                       (d, jnp.asarray(x0)), jnp.dtype(config.dtype), widen=False)
+    summary[key("s2", "erm", "log_reg_grid")] = list(config.s2_log_reg_grid)
+    summary[key("s2", "erm", "val_acc_by_log_reg")] = [float(np.mean(o["val"])) for _, o in runs]
+    summary[key("s2", "erm", "test_acc_by_log_reg")] = [float(np.mean(o["test"]))
+                                                        for _, o in runs]
     return Results(series, summary, list(config.seeds))
 
 
@@ -468,6 +593,7 @@ def plot_clf(record: Mapping[str, Any]):
     import matplotlib.pyplot as plt
 
     s = record["results"]["series"]
+    summ = record["summary"]
     fig_id = record["figure"]
     prefixes = ([f"{p}/" for p in record["config"]["s1_noise"]] if fig_id == "s1" else [""])
     methods = record["config"][f"{fig_id}_methods"]
@@ -476,9 +602,11 @@ def plot_clf(record: Mapping[str, Any]):
         for m in ("erm", *methods):
             ax.plot(s["epochs"], s[f"{pre}{m}/test_acc"], "o-" if m != "erm" else "k--", ms=3,
                     label=NAMES[m])
-        ax.set(xlabel="epoch", ylabel="test accuracy (mean over seeds, val-selected step)",
+        ax.axhline(summ[f"{fig_id}/{pre}constant_acc"], color="grey", ls=":", lw=0.8,
+                   label="constant predictor")
+        ax.set(xlabel="epoch", ylabel="test accuracy (mean over seeds, val-selected steps)",
                title=f"noise p = {pre[:-1]}" if pre else "HPO (log ℓ2 coefficient)")
-        ax.legend()
+        ax.legend(fontsize=7)
     fig.suptitle(record["title"])
     return fig
 
@@ -486,70 +614,81 @@ def plot_clf(record: Mapping[str, Any]):
 # --------------------------------------------------------------------------- S3
 
 
-def _tasks(config: Config, num: int, part: int, seed: int):
-    """``num`` class-balanced binary tasks, one domain each, from half ``part`` of the pool."""
-    tok, lab, dom = _text_pool(config)
-    half = np.arange(len(lab)) % 2 == part
+def _pair_tasks(config: Config, num: int, part: int, seed: int):
+    """``num`` binary digit-pair tasks (a vs b, a ≠ b; label 1 for a) from the images of
+    ``part`` (index mod 3: 0 train, 1 validation, 2 test), class-balanced support and query."""
+    x, y = _digits(config)
+    mask = np.arange(len(y)) % 3 == part
     rng = np.random.default_rng(seed)
-    k = config.s3_shots
+    pairs = [(a, b) for a in range(10) for b in range(a + 1, 10)]
+    order = np.concatenate([rng.permutation(len(pairs)) for _ in range(num // len(pairs) + 1)])
+    k, q = config.s3_shots, config.s3_queries
     out = {n: [] for n in ("stok", "slab", "qtok", "qlab")}
     for t in range(num):
-        d = t % 4
-        chosen = []
-        for c in (0, 1):
-            pool = np.flatnonzero(half & (dom == d) & (lab == c))
-            chosen.append(rng.choice(pool, k, replace=False))
-        idx = np.stack(chosen, 1)  # (k, 2): k//2 of each class into support and query
-        sup = np.concatenate([idx[: k // 2, 0], idx[: k // 2, 1]])
-        qry = np.concatenate([idx[k // 2:, 0], idx[k // 2:, 1]])
-        for name, ids in (("s", sup), ("q", qry)):
-            out[name + "tok"].append(tok[ids])
-            out[name + "lab"].append(lab[ids])
+        a, b = pairs[order[t]]
+        if rng.random() < 0.5:
+            a, b = b, a
+        ids = [rng.choice(np.flatnonzero(mask & (y == c)), k + q, replace=False) for c in (a, b)]
+        sup = np.concatenate([ids[0][:k], ids[1][:k]])
+        qry = np.concatenate([ids[0][k:], ids[1][k:]])
+        out["stok"].append(x[sup])
+        out["slab"].append(np.repeat(np.array([1, 0], np.int32), k))
+        out["qtok"].append(x[qry])
+        out["qlab"].append(np.repeat(np.array([1, 0], np.int32), q))
     return {n: np.stack(v) for n, v in out.items()}
 
 
 @functools.cache
-def _s3_fn(method: str, config: Config, upper_lr: float):
+def _s3_fn(method: str, config: Config):
     sampler = T.task_sampler(config.s3_tasks_per_batch)
     every = max(1, config.s3_steps // config.s3_evals)
+    nb = max(1, config.s3_train_tasks // config.s3_tasks_per_batch)
 
-    def evaluate(enc, test):
-        return T.meta_test_accuracy(enc, test, reg=config.s3_reg, head_lr=config.s3_lower_lr,
+    def evaluate(enc, tasks):
+        return T.meta_test_accuracy(enc, tasks, reg=config.s3_reg, head_lr=config.s3_head_lr,
                                     head_steps=config.s3_head_steps).astype(jnp.float32)
 
     def record(params, state, data, key):
         return jax.lax.cond(state.count % every == 0, lambda: evaluate(params[0], data["test"]),
                             lambda: jnp.asarray(-1.0, jnp.float32))
 
-    def one(data, seed):
-        solver = make_solver(method, T.rep_upper, T.rep_lower, sampler, upper_lr=upper_lr,
-                             lower_lr=config.s3_lower_lr, momentum=0.9, period=2, lower_steps=2,
-                             refine=10, neumann=5)
-        clf = T.init_classifier(jax.random.key(seed), config.vocab_size, config.embed_dim,
-                                config.hidden, jnp.dtype(config.dtype))
+    def one(data, ups, lows, point, seed):
+        solver = make_solver(method, T.rep_upper, T.rep_lower, sampler, upper_lr=ups[point],
+                             lower_lr=lows[point], momentum=0.9, period=2, lower_steps=2,
+                             refine=10, neumann=5, block=T.task_block(config.s3_tasks_per_batch),
+                             num_blocks=nb)
+        clf = T.init_row_classifier(jax.random.key(seed), 8, 8, config.hidden,
+                                    jnp.dtype(config.dtype))
         heads = jnp.zeros((data["stok"].shape[0], config.hidden + 1), jnp.dtype(config.dtype))
         (enc, _), _, accs = run(solver, (clf["encoder"], heads), config.s3_steps, data,
                                 key=jax.random.key(2000 + seed), record=record)
-        return accs, evaluate(enc, data["test"])
+        return {"curve": accs, "val": evaluate(enc, data["val"]),
+                "test": evaluate(enc, data["test"]), "move": _tree_dist(enc, clf["encoder"])}
 
     return one
 
 
 def run_s3(config: Config) -> Results:
-    train = _tasks(config, config.s3_train_tasks, 0, config.data_seed + 3)
-    test = _tasks(config, config.s3_test_tasks, 1, config.data_seed + 4)
+    train = _pair_tasks(config, config.s3_train_tasks, 0, config.data_seed + 3)
+    val = _pair_tasks(config, config.s3_val_tasks, 1, config.data_seed + 4)
+    test = _pair_tasks(config, config.s3_test_tasks, 2, config.data_seed + 5)
     data = {k: jnp.asarray(v) for k, v in train.items()}
     data["reg"] = jnp.asarray(config.s3_reg, config.dtype)
+    data["val"] = {k: jnp.asarray(v) for k, v in val.items()}
     data["test"] = {k: jnp.asarray(v) for k, v in test.items()}
     every = max(1, config.s3_steps // config.s3_evals)
     ev = np.arange(0, config.s3_steps, every)
     series: dict[str, Any] = {"steps": np.concatenate([ev, [config.s3_steps]])}
-    summary: dict[str, Any] = {}
+    summary: dict[str, Any] = {
+        key("s3", "constant_acc"): float(np.mean([_constant_acc(q) for q in test["qlab"]]))}
     lrs = dict(config.s3_upper_lr)
     for method in _harness.progress(config.s3_methods, "s3"):
-        accs, final = sweep(_s3_fn(method, config, lrs[method]), {"seed": list(config.seeds)},
-                            data)
-        curve = np.concatenate([np.asarray(accs)[:, ev], np.asarray(final)[:, None]], axis=1)
+        grid = [lrs[method] * f for f in config.upper_lr_factors]
+        runs, best, wid = _tune(_s3_fn(method, config), grid, list(config.s3_lower_lrs),
+                                list(config.seeds), (data,), jnp.dtype(config.dtype))
+        res = _record_tuning(summary, ("s3", method), runs, best, wid)
+        curve = np.concatenate([np.asarray(res["curve"])[:, ev],
+                                np.asarray(res["test"])[:, None]], axis=1)
         series[key(method, "meta_test_acc")] = curve.mean(axis=0)
         summary[key("s3", method, "final_meta_test_acc")] = [float(v) for v in curve[:, -1]]
     return Results(series, summary, list(config.seeds))
@@ -562,8 +701,10 @@ def plot_s3(record: Mapping[str, Any]):
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for m in record["config"]["s3_methods"]:
         ax.plot(s["steps"], s[key(m, "meta_test_acc")], "o-", ms=3, label=NAMES[m])
+    ax.axhline(record["summary"][key("s3", "constant_acc")], color="grey", ls=":",
+               lw=0.8, label="constant predictor")
     ax.set(xlabel="outer iteration", ylabel="meta-test accuracy (mean over seeds)")
-    ax.legend()
+    ax.legend(fontsize=7)
     fig.suptitle(record["title"])
     return fig
 

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 from jaxrank import _checks
 
-__all__ = ["TextEncoder"]
+__all__ = ["TextEncoder", "RowEncoder"]
 
 
 class TextEncoder(nn.Module):
@@ -45,3 +45,32 @@ class TextEncoder(nn.Module):
         mask = (tokens != 0)[..., None]
         pooled = jnp.max(jnp.where(mask, states, -jnp.inf), axis=-2)
         return jnp.where(jnp.any(mask, axis=-2), pooled, 0.0).astype(states.dtype)
+
+
+class RowEncoder(nn.Module):
+    """Real-valued sequences (rows of an image) -> GRU -> the last state.
+
+    An image of shape ``(rows, cols)`` is read as a sequence of ``rows`` vectors of length
+    ``cols`` (e.g. an 8×8 digit as 8 steps of 8 pixels).
+
+    Attributes:
+      hidden: GRU state width (the feature dimension).
+
+    Example:
+      >>> enc = RowEncoder(hidden=3)
+      >>> rows = jnp.ones((2, 8, 8))
+      >>> params = enc.init(jax.random.key(0), rows)
+      >>> enc.apply(params, rows).shape
+      (2, 3)
+    """
+
+    hidden: int = 16
+
+    @nn.compact
+    def __call__(self, rows: jax.Array) -> jax.Array:
+        _checks.check_positive_int(self.hidden, "RowEncoder(hidden=...)")
+        if rows.ndim < 2:
+            raise ValueError(f"`RowEncoder` input must have shape (..., rows, cols), got "
+                             f"{rows.shape}")
+        states = nn.RNN(nn.GRUCell(features=self.hidden))(rows)
+        return states[..., -1, :]

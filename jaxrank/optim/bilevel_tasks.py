@@ -8,8 +8,9 @@ the regularization) travel in ``data``/``batch``, never in closures.
 * S0 :func:`quartic_problem` — a synthetic bilevel problem with closed-form hypergradient whose
   upper level :math:`\sum_i \phi(x_i)`, :math:`\phi(s) = s^4/4 - s^2/2`, is
   :math:`(L_0, L_1)`-smooth but not :math:`L`-smooth.
-* S1 data hyper-cleaning: per-sample weight logits (upper) for a GRU sentiment classifier
-  (lower), validation CE on a clean split (upper).
+* S1 data hyper-cleaning: per-sample weight logits (upper) for a GRU classifier (lower; text
+  tokens or image rows, :func:`init_classifier` / :func:`init_row_classifier`), validation CE
+  on a clean split (upper).
 * S2 hyperparameter optimization: a log-ℓ2 coefficient (upper) for the same classifier.
 * S3 hyper-representation: a GRU encoder (upper), per-task linear heads (lower).
 """
@@ -24,14 +25,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxrank.models.rnn import TextEncoder
+from jaxrank.models.rnn import RowEncoder, TextEncoder
 from jaxrank.optim.bilevel import lower_sgd
 
 __all__ = [
     "phi", "phi_prime", "phi_second", "quartic_problem", "quartic_upper", "quartic_lower",
     "quartic_sampler", "quartic_y_star", "quartic_hypergradient", "encoder", "init_classifier",
-    "classifier_logits", "accuracy", "clean_upper", "clean_lower", "hpo_upper", "hpo_lower",
-    "minibatch_sampler", "rep_upper", "rep_lower", "task_sampler", "meta_test_accuracy",
+    "classifier_logits", "init_row_classifier", "row_encoder", "accuracy", "clean_upper",
+    "clean_lower", "hpo_upper", "hpo_lower",
+    "minibatch_sampler", "rep_upper", "rep_lower", "task_sampler", "task_block",
+    "meta_test_accuracy",
 ]
 
 
@@ -121,9 +124,18 @@ def encoder(vocab_size: int, embed_dim: int, hidden: int) -> TextEncoder:
     return TextEncoder(vocab_size=vocab_size, embed_dim=embed_dim, hidden=hidden)
 
 
+@functools.cache
+def row_encoder(hidden: int) -> RowEncoder:
+    return RowEncoder(hidden=hidden)
+
+
 def _encode(enc_params, tokens):
-    emb = enc_params["params"]["Embed_0"]["embedding"]
+    """Features of a text encoder (int tokens) or a row encoder (real (…, rows, cols) inputs),
+    told apart by the parameters (an embedding table or not)."""
     hidden = enc_params["params"]["GRUCell_0"]["hn"]["kernel"].shape[-1]
+    if "Embed_0" not in enc_params["params"]:
+        return row_encoder(hidden).apply(enc_params, tokens)
+    emb = enc_params["params"]["Embed_0"]["embedding"]
     return encoder(emb.shape[0], emb.shape[1], hidden).apply(enc_params, tokens)
 
 
@@ -131,6 +143,15 @@ def init_classifier(key, vocab_size: int, embed_dim: int, hidden: int, dtype=jnp
     """Parameters ``{"encoder": flax params, "w": (hidden,), "b": ()}`` of a GRU classifier."""
     enc = encoder(vocab_size, embed_dim, hidden)
     params = enc.init(key, jnp.ones((1, 4), jnp.int32))
+    params = jax.tree.map(lambda v: v.astype(dtype), params)
+    return {"encoder": params, "w": jnp.zeros(hidden, dtype), "b": jnp.zeros((), dtype)}
+
+
+def init_row_classifier(key, rows: int, cols: int, hidden: int, dtype=jnp.float32):
+    """Parameters ``{"encoder", "w", "b"}`` of a GRU classifier of (rows, cols) real inputs
+    (an image read row by row); the oracles below accept it in place of the text classifier."""
+    enc = row_encoder(hidden)
+    params = enc.init(key, jnp.zeros((1, rows, cols), dtype))
     params = jax.tree.map(lambda v: v.astype(dtype), params)
     return {"encoder": params, "w": jnp.zeros(hidden, dtype), "b": jnp.zeros((), dtype)}
 
@@ -209,8 +230,9 @@ def _head_ce(feats, head, labels):
 def rep_lower(enc_params, heads, batch):
     r""":math:`G = \frac1T\sum_{m\in\text{batch}}\big[\text{CE}_{support}(v_m) +
     \tfrac{\rho}{2}\|v_m\|^2\big]` (strongly convex in each head :math:`v_m`)."""
-    t, k, length = batch["stok"].shape
-    feats = _encode(enc_params, batch["stok"].reshape(t * k, length)).reshape(t, k, -1)
+    t, k = batch["stok"].shape[:2]
+    feats = _encode(enc_params, batch["stok"].reshape(t * k, *batch["stok"].shape[2:]))
+    feats = feats.reshape(t, k, -1)
     h = heads[batch["task"]]
     ce = jax.vmap(_head_ce)(feats, h, batch["slab"])
     return jnp.mean(ce) + 0.5 * batch["reg"] * jnp.sum(h**2) / t
@@ -218,8 +240,9 @@ def rep_lower(enc_params, heads, batch):
 
 def rep_upper(enc_params, heads, batch):
     """Query CE of the batch's tasks with their current heads."""
-    t, k, length = batch["qtok"].shape
-    feats = _encode(enc_params, batch["qtok"].reshape(t * k, length)).reshape(t, k, -1)
+    t, k = batch["qtok"].shape[:2]  # the query may be larger than the support
+    feats = _encode(enc_params, batch["qtok"].reshape(t * k, *batch["qtok"].shape[2:]))
+    feats = feats.reshape(t, k, -1)
     return jnp.mean(jax.vmap(_head_ce)(feats, heads[batch["task"]], batch["qlab"]))
 
 
@@ -239,9 +262,10 @@ def task_sampler(tasks_per_batch: int):
 def meta_test_accuracy(enc_params, tasks, *, reg, head_lr, head_steps: int):
     """Mean query accuracy on new tasks: a zero-initialized linear head per task, fitted by
     ``head_steps`` full-batch GD steps on the support CE + ℓ2 (the same for every method)."""
-    t, k, length = tasks["stok"].shape
-    sf = _encode(enc_params, tasks["stok"].reshape(t * k, length)).reshape(t, k, -1)
-    qf = _encode(enc_params, tasks["qtok"].reshape(t * k, length)).reshape(t, k, -1)
+    t, k = tasks["stok"].shape[:2]
+    sf = _encode(enc_params, tasks["stok"].reshape(t * k, *tasks["stok"].shape[2:]))
+    qf = _encode(enc_params, tasks["qtok"].reshape(t * k, *tasks["qtok"].shape[2:]))
+    sf, qf = sf.reshape(t, -1, sf.shape[-1]), qf.reshape(t, -1, qf.shape[-1])
     sf, qf = jax.lax.stop_gradient(sf), jax.lax.stop_gradient(qf)
 
     def one(s, sl, q, ql):
@@ -251,3 +275,16 @@ def meta_test_accuracy(enc_params, tasks, *, reg, head_lr, head_steps: int):
         return jnp.mean(((q @ v[:-1] + v[-1]) > 0) == (ql > 0))
 
     return jnp.mean(jax.vmap(one)(sf, tasks["slab"], qf, tasks["qlab"]))
+
+
+@functools.cache
+def task_block(tasks_per_batch: int):
+    """``block(i, data)``: the ``i``-th fixed block of ``tasks_per_batch`` consecutive training
+    tasks (the data partition of SABA's SAGA memories)."""
+
+    def block(i, data):
+        task = (i * tasks_per_batch + jnp.arange(tasks_per_batch)) % data["stok"].shape[0]
+        return {"task": task, "stok": data["stok"][task], "slab": data["slab"][task],
+                "qtok": data["qtok"][task], "qlab": data["qlab"][task], "reg": data["reg"]}
+
+    return block
