@@ -18,9 +18,12 @@ Modules:
 
 - :mod:`jaxrank.problems.gn_functions`: the test problems of the gradient-normalized smoothness
   paper (log-sum-exp, power of linear/Rosenbrock/Chebyshev residuals, logistic and softmax
-  regression) with their Hessians and approximations.
+  regression) with their Hessians and approximations;
+- :mod:`jaxrank.problems.sea_environments`: the stochastically extended adversarial (SEA)
+  environments of the optimistic-OMD paper, with closed-form σ², Σ² and best-fixed oracles;
+- :mod:`jaxrank.problems.domains`: feasible sets X (ball, box) with their projections.
 """
 
-from jaxrank.problems import gn_functions
+from jaxrank.problems import domains, gn_functions, sea_environments
 
-__all__ = ["gn_functions"]
+__all__ = ["domains", "gn_functions", "sea_environments"]
