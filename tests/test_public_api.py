@@ -81,7 +81,6 @@ def _allowed_for_problems(mod):
 
 # models/* files that still import jaxrank.optim, each with its reason.
 _MODELS_USING_OPTIM = {
-    "trunk.py",  # returns a Solver: the protocol type still lives in jaxrank.optim._base
     "bn_mlp.py",  # its trainer returns a Solver and drives it with jaxrank.optim.run
 }
 

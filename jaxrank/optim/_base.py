@@ -40,6 +40,7 @@ from jaxrank._cache import (  # noqa: F401  (re-exported)
     _static,
     cached_factory,
 )
+from jaxrank._solver import Solver
 
 __all__ = [
     "Solver",
@@ -54,20 +55,6 @@ __all__ = [
 Params = Any
 State = Any
 Record = Callable[..., Any]
-
-
-class Solver(NamedTuple):
-    """A pair of pure functions ``init(params, *args)`` and ``update(params, state, *args)``.
-
-    ``validate`` (optional) is ``validate(params, *args, *step)`` with the inputs of the first
-    step: :func:`run` and :func:`run_until` call it, outside any trace, when every input is
-    concrete, so checks that a traced ``update`` skips (label conventions, NaNs, shapes) raise
-    the message of a direct call before anything is compiled. Its return value is ignored.
-    """
-
-    init: Callable[..., State]
-    update: Callable[..., tuple[Params, State]]
-    validate: Callable[..., Any] | None = None
 
 
 def _all_concrete(*trees: Any) -> bool:
