@@ -39,8 +39,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxrank import _checks, _validate
+from jaxrank._cache import _Static
 from jaxrank.losses import spherical as S
-from jaxrank.optim._base import _Static
 
 __all__ = [
     "FactoredState",

@@ -26,8 +26,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxrank._solver import Solver
 from jaxrank.models.factored_output import OutputLayer
-from jaxrank.optim._base import Solver
 
 __all__ = ["TrunkState", "with_trunk"]
 

@@ -23,8 +23,6 @@ calls reuse one compilation.
 from __future__ import annotations
 
 import functools
-import numbers
-import types
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -34,6 +32,15 @@ import numpy as np
 import optax
 
 from jaxrank import _checks, _validate
+from jaxrank._cache import (  # noqa: F401  (re-exported)
+    _hyper_key,
+    _Identity,
+    _key,
+    _Static,
+    _static,
+    cached_factory,
+)
+from jaxrank._solver import Solver
 
 __all__ = [
     "Solver",
@@ -48,20 +55,6 @@ __all__ = [
 Params = Any
 State = Any
 Record = Callable[..., Any]
-
-
-class Solver(NamedTuple):
-    """A pair of pure functions ``init(params, *args)`` and ``update(params, state, *args)``.
-
-    ``validate`` (optional) is ``validate(params, *args, *step)`` with the inputs of the first
-    step: :func:`run` and :func:`run_until` call it, outside any trace, when every input is
-    concrete, so checks that a traced ``update`` skips (label conventions, NaNs, shapes) raise
-    the message of a direct call before anything is compiled. Its return value is ignored.
-    """
-
-    init: Callable[..., State]
-    update: Callable[..., tuple[Params, State]]
-    validate: Callable[..., Any] | None = None
 
 
 def _all_concrete(*trees: Any) -> bool:
@@ -80,149 +73,7 @@ def _first_step(xs: Any, key: Any, step0: int) -> tuple:
     return step_inputs(x0, key, jnp.asarray(step0, jnp.int32))
 
 
-# --------------------------------------------------------------------------- factory cache
-
-
-def _hyper_key(value: Any) -> Any:
-    """A hashable key for a concrete hyperparameter, or raise TypeError when there is none.
-
-    Python floats are keyed by their bits (``float.hex``), so ``nan`` hits the cache and ``-0.0``
-    and ``0.0`` stay apart; NumPy/JAX scalars and small concrete arrays by dtype, shape and bytes;
-    Python functions (losses, schedules, oracles, lambdas) by *value*: their code object, the
-    module they were defined in, their defaults and the keys of the values their closure
-    captured (so ``lambda x: x**2`` written twice at one place, or ``optax.sgd(0.1)`` built
-    twice, give equal keys, while closures over different constants do not); ``functools.partial``
-    / ``jax.tree_util.Partial`` by function and bound arguments; bound methods by their object's
-    identity and function; any other callable by identity, holding a reference so that an id is
-    never reused by another object while its entry lives.
-    """
-    return _key(value, 0)
-
-
-def _key(value: Any, depth: int) -> Any:
-    if depth > 8:  # deep or self-referential closures: give up (the caller falls back)
-        raise TypeError("too deep")
-    if value is None or isinstance(value, (bool, str)):
-        return (type(value).__name__, value)
-    if isinstance(value, (np.ndarray, np.generic, jax.Array)):
-        if not _checks.is_concrete(value):
-            raise TypeError("traced")
-        arr = np.asarray(value)
-        if arr.size > 64:
-            raise TypeError("large array")
-        weak = bool(getattr(value, "weak_type", False))
-        return ("array", str(arr.dtype), arr.shape, weak, arr.tobytes())
-    if isinstance(value, float):
-        return ("float", value.hex())
-    if isinstance(value, numbers.Number):
-        return (type(value).__name__, value)
-    if isinstance(value, (tuple, list)):
-        kind = type(value)  # a NamedTuple by its class (two classes may share a name)
-        kind = kind.__name__ if kind in (tuple, list) else _Identity(kind)
-        return (kind, tuple(_key(v, depth + 1) for v in value))
-    if isinstance(value, dict):
-        return ("dict", tuple(sorted((repr(k), _key(v, depth + 1)) for k, v in value.items())))
-    if isinstance(value, types.FunctionType):
-        cells = value.__closure__ or ()
-        return ("function", _Identity(value.__code__), _Identity(value.__globals__),
-                _key(value.__defaults__, depth + 1), _key(value.__kwdefaults__, depth + 1),
-                tuple(_key(c.cell_contents, depth + 1) for c in cells))
-    if isinstance(value, functools.partial):
-        return ("partial", type(value), _key(value.func, depth + 1),
-                _key(value.args, depth + 1), _key(value.keywords, depth + 1))
-    if isinstance(value, types.MethodType):
-        return ("method", _Identity(value.__self__), _key(value.__func__, depth + 1))
-    if callable(value):
-        return ("callable", _Identity(value))
-    raise TypeError(f"unhashable {type(value)}")
-
-
-class _Static:
-    """A function as a static argument of ``jax.jit``, hashed and compared by value.
-
-    ``jit`` caches a compilation per static argument; functions compare by identity, so a lambda
-    written in a loop or a factory's fresh closure would recompile on every call. Wrapped, two
-    functions with equal :func:`_hyper_key` (same code, equal captured values) share one
-    compilation; a function without a value key (it captures a large array, a tracer, an
-    arbitrary object) keeps its identity.
-    """
-
-    __slots__ = ("fn", "key")
-
-    def __init__(self, fn: Callable[..., Any]):
-        self.fn = fn
-        try:
-            self.key = _hyper_key(fn)
-        except Exception:  # no value key (an empty closure cell, an unreadable array, ...)
-            self.key = ("callable", _Identity(fn))
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.fn(*args, **kwargs)
-
-    def __hash__(self) -> int:
-        return hash(self.key)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Static) and other.key == self.key
-
-
-def _static(fn: Callable[..., Any] | None) -> _Static | None:
-    return None if fn is None else _Static(fn)
-
-
-class _Identity:
-    """Hash/compare an object by identity while keeping it alive (its id cannot be reused)."""
-
-    __slots__ = ("obj",)
-
-    def __init__(self, obj: Any):
-        self.obj = obj
-
-    def __hash__(self) -> int:
-        return id(self.obj)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Identity) and other.obj is self.obj
-
-
-def cached_factory(factory: Callable[..., Any]) -> Callable[..., Any]:
-    """Memoize a solver factory on its concrete hyperparameters.
-
-    ``run``/``run_until`` compile once per ``update`` function object, and a factory builds new
-    closures on each call, so without this ``run(lr_gd(1.0), ...)`` twice compiles twice. With
-    it, a factory called again with equal concrete hyperparameters (same Python type and value, or
-    the same small concrete array) returns the identical ``Solver``, and ``run``/``run_until``
-    reuse their compilation. Traced hyperparameters (inside ``vmap``/``jit``), large arrays and
-    other unhashable values bypass the cache. A cached entry was built by a call that passed the
-    factory's argument checks; a bad value is never cached, so it raises on every call.
-
-    Example:
-      >>> @cached_factory
-      ... def sgd_like(step_size):
-      ...     return Solver(lambda p: None, lambda p, s: (p - step_size, s))
-      >>> sgd_like(0.1) is sgd_like(0.1), sgd_like(0.1) is sgd_like(0.2)
-      (True, False)
-    """
-    cache: dict[Any, Any] = {}
-
-    @functools.wraps(factory)
-    def wrapper(*args, **kwargs):
-        try:
-            key = (
-                tuple(_hyper_key(a) for a in args),
-                tuple(sorted((k, _hyper_key(v)) for k, v in kwargs.items())),
-            )
-        except Exception:  # no value key (an empty closure cell, an unreadable array, ...)
-            return factory(*args, **kwargs)
-        hit = cache.get(key)
-        if hit is None:
-            hit = factory(*args, **kwargs)
-            if len(cache) < 4096:
-                cache[key] = hit
-        return hit
-
-    wrapper.cache_clear = cache.clear  # type: ignore[attr-defined]
-    return wrapper
+# The factory cache (cached_factory, _Static, _hyper_key) lives in jaxrank._cache.
 
 
 # --------------------------------------------------------------------------- loops

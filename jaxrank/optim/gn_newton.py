@@ -2,8 +2,9 @@ r"""Gradient-regularized Newton with approximate Hessians and an adaptive radius
 
 Implements Semenov, Jaggi, Doikov, *Gradient-Normalized Smoothness for Optimization with
 Approximate Hessians* (arXiv:2506.13710, ICLR 2026), Algorithm 1 as the official code
-(epfml/grad-norm-smooth) runs it, its variants, the baselines of its experiments and the test
-problems with their Hessian approximations.
+(epfml/grad-norm-smooth) runs it, its variants and the baselines of its experiments. The
+metric and Hessian approximations live in :mod:`jaxrank.optim.hessians`, the test problems in
+:mod:`jaxrank.problems.gn_functions`; both are re-exported here.
 
 Notation. :math:`B \succ 0` is a fixed metric, :math:`\|h\| = \langle Bh, h\rangle^{1/2}` and
 :math:`\|g\|_* = \langle g, B^{-1} g\rangle^{1/2}`. One step of Algorithm 1 is
@@ -46,11 +47,59 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.linalg import cho_solve, solve_triangular
 
 from jaxrank import _checks
 from jaxrank.optim._base import Solver, cached_factory
 from jaxrank.optim._pytree import flat_params
+from jaxrank.optim.hessians import (  # noqa: F401  (re-exported)
+    HessianApprox,
+    MetricData,
+    _add_metric,
+    _binv,
+    _check_metric,
+    _dense_solve,
+    _dual_sq,
+    _eig_factor,
+    _eig_solve,
+    _nan_unless,
+    _no_init,
+    _primal_sq,
+    dense_hessian,
+    diagonal_hessian,
+    exact_hessian,
+    fisher_term,
+    fixed_hessian,
+    gauss_newton_fisher,
+    lazy_hessian,
+    make_metric,
+    rank_one_hessian,
+    regularized_solve,
+    zero_hessian,
+)
+from jaxrank.problems.gn_functions import (  # noqa: F401  (re-exported)
+    _weighted_gram,
+    chebyshev,
+    chebyshev_residuals,
+    linear_equations,
+    linear_residuals,
+    log_sum_exp,
+    log_sum_exp_grad,
+    log_sum_exp_hessian,
+    logistic_empirical_fisher,
+    logistic_hessian_diag,
+    logistic_regression,
+    logistic_upper_bound,
+    lse_weighted_gauss_newton,
+    lse_zero_shift,
+    power_residual,
+    rosenbrock,
+    rosenbrock_residuals,
+    softmax_empirical_fisher,
+    softmax_hessian_diag,
+    softmax_regression,
+    softmax_weighted_gauss_newton,
+    tanh_residuals,
+)
 
 __all__ = [
     # metric and Hessian approximations
@@ -105,339 +154,6 @@ __all__ = [
 ]
 
 Array = jax.Array
-
-# --------------------------------------------------------------------------- metric
-
-
-class MetricData(NamedTuple):
-    """The metric :math:`B` and its lower Cholesky factor :math:`L` (both ``None``: B = I)."""
-
-    B: Array | None
-    chol: Array | None
-
-
-def _check_metric(metric: Any, where: str) -> None:
-    if metric is None or not _checks.is_concrete(metric):
-        return
-    arr = np.asarray(metric)
-    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
-        raise ValueError(f"`{where}` must be a square (n, n) matrix, got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise TypeError(f"`{where}` must have a floating dtype, got {arr.dtype}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"`{where}` must be finite")
-    scale = max(float(np.max(np.abs(arr))), 1e-300)
-    if np.max(np.abs(arr - arr.T)) > 1e-8 * scale:
-        raise ValueError(f"`{where}` must be symmetric, got max |B - Bᵀ| = "
-                         f"{float(np.max(np.abs(arr - arr.T))):.3g}")
-    lo = float(np.linalg.eigvalsh(arr)[0])
-    if not lo > 0:
-        raise ValueError(f"`{where}` must be positive definite, got smallest eigenvalue {lo:.3g}")
-
-
-def make_metric(metric: Array | None) -> MetricData:
-    """:class:`MetricData` of a symmetric positive definite ``metric`` (``None``: identity)."""
-    if metric is None:
-        return MetricData(None, None)
-    B = jnp.asarray(metric)
-    return MetricData(B, jnp.linalg.cholesky(B))
-
-
-def _binv(metric: MetricData, v: Array) -> Array:
-    """:math:`B^{-1} v` (one pair of triangular solves)."""
-    if metric.B is None:
-        return v
-    return cho_solve((metric.chol, True), v)
-
-
-def _dual_sq(metric: MetricData, g: Array) -> Array:
-    r""":math:`\|g\|_*^2 = g^\top B^{-1} g` (computed as :math:`\|L^{-1} g\|^2`, never < 0)."""
-    if metric.B is None:
-        return jnp.vdot(g, g)
-    w = solve_triangular(metric.chol, g, lower=True)
-    return jnp.vdot(w, w)
-
-
-def _primal_sq(metric: MetricData, h: Array) -> Array:
-    r""":math:`\|h\|^2 = h^\top B h`."""
-    if metric.B is None:
-        return jnp.vdot(h, h)
-    return jnp.vdot(h, metric.B @ h)
-
-
-def _add_metric(H: Array, lam: Array, metric: MetricData) -> Array:
-    if metric.B is None:
-        return H + lam * jnp.eye(H.shape[0], dtype=H.dtype)
-    return H + lam * metric.B
-
-
-def _nan_unless(ok: Array, d: Array) -> Array:
-    return jnp.where(ok, d, jnp.nan)
-
-
-def _weighted_gram(A: Array, w: Array) -> Array:
-    r""":math:`A^\top \mathrm{Diag}(w) A` for ``A`` of shape ``(m, n)``.
-
-    The scaled transpose :math:`A^\top\mathrm{Diag}(w)` is materialized (an
-    ``optimization_barrier`` stops XLA from folding the transpose into the product): folded, the
-    product contracts dimension 0 of both operands, and XLA:CPU's float64 kernel for that layout
-    was 2.5–4× slower than for a plain row-major product (measured at n = m = 1000, where the
-    extra copy costs ~1 % of the product). Same values up to summation order.
-    """
-    return jax.lax.optimization_barrier(A.T * w[None, :]) @ A
-
-
-def regularized_solve(H: Array, lam: Array, g: Array, metric: MetricData) -> Array:
-    r"""Solve :math:`(H + \lambda B) d = g` by Cholesky; NaN when the matrix is not PD.
-
-    The dense reference of every structured solve below (tests compare them).
-
-    Example:
-      >>> import jax.numpy as jnp
-      >>> d = regularized_solve(jnp.eye(2), 1.0, jnp.array([2.0, 4.0]), make_metric(None))
-      >>> d.round(4).tolist()
-      [1.0, 2.0]
-    """
-    L = jnp.linalg.cholesky(_add_metric(H, lam, metric))
-    d = cho_solve((L, True), g)
-    return _nan_unless(jnp.all(jnp.isfinite(L)), d)
-
-
-# --------------------------------------------------------------------------- Hessian approximations
-
-
-class HessianApprox(NamedTuple):
-    r"""A Hessian approximation :math:`H(x)` with its own solver of :math:`(H + \lambda B)d = g`.
-
-    Attributes:
-      init: ``init(x0, metric, *args) -> aux``, state kept between outer iterations (a stale
-        Hessian, a factorization); ``()`` when none.
-      build: ``build(x, aux, k, metric, *args) -> (curv, aux, factorizations)``, once per outer
-        iteration ``k``.
-      solve: ``solve(curv, lam, g, metric) -> (d, factorizations)``, once per search trial;
-        ``d`` is NaN when :math:`H + \lambda B` is not positive definite.
-      name: a label for records.
-    """
-
-    init: Callable[..., Any]
-    build: Callable[..., Any]
-    solve: Callable[..., Any]
-    name: str
-
-
-def _no_init(x, metric, *args):
-    return ()
-
-
-def _dense_solve(H, lam, g, metric):
-    return regularized_solve(H, lam, g, metric), jnp.int32(1)
-
-
-def dense_hessian(hess_fn: Callable[..., Array], name: str = "dense") -> HessianApprox:
-    """Any dense ``hess_fn(x, *args) -> (n, n)``, Cholesky-factorized at every trial.
-
-    Example:
-      >>> import jax.numpy as jnp
-      >>> approx = dense_hessian(lambda x: jnp.diag(x))
-      >>> curv, _, _ = approx.build(jnp.array([1.0, 3.0]), (), 0, make_metric(None))
-      >>> approx.solve(curv, 1.0, jnp.array([2.0, 4.0]), make_metric(None))[0].round(4).tolist()
-      [1.0, 1.0]
-    """
-    if not callable(hess_fn):
-        raise TypeError(f"`dense_hessian(hess_fn=...)` must be callable, got {type(hess_fn)}")
-
-    def build(x, aux, k, metric, *args):
-        H = jnp.asarray(hess_fn(x, *args))
-        if H.shape != (x.shape[0], x.shape[0]):
-            raise ValueError(f"`hessian` must return a square ({x.shape[0]}, {x.shape[0]}) "
-                             f"matrix, got shape {H.shape}")
-        return H, aux, jnp.int32(0)
-
-    return HessianApprox(_no_init, build, _dense_solve, name)
-
-
-def exact_hessian(fun: Callable[..., Array]) -> HessianApprox:
-    """The exact Hessian :math:`\\nabla^2 f(x)` by ``jax.hessian``, dense Cholesky per trial."""
-    return dense_hessian(jax.hessian(fun), "exact")
-
-
-def zero_hessian() -> HessianApprox:
-    r""":math:`H = 0`: the step is :math:`-B^{-1}g/\lambda = -\gamma B^{-1}g/\|g\|_*`.
-
-    With it Algorithm 1 is the normalized gradient method with an adaptive radius (the official
-    ``grad_norm_smooth_gradient_method``).
-    """
-
-    def build(x, aux, k, metric, *args):
-        return (), aux, jnp.int32(0)
-
-    def solve(curv, lam, g, metric):
-        return _nan_unless(lam > 0, _binv(metric, g) / lam), jnp.int32(0)
-
-    return HessianApprox(_no_init, build, solve, "zero")
-
-
-def rank_one_hessian(
-    factor_fn: Callable[..., tuple[Array, Array]], name: str = "rank_one"
-) -> HessianApprox:
-    r""":math:`H = \alpha v v^\top` from ``factor_fn(x, *args) -> (alpha, v)``, solved by
-    Sherman–Morrison in :math:`O(n^2)` with the metric's Cholesky factor:
-
-    .. math::
-        (\alpha v v^\top + \lambda B)^{-1} g = \frac1\lambda\Bigl(B^{-1}g
-        - \frac{\alpha\, B^{-1}v\, \langle v, B^{-1} g\rangle}{\lambda + \alpha\langle v,
-        B^{-1}v\rangle}\Bigr).
-
-    (The official ``invert_backend='wsm'``.) NaN when :math:`\lambda \le 0` or the
-    denominator is not positive (an indefinite :math:`\alpha < 0` term).
-    """
-
-    def build(x, aux, k, metric, *args):
-        alpha, v = factor_fn(x, *args)
-        return (jnp.asarray(alpha, v.dtype), v, _binv(metric, v)), aux, jnp.int32(0)
-
-    def solve(curv, lam, g, metric):
-        alpha, v, binv_v = curv
-        binv_g = _binv(metric, g)
-        denom = lam + alpha * jnp.vdot(v, binv_v)
-        safe = jnp.where(denom > 0, denom, 1.0)
-        d = (binv_g - (alpha * jnp.vdot(v, binv_g) / safe) * binv_v) / jnp.where(lam > 0, lam, 1)
-        return _nan_unless((lam > 0) & (denom > 0), d), jnp.int32(0)
-
-    return HessianApprox(_no_init, build, solve, name)
-
-
-def diagonal_hessian(fun: Callable[..., Array] | None = None,
-                     diag_fn: Callable[..., Array] | None = None) -> HessianApprox:
-    r""":math:`H = \mathrm{Diag}(\nabla^2 f(x))` (or ``diag_fn(x, *args)``).
-
-    With :math:`B = I` the solve is elementwise (no factorization); with a general metric it is a
-    dense Cholesky of :math:`\mathrm{Diag}(h) + \lambda B`. NaN when an entry of
-    :math:`h + \lambda` is not positive.
-    """
-    if diag_fn is None:
-        if fun is None:
-            raise TypeError("`diagonal_hessian` needs `fun` or `diag_fn`")
-        hess = jax.hessian(fun)
-
-        def diag_fn(x, *args):
-            return jnp.diag(hess(x, *args))
-
-    def build(x, aux, k, metric, *args):
-        return diag_fn(x, *args), aux, jnp.int32(0)
-
-    def solve(curv, lam, g, metric):
-        if metric.B is None:
-            den = curv + lam
-            return _nan_unless(jnp.all(den > 0), g / jnp.where(den > 0, den, 1)), jnp.int32(0)
-        return regularized_solve(jnp.diag(curv), lam, g, metric), jnp.int32(1)
-
-    return HessianApprox(_no_init, build, solve, "diagonal")
-
-
-def _eig_factor(H: Array, metric: MetricData) -> tuple[Array, Array]:
-    r"""Eigen-factorize :math:`L^{-1} H L^{-\top} = Q \Lambda Q^\top`; returns
-    :math:`(\tilde Q = L^{-\top} Q, \Lambda)` so that
-    :math:`(H + \lambda B)^{-1} = \tilde Q (\Lambda + \lambda)^{-1} \tilde Q^\top`."""
-    H = 0.5 * (H + H.T)
-    if metric.B is None:
-        evals, Q = jnp.linalg.eigh(H)
-        return Q, evals
-    Linv_H = solve_triangular(metric.chol, H, lower=True)
-    C = solve_triangular(metric.chol, Linv_H.T, lower=True)
-    evals, Q = jnp.linalg.eigh(0.5 * (C + C.T))
-    return solve_triangular(metric.chol.T, Q, lower=False), evals
-
-
-def _eig_solve(curv, lam, g, metric):
-    Qt, evals = curv
-    den = evals + lam
-    ok = jnp.all(den > 0)
-    d = Qt @ ((Qt.T @ g) / jnp.where(den > 0, den, 1))
-    return _nan_unless(ok, d), jnp.int32(0)
-
-
-def fixed_hessian(hess_fn: Callable[..., Array], name: str = "fixed") -> HessianApprox:
-    r"""A constant :math:`H` (e.g. the upper bound :math:`\frac{1}{4m}A^\top A` of logistic
-    regression), ``hess_fn(x0, *args)`` evaluated and eigen-factorized **once** in ``init``; each
-    trial is then two matrix–vector products for any :math:`\lambda`."""
-
-    def init(x, metric, *args):
-        return _eig_factor(jnp.asarray(hess_fn(x, *args)), metric)
-
-    def build(x, aux, k, metric, *args):
-        return aux, aux, jnp.int32(0)
-
-    return HessianApprox(init, build, _eig_solve, name)
-
-
-def lazy_hessian(hess_fn: Callable[..., Array], every: int, name: str = "lazy") -> HessianApprox:
-    r"""A stale Hessian: :math:`H(x_{k'})` with :math:`k' = \lfloor k / m\rfloor m`, recomputed and
-    eigen-factorized every ``every`` (= m) outer iterations (Doikov et al.'s lazy Newton)."""
-    _checks.check_positive_int(every, "lazy_hessian(every=...)")
-
-    def init(x, metric, *args):
-        return _eig_factor(jnp.asarray(hess_fn(x, *args)), metric)
-
-    def build(x, aux, k, metric, *args):
-        refresh = (jnp.asarray(k) % every) == 0
-        aux = jax.lax.cond(refresh, lambda: _eig_factor(jnp.asarray(hess_fn(x, *args)), metric),
-                           lambda: aux)
-        return aux, aux, refresh.astype(jnp.int32)
-
-    return HessianApprox(init, build, _eig_solve, name)
-
-
-def gauss_newton_fisher(residual_fn: Callable[..., Array], p: float) -> HessianApprox:
-    r"""The "inexact Hessian" of :math:`f = \frac1p\|u(x)\|^p` (generalized Gauss–Newton plus
-    Fisher term), dropping :math:`\|u\|^{p-2}\sum_i u_i \nabla^2 u_i`:
-
-    .. math::
-        H = \|u\|^{p-2} J^\top J + (p-2)\|u\|^{p-4} (J^\top u)(J^\top u)^\top,
-
-    with :math:`J` the Jacobian of ``residual_fn(x, *args)`` (by ``jax.jacfwd``).
-    """
-    jac = jax.jacfwd(residual_fn)
-
-    def hess(x, *args):
-        u = residual_fn(x, *args)
-        J = jac(x, *args)
-        s = jnp.vdot(u, u)
-        w = jnp.where(s > 0, s, 1.0)
-        Ju = J.T @ u
-        gn = w ** ((p - 2) / 2) * (J.T @ J) + (p - 2) * w ** ((p - 4) / 2) * jnp.outer(Ju, Ju)
-        at_zero = J.T @ J if p == 2 else jnp.zeros_like(gn)  # the official value at u = 0
-        return jnp.where(s > 0, gn, at_zero)
-
-    return dense_hessian(hess, "gauss_newton_fisher")
-
-
-def fisher_term(residual_fn: Callable[..., Array], p: float) -> HessianApprox:
-    r"""The rank-one Fisher term :math:`(p-2)\|u\|^{p-4}(J^\top u)(J^\top u)^\top` of
-    :math:`f = \frac1p\|u(x)\|^p`, solved by Sherman–Morrison (:func:`rank_one_hessian`).
-
-    Its only nonzero eigenvalue is :math:`(p-2)\|u\|^{p-4}\|J^\top u\|^2`; since
-    :math:`\nabla f = \|u\|^{p-2}J^\top u` it equals
-    :math:`\frac{p-2}{\|u\|^p}\nabla f\nabla f^\top`.
-    """
-
-    def factor(x, *args):
-        u, vjp = jax.vjp(lambda z: residual_fn(z, *args), x)
-        (Ju,) = vjp(u)
-        s = jnp.vdot(u, u)
-        alpha = jnp.where(s > 0, (p - 2) * jnp.where(s > 0, s, 1.0) ** ((p - 4) / 2), 0.0)
-        return alpha, Ju
-
-    return rank_one_hessian(factor, "fisher")
-
-
-def lse_weighted_gauss_newton(x: Array, A: Array, b: Array, mu: float = 1.0) -> Array:
-    r"""Weighted Gauss–Newton approximation of the log-sum-exp Hessian,
-    :math:`\tilde H = \frac1\mu A^\top \mathrm{Diag}(\pi) A \succeq \nabla^2 f(x)` (it drops the
-    rank-one term :math:`-\frac1\mu (A^\top\pi)(A^\top\pi)^\top`)."""
-    pi = jax.nn.softmax((A @ x - b) / mu)
-    return _weighted_gram(A, pi) / mu
-
 
 # --------------------------------------------------------------------------- shared pieces
 
@@ -1100,199 +816,3 @@ def fast_gradient_method(
                                     s.func_calls + 2 * i, m)
 
     return Solver(init, update)
-
-
-# --------------------------------------------------------------------------- test problems
-
-
-def log_sum_exp(x: Array, A: Array, b: Array, mu: float = 1.0) -> Array:
-    r""":math:`f(x) = \mu \log\sum_i \exp((\langle a_i, x\rangle - b_i)/\mu)` (rows
-    :math:`a_i` of ``A``, shape ``(m, n)``), overflow-free via ``logsumexp``."""
-    return mu * jax.nn.logsumexp((A @ x - b) / mu)
-
-
-def log_sum_exp_grad(x: Array, A: Array, b: Array, mu: float = 1.0) -> Array:
-    r"""Closed form :math:`\nabla f = A^\top\pi`, :math:`\pi = \mathrm{softmax}((Ax - b)/\mu)`."""
-    return A.T @ jax.nn.softmax((A @ x - b) / mu)
-
-
-def log_sum_exp_hessian(x: Array, A: Array, b: Array, mu: float = 1.0) -> Array:
-    r"""Closed form :math:`\nabla^2 f = \frac1\mu(A^\top\mathrm{Diag}(\pi)A -
-    (A^\top\pi)(A^\top\pi)^\top)`."""
-    pi = jax.nn.softmax((A @ x - b) / mu)
-    Atp = A.T @ pi
-    return (_weighted_gram(A, pi) - jnp.outer(Atp, Atp)) / mu
-
-
-def lse_zero_shift(A: Array, b: Array, mu: float = 1.0) -> Array:
-    r"""The official "zero oracle": :math:`A' = A - \mathbf 1 \nabla f(0)^\top`, so that
-    :math:`\nabla f'(0) = 0` (the minimizer is :math:`x^* = 0`, :math:`f^* = f'(0)`)."""
-    g0 = log_sum_exp_grad(jnp.zeros(A.shape[1], A.dtype), A, b, mu)
-    return A - g0[None, :]
-
-
-def power_residual(residual_fn: Callable[..., Array], p: float) -> Callable[..., Array]:
-    r""":math:`f(x) = \frac1p\|u(x)\|^p` for ``residual_fn(x, *args) -> u``, written as
-    :math:`\frac1p(\|u\|^2)^{p/2}` (smooth at :math:`u = 0` for :math:`p \ge 2`)."""
-
-    def f(x, *args):
-        u = residual_fn(x, *args)
-        return jnp.vdot(u, u) ** (p / 2) / p
-
-    return f
-
-
-def linear_residuals(x: Array, A: Array, b: Array) -> Array:
-    """:math:`u(x) = Ax - b`."""
-    return A @ x - b
-
-
-def linear_equations(x: Array, A: Array, b: Array, p: float = 4.0) -> Array:
-    r""":math:`f(x) = \frac1p\|Ax - b\|^p` (the paper's "equations with linear operator")."""
-    u = A @ x - b
-    return jnp.vdot(u, u) ** (p / 2) / p
-
-
-def rosenbrock(x: Array, a: float = 1.0, b: float = 100.0) -> Array:
-    r""":math:`(a - x_1)^2 + b(x_2 - x_1^2)^2`."""
-    return (a - x[0]) ** 2 + b * (x[1] - x[0] ** 2) ** 2
-
-
-def rosenbrock_residuals(x: Array, a: float = 1.0, b: float = 100.0) -> Array:
-    r""":math:`u = (a - x_1, \sqrt b (x_2 - x_1^2))`."""
-    return jnp.stack([a - x[0], jnp.sqrt(b) * (x[1] - x[0] ** 2)])
-
-
-def chebyshev_residuals(x: Array) -> Array:
-    r"""Nesterov–Chebyshev–Rosenbrock: :math:`u_1 = \frac12(1 - x_1)`,
-    :math:`u_i = x_i - (2x_{i-1}^2 - 1)`."""
-    return jnp.concatenate([0.5 * (1 - x[:1]), x[1:] - (2 * x[:-1] ** 2 - 1)])
-
-
-def chebyshev(x: Array, p: float = 4.0) -> Array:
-    r""":math:`\frac1p\|u(x)\|^p` with :func:`chebyshev_residuals`; minimizer :math:`\mathbf 1`."""
-    u = chebyshev_residuals(x)
-    return jnp.vdot(u, u) ** (p / 2) / p
-
-
-def logistic_regression(x: Array, A: Array, y: Array, reg: float = 0.0) -> Array:
-    r""":math:`\frac1m\sum_i \log(1 + e^{-y_i\langle a_i, x\rangle}) + \frac{\rho}{2}\|x\|^2`,
-    with ``softplus`` (finite for margins of any size)."""
-    return jnp.mean(jax.nn.softplus(-y * (A @ x))) + 0.5 * reg * jnp.vdot(x, x)
-
-
-def logistic_upper_bound(x: Array, A: Array, y: Array, reg: float = 0.0) -> Array:
-    r"""The constant upper bound :math:`\frac{1}{4m}A^\top A + \rho I \succeq \nabla^2 f`."""
-    return A.T @ A / (4 * A.shape[0]) + reg * jnp.eye(A.shape[1], dtype=A.dtype)
-
-
-def softmax_regression(x: Array, A: Array, labels: Array, num_classes: int,
-                       reg: float = 0.0) -> Array:
-    r"""Multinomial logistic loss with flat parameters :math:`x = \mathrm{vec}(W)`,
-    :math:`W \in \mathbb R^{d\times K}`: :math:`\frac1m\sum_i
-    [\mathrm{lse}(W^\top a_i) - \langle w_{y_i}, a_i\rangle] + \frac\rho2\|W\|^2`."""
-    W = x.reshape(A.shape[1], num_classes)
-    logits = A @ W
-    nll = jax.nn.logsumexp(logits, axis=-1) - jnp.take_along_axis(
-        logits, labels[:, None], axis=-1)[:, 0]
-    return jnp.mean(nll) + 0.5 * reg * jnp.vdot(x, x)
-
-
-def logistic_hessian_diag(x: Array, A: Array, y: Array, reg: float = 0.0) -> Array:
-    r"""Closed-form diagonal of the logistic Hessian,
-    :math:`\frac1m\sum_i \sigma_i(1-\sigma_i) a_{ij}^2 + \rho` (:math:`O(md)`, no dense
-    Hessian)."""
-    s = jax.nn.sigmoid(y * (A @ x))
-    return jnp.mean((s * (1 - s))[:, None] * A**2, axis=0) + reg
-
-
-def softmax_hessian_diag(x: Array, A: Array, labels: Array, num_classes: int,
-                         reg: float = 0.0) -> Array:
-    r"""Closed-form diagonal of the softmax-regression Hessian (layout of
-    :func:`softmax_regression`): entry :math:`(j, c)` is
-    :math:`\frac1m\sum_i a_{ij}^2 p_{ic}(1 - p_{ic}) + \rho`."""
-    P = jax.nn.softmax(A @ x.reshape(A.shape[1], num_classes), axis=-1)
-    return (jnp.einsum("ij,ic->jc", A**2, P * (1 - P)) / A.shape[0]).reshape(-1) + reg
-
-
-def softmax_weighted_gauss_newton(x: Array, A: Array, labels: Array, num_classes: int,
-                                  reg: float = 0.0) -> Array:
-    r"""Weighted Gauss–Newton of :func:`softmax_regression`: per sample the rank-one term
-    :math:`-p_ip_i^\top` of :math:`\mathrm{Diag}(p_i) - p_ip_i^\top` is dropped, giving
-    :math:`\frac1m\sum_i a_ia_i^\top \otimes \mathrm{Diag}(p_i) + \rho I \succeq \nabla^2 f`
-    (layout of :func:`softmax_regression`, dense ``(dK, dK)``; the K diagonal blocks
-    :math:`\frac1m A^\top\mathrm{Diag}(P_{:,c})A` come from one ``(dK × m) @ (m × d)``
-    product).
-
-    Example:
-      >>> import jax.numpy as jnp
-      >>> A = jnp.array([[1.0, 0.0], [0.0, 2.0]])
-      >>> H = softmax_weighted_gauss_newton(jnp.zeros(4), A, jnp.array([0, 1]), 2)
-      >>> H.diagonal().tolist()  # (1/m) Σ_i a_ij² p_ic with p_i = (½, ½)
-      [0.25, 0.25, 1.0, 1.0]
-    """
-    m, d = A.shape
-    P = jax.nn.softmax(A @ x.reshape(d, num_classes), axis=-1)
-    Z = (A[:, :, None] * P[:, None, :]).reshape(m, d * num_classes)  # z_i = a_i ⊗ p_i
-    # Σ_i a_ij p_ic a_il; the transpose is materialized as in _weighted_gram.
-    blocks = (jax.lax.optimization_barrier(Z.T) @ A / m).reshape(d, num_classes, d)
-    eye = jnp.eye(num_classes, dtype=blocks.dtype)
-    H = blocks[:, :, :, None] * eye[None, :, None, :]  # (d, K, d, K)
-    n = d * num_classes
-    return H.reshape(n, n) + reg * jnp.eye(n, dtype=blocks.dtype)
-
-
-# --------------------------------------------------------------------------- zero-residual problems
-
-
-def tanh_residuals(x: Array, A: Array, y: Array) -> Array:
-    r""":math:`u(x) = \tanh(Ax) - y` (a one-layer network fitted to targets ``y``). With
-    ``y = tanh(A x*)`` the least-squares problem :math:`\frac12\|u\|^2` interpolates
-    (:math:`f^* = 0`), so its Gauss–Newton matrix :math:`J^\top J` (``gauss_newton_fisher(...,
-    p=2)``) differs from the Hessian by :math:`\sum_i u_i\nabla^2 u_i`, which vanishes at
-    :math:`x^*` (the constant :math:`C_1` of the paper's condition is 0)."""
-    return jnp.tanh(A @ x) - y
-
-
-def logistic_empirical_fisher(x: Array, A: Array, y: Array, reg: float = 0.0) -> Array:
-    r"""Empirical Fisher of :func:`logistic_regression`: the mean of the per-sample gradient
-    outer products, :math:`\frac1m\sum_i \sigma(-y_i\langle a_i, x\rangle)^2 a_ia_i^\top +
-    \rho I` (dense ``(n, n)``).
-
-    Per sample the Hessian term is :math:`\sigma(m_i)\sigma(-m_i)a_ia_i^\top`
-    (:math:`m_i = y_i\langle a_i, x\rangle`), so the error is at most
-    :math:`\sigma(-m_i)\|a_i\|^2 \le \ell_i\|a_i\|^2`: :math:`\|\nabla^2 f - F\| \le
-    R^2 f(x)`, i.e. the constant :math:`C_1` of the paper's condition is :math:`R^2 f^*`,
-    zero on separable data (:math:`\rho = 0`).
-
-    Example:
-      >>> import jax.numpy as jnp
-      >>> F = logistic_empirical_fisher(jnp.zeros(2), jnp.eye(2), jnp.array([1.0, -1.0]))
-      >>> F.round(4).tolist()  # σ(0)² / m on the diagonal
-      [[0.125, 0.0], [0.0, 0.125]]
-    """
-    s = jax.nn.sigmoid(-y * (A @ x))
-    return _weighted_gram(A, s**2) / A.shape[0] + reg * jnp.eye(A.shape[1], dtype=A.dtype)
-
-
-def softmax_empirical_fisher(x: Array, A: Array, labels: Array, num_classes: int,
-                             reg: float = 0.0) -> Array:
-    r"""Empirical Fisher of :func:`softmax_regression` (its layout):
-    :math:`\frac1m\sum_i g_ig_i^\top + \rho I` with the per-sample gradients
-    :math:`g_i = a_i \otimes (p_i - e_{y_i})` (dense ``(dK, dK)``). Its error against the
-    Hessian :math:`\frac1m\sum_i a_ia_i^\top\otimes(\mathrm{Diag}(p_i) - p_ip_i^\top)` is
-    :math:`O(1 - p_{i,y_i}) = O(\ell_i)` per sample, so :math:`C_1 \propto f^*`, zero on
-    separable data (:math:`\rho = 0`).
-
-    Example:
-      >>> import jax.numpy as jnp
-      >>> F = softmax_empirical_fisher(jnp.zeros(2), jnp.ones((1, 1)), jnp.array([0]), 2)
-      >>> F.round(4).tolist()  # g = p − e_0 = (−½, ½)
-      [[0.25, -0.25], [-0.25, 0.25]]
-    """
-    m, d = A.shape
-    P = jax.nn.softmax(A @ x.reshape(d, num_classes), axis=-1)
-    R = P - jax.nn.one_hot(labels, num_classes, dtype=P.dtype)
-    Z = (A[:, :, None] * R[:, None, :]).reshape(m, d * num_classes)  # rows g_i
-    n = d * num_classes
-    return jax.lax.optimization_barrier(Z.T) @ Z / m + reg * jnp.eye(n, dtype=Z.dtype)
