@@ -513,7 +513,6 @@ def scan_updates(
     """
     _checks.check_rank(hs, 3, "scan_updates(hs=...)")
     _checks.check_rank(labels, 2, "scan_updates(labels=...)")
-    return _scan_fn(_Static(layer.update), donate)(state, hs, labels)  # cached by value
     dims = _state_dims(state)
     if dims is not None:
         num_classes, width = dims
@@ -524,8 +523,8 @@ def scan_updates(
         # it an out-of-range label would be clamped by the gather).
         S._check_labels(labels, num_classes, "scan_updates(labels=...)")
     if _validate.checked_mode():
-        return _validate.unjitted(_scan_fn(layer.update, False))(state, hs, labels)
-    return _scan_fn(layer.update, donate)(state, hs, labels)
+        return _validate.unjitted(_scan_fn(_Static(layer.update), False))(state, hs, labels)
+    return _scan_fn(_Static(layer.update), donate)(state, hs, labels)  # cached by value
 
 
 def _state_dims(state: Any) -> tuple[int, int] | None:
