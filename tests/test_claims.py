@@ -54,7 +54,8 @@ def test_check_exits_nonzero_when_records_are_missing(tmp_path, capsys):
     assert "missing record" in out
     # reported as missing, with the command that regenerates it, not as changed outcomes
     assert "missing records: bounds, fig1" in out and "0 differ" in out
-    assert "`python -m experiments.perceptron --figure tab1`" in err
+    # the hint regenerates into the folder that was checked, never over the committed records
+    assert f"`python -m experiments.perceptron --figure tab1 --out {tmp_path}`" in err
     assert "update the .md" not in err
 
 

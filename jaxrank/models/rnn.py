@@ -58,7 +58,7 @@ class RowEncoder(nn.Module):
 
     Example:
       >>> enc = RowEncoder(hidden=3)
-      >>> rows = jnp.ones((2, 8, 8))
+      >>> rows = jnp.ones((2, 8, 8), jnp.float32)
       >>> params = enc.init(jax.random.key(0), rows)
       >>> enc.apply(params, rows).shape
       (2, 3)
