@@ -227,10 +227,12 @@ REGISTRY: dict[str, tuple[Family, Callable[[], Any]]] = {
     "naive_output_layer": (LAYER, lambda: F.naive_output_layer("z_loss", learning_rate=0.1)),
 }
 NAMES = sorted(REGISTRY)
-# The bilevel solvers compile slowly (5–25 s each on 2 cores, a nested solve per step); BO-REP
-# (the paper's method) and SOBA (the single-loop baseline family) run in the default suite, the
-# other seven under `make test-all`.
-SLOW = {n for n in NAMES if n.startswith("bilevel.")} - {"bilevel.bo_rep", "bilevel.soba"}
+# One representative per family runs in the default suite (the suite's 10-minute budget: every
+# entry is a few compilations); every registered method runs under `make test-all`.
+DEFAULT = {"perceptron.lr_gd", "perceptron.batch_perceptron", "from_optax(lbfgs)",
+           "omd.optimistic_omd(adaptive)", "omd.ons", "gn.grad_reg_newton", "bilevel.soba",
+           "factored_output_layer"}
+SLOW = set(NAMES) - DEFAULT
 PARAMS = [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in NAMES]
 
 

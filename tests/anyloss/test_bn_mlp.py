@@ -54,6 +54,7 @@ def test_masked_batch_norm_equals_flax_batch_norm_on_the_unmasked_rows():
     np.testing.assert_allclose(out2[np.asarray(mask)], out[np.asarray(mask)], **IDENTITY.kw())
 
 
+@pytest.mark.slow  # a faster sibling stays in the default suite (10-min budget)
 def test_one_full_batch_epoch_is_one_optax_adam_step():
     x, y = _data()
     train = jnp.arange(40) % 4 != 0

@@ -283,6 +283,7 @@ def _lbfgs_min(p, tau):
     return jax.lax.fori_loop(0, 200, body, (z0, opt.init(z0)))[0]
 
 
+@pytest.mark.slow  # a faster sibling stays in the default suite (10-min budget)
 def test_conditional_min_loss_is_the_minimum():
     """C*_τ = min_h C_τ(h): the closed-form minimiser attains it; L-BFGS cannot beat it."""
     p = _probs(7, 4, 5)

@@ -51,6 +51,7 @@ def test_random_order_index_is_a_permutation(n):
         assert not np.array_equal(perms[0], np.arange(n))
 
 
+@pytest.mark.slow  # a faster sibling stays in the default suite (10-min budget)
 def test_random_order_plays_the_alternation_set_in_another_order():
     """ROM: the multiset {c_t} is alternation's (T/2 of ±c), its order is π's, and Σ_t² is the
     closed form ‖c_t − c_{t−1}‖² of the realised order."""
@@ -254,6 +255,7 @@ def _regret(env, p, tx, T, seed=0):
     return np.asarray(sea.regret_curve(losses, best, 10))
 
 
+@pytest.mark.slow  # a faster sibling stays in the default suite (10-min budget)
 def test_noise_free_constant_target_has_bounded_regret():
     """s = 0, c_t = c: hints are exact from t = 2, so OMD's regret stops growing."""
     env = sea.linear(D, R)

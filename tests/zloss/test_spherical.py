@@ -85,6 +85,7 @@ def test_z_loss_gradient_closed_form():
         np.testing.assert_allclose(got, want, rtol=NUMERICAL.rtol, atol=NUMERICAL.atol)
 
 
+@pytest.mark.slow  # a faster sibling stays in the default suite (10-min budget)
 def test_z_loss_gradient_finite_differences():
     from jax.test_util import check_grads
 
