@@ -229,9 +229,8 @@ REGISTRY: dict[str, tuple[Family, Callable[[], Any]]] = {
 NAMES = sorted(REGISTRY)
 # One representative per family runs in the default suite (the suite's 10-minute budget: every
 # entry is a few compilations); every registered method runs under `make test-all`.
-DEFAULT = {"perceptron.lr_gd", "perceptron.batch_perceptron", "from_optax(lbfgs)",
-           "omd.optimistic_omd(adaptive)", "omd.ons", "gn.grad_reg_newton", "bilevel.soba",
-           "factored_output_layer"}
+DEFAULT = {"perceptron.lr_gd", "from_optax(lbfgs)", "omd.optimistic_omd(adaptive)",
+           "gn.grad_reg_newton", "bilevel.soba", "factored_output_layer"}
 SLOW = set(NAMES) - DEFAULT
 PARAMS = [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in NAMES]
 

@@ -88,7 +88,7 @@ def test_cumulative_sea_alternation_and_iid():
 
 @pytest.mark.parametrize(
     ("name", "t"),
-    [("linear", 7), ("least_squares", 7),
+    [pytest.param("linear", 7, marks=pytest.mark.slow), ("least_squares", 7),
      # slow (issue 18: offsets f8/f9's smoke compile time); linear/least squares stay fast
      pytest.param("quadratic", 1, marks=pytest.mark.slow),
      pytest.param("quadratic", 7, marks=pytest.mark.slow),
