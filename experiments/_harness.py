@@ -387,16 +387,31 @@ def plot_style() -> dict[str, Any]:
     }
 
 
-def save_figure(fig: Any, stem: Path) -> list[Path]:
-    """Write ``stem.png`` and ``stem.pdf`` atomically with reproducible bytes."""
+FIGURE_FORMATS = ("png", "pdf")
+_METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None}}
+
+
+def save_figure(fig: Any, stem: Path, *, formats: Sequence[str] = FIGURE_FORMATS,
+                dpi: float | None = None) -> list[Path]:
+    """Write ``stem.png`` and ``stem.pdf`` atomically with reproducible bytes.
+
+    ``formats`` and ``dpi`` (default: the plot style's 130) exist for the test suite, which draws
+    every smoke figure but saves only a low-resolution PNG: rasterising and writing a PDF cost
+    about 1.5 s of CPU per figure, and the PDF path is tested once on its own.
+    """
     import io
 
     import matplotlib.pyplot as plt
 
+    bad = [f for f in formats if f not in _METADATA]
+    if bad or not formats:
+        raise ValueError(f"`save_figure(formats=...)` must be a non-empty subset of "
+                         f"{FIGURE_FORMATS}, got {tuple(formats)!r}")
     out = []
-    for ext, meta in (("png", {"Software": None}), ("pdf", {"CreationDate": None})):
+    for ext in formats:
         buf = io.BytesIO()
-        fig.savefig(buf, format=ext, metadata=meta, bbox_inches="tight")
+        fig.savefig(buf, format=ext, metadata=_METADATA[ext], bbox_inches="tight",
+                    **({} if dpi is None else {"dpi": dpi}))
         path = stem.with_suffix(f".{ext}")
         atomic_write_bytes(path, buf.getvalue())
         out.append(path)
@@ -404,8 +419,9 @@ def save_figure(fig: Any, stem: Path) -> list[Path]:
     return out
 
 
-def render(fig_entry: Figure, record: Mapping[str, Any], stem: Path) -> list[Path]:
-    """Plot a record with the repository's plot style and save it."""
+def render(fig_entry: Figure, record: Mapping[str, Any], stem: Path, *,
+           formats: Sequence[str] = FIGURE_FORMATS, dpi: float | None = None) -> list[Path]:
+    """Plot a record with the repository's plot style and save it (see :func:`save_figure`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -415,7 +431,7 @@ def render(fig_entry: Figure, record: Mapping[str, Any], stem: Path) -> list[Pat
         fig = fig_entry.plot(record)
         if record.get("mode") == "smoke":
             smoke_mark(fig)
-        return save_figure(fig, stem)
+        return save_figure(fig, stem, formats=formats, dpi=dpi)
 
 
 def smoke_mark(fig: Any) -> None:
@@ -459,9 +475,13 @@ def precision(dtype: str | None) -> Iterator[None]:
 
 
 def run_figure(
-    paper: Paper, fig_id: str, *, smoke: bool, out_dir: Path, command: str | None = None
+    paper: Paper, fig_id: str, *, smoke: bool, out_dir: Path, command: str | None = None,
+    formats: Sequence[str] = FIGURE_FORMATS, dpi: float | None = None,
 ) -> dict[str, Any]:
-    """Compute one figure, write its record, PNG and PDF into ``out_dir``; return the record."""
+    """Compute one figure, write its record, PNG and PDF into ``out_dir``; return the record.
+
+    ``formats``/``dpi``: which images to write, at what resolution (:func:`save_figure`).
+    """
     config = paper.smoke if smoke else paper.full
     entry = paper.figures[fig_id]
     with precision(getattr(config, "dtype", None)):
@@ -502,7 +522,7 @@ def run_figure(
     }
     record = from_json_number(json.loads(json.dumps(to_jsonable(record))))
     write_record(out_dir / f"{fig_id}.json", record)
-    render(entry, record, out_dir / fig_id)
+    render(entry, record, out_dir / fig_id, formats=formats, dpi=dpi)
     return record
 
 

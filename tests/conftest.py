@@ -55,6 +55,12 @@ def fake_fashion_mnist(tmp_path_factory):
     return root
 
 
+# Every smoke figure is drawn, but saved as a draft PNG only: PNG + PDF at full resolution cost
+# ~2 s of CPU per figure (~110 s of the suite); test_pdf_and_png_bytes_are_deterministic renders
+# both formats at full resolution.
+SMOKE_IMAGES = {"formats": ("png",), "dpi": 40}
+
+
 class SmokeRuns:
     """Every figure of a paper, run once in SMOKE mode on first use: ``runs(slug)``.
 
@@ -109,7 +115,8 @@ class SmokeRuns:
         os.environ.setdefault("JAXRANK_PROGRESS", "0")
         try:
             for fig_id in paper.figures:
-                _harness.run_figure(paper, fig_id, smoke=True, out_dir=self.out / paper.slug)
+                _harness.run_figure(paper, fig_id, smoke=True, out_dir=self.out / paper.slug,
+                                    **SMOKE_IMAGES)
         finally:
             if old is None:
                 os.environ.pop("JAXRANK_FASHION_MNIST_DIR", None)
@@ -133,8 +140,20 @@ def pytest_collection_modifyitems(config, items):
     """Every test that reads a paper's smoke runs goes to one xdist group per paper (``make test``
     runs ``--dist loadgroup``), so one worker runs that paper's smoke figures and its other
     tests reuse them, instead of the second worker idling on the file lock while they run."""
+    smoke_slug = {}
     for item in items:
         if "smoke_runs" in getattr(item, "fixturenames", ()):
             callspec = getattr(item, "callspec", None)
             slug = callspec.params.get("slug") if callspec is not None else None
-            item.add_marker(pytest.mark.xdist_group(f"smoke-{slug or 'perceptron'}"))
+            smoke_slug[item.nodeid] = slug = slug or "perceptron"
+            item.add_marker(pytest.mark.xdist_group(f"smoke-{slug}"))
+    # Longest work first: the smoke groups are the suite's largest indivisible units (about a
+    # minute each), so a group handed out last leaves the other worker idle for that long. xdist
+    # hands out scopes in collection order; the small tests then fill the tail.
+    items.sort(key=lambda it: -SMOKE_COST_S.get(smoke_slug.get(it.nodeid), -1.0))
+
+
+# CPU seconds of each paper's smoke figures (measured with the suite's XLA settings); only the
+# order matters.
+SMOKE_COST_S = {"omd_sea": 110.0, "gn_smoothness": 91.0, "perceptron": 67.0, "anyloss": 55.0,
+                "zloss": 55.0, "bo_rep": 55.0, "compsum": 54.0}

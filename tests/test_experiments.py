@@ -28,7 +28,7 @@ def test_every_paper_is_registered():
 def test_smoke_figure(smoke_runs, slug, fig_id):
     out, records = smoke_runs(slug)
     rec = records[fig_id]
-    for ext in ("png", "pdf", "json"):
+    for ext in ("png", "json"):  # the suite saves draft PNGs only (conftest.SMOKE_IMAGES)
         assert (out / slug / f"{fig_id}.{ext}").stat().st_size > 0
     on_disk = json.loads((out / slug / f"{fig_id}.json").read_text())
     assert set(on_disk) == set(_harness.RECORD_KEYS)
@@ -47,6 +47,20 @@ def test_pdf_and_png_bytes_are_deterministic(smoke_runs, tmp_path):
     _harness.render(paper.figures["thm41"], rec, tmp_path / "b")
     for ext in ("png", "pdf"):
         assert (tmp_path / f"a.{ext}").read_bytes() == (tmp_path / f"b.{ext}").read_bytes()
+
+
+def test_save_figure_formats_and_dpi(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(2, 2))
+    assert _harness.save_figure(fig, tmp_path / "a", formats=("png",), dpi=20) == [
+        tmp_path / "a.png"]
+    assert not (tmp_path / "a.pdf").exists()
+    with pytest.raises(ValueError, match=r"formats=.*\('svg',\)"):
+        _harness.save_figure(plt.figure(), tmp_path / "b", formats=("svg",))
 
 
 def test_cli_lists_papers_and_figures():
@@ -215,9 +229,9 @@ def test_smoke_figures_carry_a_visible_mark(tmp_path, monkeypatch):
     drawn = []
     real_save = _harness.save_figure
 
-    def capture(fig, stem):
+    def capture(fig, stem, **kw):
         drawn.append([t.get_text() for t in fig.texts])
-        return real_save(fig, stem)
+        return real_save(fig, stem, **kw)
 
     monkeypatch.setattr(_harness, "save_figure", capture)
     rec = _harness.run_figure(paper, "f", smoke=True, out_dir=tmp_path)
