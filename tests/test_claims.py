@@ -168,3 +168,19 @@ def test_committed_report_is_up_to_date():
         "paper_repro/REPORT.md is stale: run `python -m paper_repro.check --report "
         "paper_repro/REPORT.md`"
     )
+
+
+@pytest.mark.parametrize("slug", sorted(MODULES))
+def test_claims_tables_are_well_formed(slug):
+    """Every row of the .md's claims table has the header's cells (an extra or lost `|` once
+    left stale cells of an older table behind, unseen by the status parser)."""
+    import re
+
+    cells = lambda line: len(re.split(r"(?<!\\)\|", line)) - 2  # noqa: E731
+    ids = {c.id for c in MODULES[slug].CLAIMS}
+    width = None
+    for line in (check.REPO_ROOT / "paper_repro" / f"{slug}.md").read_text().splitlines():
+        if line.startswith("| id |"):
+            width = cells(line)
+        elif width is not None and line.startswith("| ") and line.split("|")[1].strip() in ids:
+            assert cells(line) == width, f"{slug}.md row {line[:40]!r}: {cells(line)} cells"
