@@ -13,8 +13,9 @@ Both start from the notebook's data (seed 3124) and must produce the same f(x_k)
 (checked, rtol 1e-6). Ratios = NumPy time / JAX time. ``ratios_before`` times, in the same run
 and interleaved round by round with the other two, the path before issue 20 (the solver's
 ``init`` dispatched op by op, ``init.eager``, then the same compiled loop); its trajectory must
-equal today's bit for bit. ``trials_per_iter`` counts the radius search's trials. float64, CPU unless run on a device, one
-BLAS thread on both sides (threadpoolctl; JAX's CPU LAPACK calls go through the same OpenBLAS).
+equal today's bit for bit. ``trials_per_iter`` counts the radius search's trials. float64,
+CPU unless run on a device, one BLAS thread on both sides (threadpoolctl; JAX's CPU LAPACK
+calls go through the same OpenBLAS).
 
 The record also holds
 

@@ -72,13 +72,7 @@ def flat_params(factory: Callable[..., Solver]) -> Callable[..., Solver]:
                 v, _, solver = flat(params)
                 return solver.init.eager(v, *args)
 
-            def compiled(params, *args):
-                if _is_array(params):
-                    return base.init.compiled(params, *args)
-                return eager(params, *args)
-
             init.eager = eager
-            init.compiled = compiled
 
         def update(params, state, *args):
             if _is_array(params):

@@ -229,22 +229,19 @@ def _init_jit(fn, x, B, args):
 def _compiled_init(numeric: Callable[..., Any], metric: Any, where: str,
                    hess_init: Callable[..., Any] | None = None) -> Callable[..., Any]:
     """A solver's ``init(x, *args)``: the eager argument checks, then ``numeric(x, metric_data,
-    *args)`` (value, gradient, the metric's Cholesky factor, the stopping flag).
+    *args)`` (value, gradient, the metric's Cholesky factor, the stopping flag) as one compiled
+    program instead of a few dozen dispatched operations (8–9 ms, most of the time of a short
+    run on the p = 4 problems). The metric is an argument of the program, not a constant in it;
+    a solver compiles its init once (``tests/gn_smoothness/test_gn_newton.py``). ``hess_init``
+    (a Hessian approximation's ``init``: the eigen-factorization of a fixed or lazy Hessian)
+    runs op by op after it: compiled, XLA rounds that factorization differently.
 
-    The first call on concrete inputs runs ``numeric`` op by op, as before issue 20; from the
-    second call on, the same solver runs it as one compiled program (``init.compiled``): a few
-    dozen dispatched operations cost 8–9 ms, most of the time of a short run on the p = 4
-    problems, while a compilation costs more than one such call, so a solver initialized once
-    (a test, a figure's single run) never compiles it and a solver initialized repeatedly (a
-    timing loop, restarts) compiles it once. Traced inputs (inside ``jit``/``vmap``) are traced
-    inline. The metric is an argument of the program, not a constant in it. ``hess_init`` (a
-    Hessian approximation's ``init``: the eigen-factorization of a fixed or lazy Hessian) always
-    runs op by op: compiled, XLA rounds that factorization differently. Both paths give the same
-    bits (``tests/gn_smoothness/test_gn_newton.py`` compares ``init.compiled`` with
-    ``init.eager``), so the switch changes no result.
+    ``init.eager`` is the op-by-op init of before issue 20 (the reference of the tests and of
+    ``bench.gn_smoothness``). The two give the same bits on the benchmark's problems and the
+    test problems; where XLA fuses a reduction differently (softmax regression) the value and
+    gradient move in the last bits (the FULL ``zero_residual`` record: ≤ 2e-13 relative).
     """
     static = _Static(numeric)
-    calls = [0]
 
     def finish(state, x, args):
         if hess_init is None:
@@ -255,21 +252,13 @@ def _compiled_init(numeric: Callable[..., Any], metric: Any, where: str,
         _check_x(x, f"{where}.init(x=...)")
         return finish(numeric(x, _metric_for(metric, x, where), *args), x, args)
 
-    def compiled(x, *args):
+    def init(x, *args):
         _check_x(x, f"{where}.init(x=...)")
         B = _metric_matrix(metric, x, where)
         jitted = _validate.unjitted(_init_jit) if _validate.checked_mode() else _init_jit
         return finish(jitted(static, x, B, tuple(args)), x, args)
 
-    def init(x, *args):
-        concrete = all(_checks.is_concrete(v) for v in jax.tree.leaves((x, args)))
-        if not concrete or _validate.checked_mode():
-            return eager(x, *args)
-        calls[0] += 1
-        return eager(x, *args) if calls[0] == 1 else compiled(x, *args)
-
-    init.eager = eager  # op by op, the pre-issue-20 init (the reference of tests and bench)
-    init.compiled = compiled
+    init.eager = eager
     return init
 
 
