@@ -63,6 +63,9 @@ from jaxrank.optim.hessians import (  # noqa: F401  (re-exported)
     _dual_sq,
     _eig_factor,
     _eig_solve,
+    _metric_data,
+    _metric_for,
+    _metric_matrix,
     _nan_unless,
     _no_init,
     _primal_sq,
@@ -197,30 +200,6 @@ def _check_common(fun, metric, where):
     _check_metric(metric, f"{where}(metric=...)")
 
 
-def _metric_for(metric, x, where) -> MetricData:
-    """:class:`MetricData` of ``metric`` for ``x`` (eager; :func:`_compiled_init` compiles it)."""
-    return _metric_data(_metric_matrix(metric, x, where), x.dtype)
-
-
-def _metric_matrix(metric, x, where) -> Array | None:
-    """``metric`` as an array of its own dtype (``None``: identity), its shape checked."""
-    if metric is None:
-        return None
-    B = jnp.asarray(metric)
-    if B.shape != (x.shape[0], x.shape[0]):
-        raise ValueError(f"`{where}(metric=...)` must have shape ({x.shape[0]}, {x.shape[0]}) to "
-                         f"match x, got {tuple(B.shape)}")
-    return B
-
-
-def _metric_data(B: Array | None, dtype) -> MetricData:
-    """``B`` and its Cholesky factor (taken in ``B``'s dtype), both cast to ``dtype``."""
-    m = make_metric(B)
-    if m.B is None:
-        return m
-    return MetricData(m.B.astype(dtype), m.chol.astype(dtype))
-
-
 @functools.partial(jax.jit, static_argnames=("fn",))
 def _init_jit(fn, x, B, args):
     return fn(x, _metric_data(B, x.dtype), *args)
@@ -230,16 +209,13 @@ def _compiled_init(numeric: Callable[..., Any], metric: Any, where: str,
                    hess_init: Callable[..., Any] | None = None) -> Callable[..., Any]:
     """A solver's ``init(x, *args)``: the eager argument checks, then ``numeric(x, metric_data,
     *args)`` (value, gradient, the metric's Cholesky factor, the stopping flag) as one compiled
-    program instead of a few dozen dispatched operations (8–9 ms, most of the time of a short
-    run on the p = 4 problems). The metric is an argument of the program, not a constant in it;
-    a solver compiles its init once (``tests/gn_smoothness/test_gn_newton.py``). ``hess_init``
-    (a Hessian approximation's ``init``: the eigen-factorization of a fixed or lazy Hessian)
-    runs op by op after it: compiled, XLA rounds that factorization differently.
-
+    program, compiled once per solver, the metric an argument of it (op by op it cost 8–9 ms,
+    most of a short run on the p = 4 problems). ``hess_init`` (a fixed or lazy Hessian's
+    eigen-factorization) runs op by op after it: compiled, XLA rounds it differently.
     ``init.eager`` is the op-by-op init of before issue 20 (the reference of the tests and of
-    ``bench.gn_smoothness``). The two give the same bits on the benchmark's problems and the
-    test problems; where XLA fuses a reduction differently (softmax regression) the value and
-    gradient move in the last bits (the FULL ``zero_residual`` record: ≤ 2e-13 relative).
+    ``bench.gn_smoothness``): the same bits on the benchmark's and the tests' problems; on
+    softmax regression XLA fuses a reduction differently and the value and gradient move in the
+    last bits (the FULL ``zero_residual`` record moved by ≤ 2.5e-12 relative in f − f*).
     """
     static = _Static(numeric)
 
