@@ -10,8 +10,12 @@ implementation of the same algorithm (the official code's approach: a Python loo
   (Sherman–Morrison) Hessians.
 
 Both start from the notebook's data (seed 3124) and must produce the same f(x_k) trajectory
-(checked, rtol 1e-6). Ratios = NumPy time / JAX time. float64, CPU unless run on a device, one
-BLAS thread on both sides (threadpoolctl; JAX's CPU LAPACK calls go through the same OpenBLAS).
+(checked, rtol 1e-6). Ratios = NumPy time / JAX time. ``ratios_before`` times, in the same run
+and interleaved round by round with the other two, the path before issue 20 (the solver's
+``init`` dispatched op by op, ``init.eager``, then the same compiled loop); its trajectory must
+equal today's bit for bit. ``trials_per_iter`` counts the radius search's trials. float64,
+CPU unless run on a device, one BLAS thread on both sides (threadpoolctl; JAX's CPU LAPACK
+calls go through the same OpenBLAS).
 
 The record also holds
 
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import statistics
 import sys
 import time
 
@@ -49,7 +54,7 @@ class Config:
     p4_rows: int = 100
     p4_cols: int = 200
     iters: int = 6
-    repeats: int = 3
+    repeats: int = 5
     rtol: float = 1e-6
     flop_size: int = 1000
 
@@ -179,6 +184,13 @@ def jax_values(solver, x0, iters, *args):
     return jnp.concatenate([traj, s.value[None]])
 
 
+def jax_values_before(solver, x0, iters, *args):
+    """The pre-issue-20 path: ``init`` op by op (``init.eager``), then the same compiled loop."""
+    state = solver.init.eager(x0, *args)
+    x, s, traj = run(solver, x0, iters, *args, record=_values, state=state)
+    return jnp.concatenate([traj, s.value[None]])
+
+
 def _lin4(x, A, b):
     return G.linear_equations(x, A, b, 4.0)
 
@@ -232,6 +244,19 @@ def profile(config: Config) -> dict:
     return out
 
 
+def _interleaved(fns, *, repeats: int) -> list:
+    """``_common.timeit`` of each of ``fns``, their calls alternating round by round."""
+    results = [jax.block_until_ready(fn()) for fn in fns]  # warm-up (compilation)
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            results[i] = jax.block_until_ready(fn())
+            times[i].append(time.perf_counter() - t0)
+    return [_common.Timing(statistics.median(t), min(t), t, res)
+            for t, res in zip(times, results, strict=True)]
+
+
 def bench(config: Config) -> dict:
     from threadpoolctl import threadpool_limits
 
@@ -272,21 +297,37 @@ def bench(config: Config) -> dict:
             # Totals include each side's set-up: our eager ``init`` (value_and_grad dispatched
             # op by op, Cholesky of B) and NumPy's (the same by hand). The JAX ``init`` is also
             # timed alone, since on the small p = 4 cases it is most of the total.
-            t_np = _common.timeit(lambda f=np_fn: f(T), repeats=r)
-            t_jx = _common.timeit(lambda: jx_fn(T), repeats=r)
-            t_init = _common.timeit(lambda s=solver, a=jargs, x=x0c: s.init(jnp.asarray(x), *a),
-                                    repeats=r)
+            def old_fn(steps, s=solver, a=jargs, x=x0c):
+                return jax_values_before(s, jnp.asarray(x), steps, *a)
+
+            # The three sides are timed in turn, ``r`` rounds of (NumPy, JAX before, JAX now),
+            # so a load change on this shared machine hits all three alike.
+            t_np, t_old, t_jx = _interleaved([lambda f=np_fn: f(T), lambda: old_fn(T),
+                                              lambda: jx_fn(T)], repeats=r)
+            t_init, t_init_old = _interleaved(
+                [lambda s=solver, a=jargs, x=x0c: s.init(jnp.asarray(x), *a),
+                 lambda s=solver, a=jargs, x=x0c: s.init.eager(jnp.asarray(x), *a)], repeats=r)
             v_np, v_jx = np.asarray(t_np.result), np.asarray(t_jx.result)
             rel = float(np.max(np.abs(v_np - v_jx) / np.maximum(np.abs(v_np), 1e-300)))
-            agreement[name] = {"max_rel_diff_f": rel, "passed": bool(rel <= config.rtol)}
+            same = bool(np.array_equal(np.asarray(t_old.result), v_jx))
+            agreement[name] = {"max_rel_diff_f": rel, "passed": bool(rel <= config.rtol) and same,
+                               "before_after_bitwise_equal": same}
             loop = max(t_jx.median_s - t_init.median_s, 1e-9)
+            _, s_end, _ = run(solver, jnp.asarray(x0c), T, *jargs)
             rows.append({"case": name, "numpy_s_per_iter": t_np.median_s / T,
                          "jax_s_per_iter": t_jx.median_s / T,
                          "speedup_jax_vs_numpy": t_np.median_s / t_jx.median_s,
-                         "jax_init_s": t_init.median_s, "jax_loop_s_per_iter": loop / T,
+                         "speedup_before": t_np.median_s / t_old.median_s,
+                         "jax_init_s": t_init.median_s, "jax_init_before_s": t_init_old.median_s,
+                         "jax_loop_s_per_iter": loop / T,
+                         "trials_per_iter": float(s_end.trials) / T,
                          "max_rel_diff_f": rel})
             volatile[name] = {"numpy_median_s": t_np.median_s, "jax_median_s": t_jx.median_s,
+                              "jax_before_median_s": t_old.median_s,
                               "jax_init_median_s": t_init.median_s,
+                              "jax_init_before_median_s": t_init_old.median_s,
+                              "numpy_min_s": t_np.min_s, "jax_min_s": t_jx.min_s,
+                              "jax_before_min_s": t_old.min_s,
                               "jax_compile_plus_first_run_s": compile_s}
         prof = profile(config)
         yard = _common.flop_rate(config.flop_size, repeats=max(config.repeats, 3))
@@ -318,8 +359,12 @@ def main(argv=None) -> int:
         "config": dataclasses.asdict(config),
         "device_note": args.device_note,
         "ratios": {r["case"]: r["speedup_jax_vs_numpy"] for r in out["rows"]},
+        "ratios_before": {r["case"]: r["speedup_before"] for r in out["rows"]},
         "jax_init_share": {r["case"]: r["jax_init_s"] / (r["jax_s_per_iter"] * config.iters)
                            for r in out["rows"]},
+        "jax_init_speedup": {r["case"]: r["jax_init_before_s"] / r["jax_init_s"]
+                             for r in out["rows"]},
+        "trials_per_iter": {r["case"]: r["trials_per_iter"] for r in out["rows"]},
         "profile_ratios": {
             "hessian_build_numpy_over_jax": out["profile"]["hessian_build_s"]["numpy"]
             / out["profile"]["hessian_build_s"]["jax"],

@@ -60,7 +60,19 @@ def flat_params(factory: Callable[..., Solver]) -> Callable[..., Solver]:
             if _is_array(params):
                 return base.init(params, *args)
             v, _, solver = flat(params)
-            return solver.init(v, *args)
+            # The flat solver is rebuilt around a fresh closure (over ``unravel``) on every call,
+            # so a compiled init would compile again each time: its op-by-op init runs instead.
+            return getattr(solver.init, "eager", solver.init)(v, *args)
+
+        if hasattr(base.init, "eager"):  # the op-by-op reference init (gn_newton's solvers)
+
+            def eager(params, *args):
+                if _is_array(params):
+                    return base.init.eager(params, *args)
+                v, _, solver = flat(params)
+                return solver.init.eager(v, *args)
+
+            init.eager = eager
 
         def update(params, state, *args):
             if _is_array(params):

@@ -40,6 +40,7 @@ for them (the experiments declare ``Config.dtype = "float64"``).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -48,7 +49,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrank import _checks
+from jaxrank import _checks, _validate
+from jaxrank._cache import _Static
 from jaxrank.optim._base import Solver, cached_factory
 from jaxrank.optim._pytree import flat_params
 from jaxrank.optim.hessians import (  # noqa: F401  (re-exported)
@@ -61,6 +63,9 @@ from jaxrank.optim.hessians import (  # noqa: F401  (re-exported)
     _dual_sq,
     _eig_factor,
     _eig_solve,
+    _metric_data,
+    _metric_for,
+    _metric_matrix,
     _nan_unless,
     _no_init,
     _primal_sq,
@@ -195,14 +200,42 @@ def _check_common(fun, metric, where):
     _check_metric(metric, f"{where}(metric=...)")
 
 
-def _metric_for(metric, x, where) -> MetricData:
-    m = make_metric(metric)
-    if m.B is not None and m.B.shape != (x.shape[0], x.shape[0]):
-        raise ValueError(f"`{where}(metric=...)` must have shape ({x.shape[0]}, {x.shape[0]}) to "
-                         f"match x, got {tuple(m.B.shape)}")
-    if m.B is not None:
-        m = MetricData(m.B.astype(x.dtype), m.chol.astype(x.dtype))
-    return m
+@functools.partial(jax.jit, static_argnames=("fn",))
+def _init_jit(fn, x, B, args):
+    return fn(x, _metric_data(B, x.dtype), *args)
+
+
+def _compiled_init(numeric: Callable[..., Any], metric: Any, where: str,
+                   hess_init: Callable[..., Any] | None = None) -> Callable[..., Any]:
+    """A solver's ``init(x, *args)``: the eager argument checks, then ``numeric(x, metric_data,
+    *args)`` (value, gradient, the metric's Cholesky factor, the stopping flag) as one compiled
+    program, compiled once per solver, the metric an argument of it (op by op it cost 8–9 ms,
+    most of a short run on the p = 4 problems). ``hess_init`` (a fixed or lazy Hessian's
+    eigen-factorization) runs op by op after it: compiled, XLA rounds it differently.
+    ``init.eager`` is the op-by-op init of before issue 20 (the reference of the tests and of
+    ``bench.gn_smoothness``): the same bits on the benchmark's and the tests' problems; on
+    softmax regression XLA fuses a reduction differently and the value and gradient move in the
+    last bits (the FULL ``zero_residual`` record moved by ≤ 2.5e-12 relative in f − f*).
+    """
+    static = _Static(numeric)
+
+    def finish(state, x, args):
+        if hess_init is None:
+            return state
+        return state._replace(hess_aux=hess_init(x, state.metric, *args))
+
+    def eager(x, *args):
+        _check_x(x, f"{where}.init(x=...)")
+        return finish(numeric(x, _metric_for(metric, x, where), *args), x, args)
+
+    def init(x, *args):
+        _check_x(x, f"{where}.init(x=...)")
+        B = _metric_matrix(metric, x, where)
+        jitted = _validate.unjitted(_init_jit) if _validate.checked_mode() else _init_jit
+        return finish(jitted(static, x, B, tuple(args)), x, args)
+
+    init.eager = eager
+    return init
 
 
 def _search(x, f, g, gnorm, param, *, lam_fn, accept_fn, grow, shrink, solve_fn, vg, dual_sq,
@@ -359,9 +392,7 @@ def grad_reg_newton(
     approx = _resolve_hessian(fun, hessian, where)
     vg_fun = jax.value_and_grad(fun)
 
-    def init(x, *args):
-        _check_x(x, f"{where}.init(x=...)")
-        m = _metric_for(metric, x, where)
+    def numeric_init(x, m, *args):
         f, g = vg_fun(x, *args)
         gn = jnp.sqrt(jnp.maximum(_dual_sq(m, g), 0))
         dt = x.dtype
@@ -370,8 +401,9 @@ def grad_reg_newton(
             gamma=jnp.asarray(gamma0, dt), lam=jnp.full((), jnp.nan, dt),
             grad_calls=jnp.ones((), jnp.int32), factorizations=jnp.zeros((), jnp.int32),
             trials=jnp.zeros((), jnp.int32),
-            converged=_stop(f, gn, f_target, grad_tol),
-            hess_aux=approx.init(x, m, *args), metric=m)
+            converged=_stop(f, gn, f_target, grad_tol), hess_aux=(), metric=m)
+
+    init = _compiled_init(numeric_init, metric, where, approx.init)
 
     def step(x, s, *args):
         m = s.metric
@@ -491,17 +523,16 @@ def super_universal_newton(
     approx = _resolve_hessian(fun, hessian, where)
     vg_fun = jax.value_and_grad(fun)
 
-    def init(x, *args):
-        _check_x(x, f"{where}.init(x=...)")
-        m = _metric_for(metric, x, where)
+    def numeric_init(x, m, *args):
         f, g = vg_fun(x, *args)
         gn = jnp.sqrt(jnp.maximum(_dual_sq(m, g), 0))
         dt = x.dtype
         return SuperNewtonState(
             jnp.zeros((), jnp.int32), f.astype(dt), g, gn, jnp.asarray(reg0, dt),
             jnp.full((), jnp.nan, dt), jnp.ones((), jnp.int32), jnp.zeros((), jnp.int32),
-            jnp.zeros((), jnp.int32), _stop(f, gn, f_target, grad_tol),
-            approx.init(x, m, *args), m)
+            jnp.zeros((), jnp.int32), _stop(f, gn, f_target, grad_tol), (), m)
+
+    init = _compiled_init(numeric_init, metric, where, approx.init)
 
     def step(x, s, *args):
         m = s.metric
@@ -621,14 +652,14 @@ def cubic_newton(
         raise TypeError(f"`{where}(hessian=...)` must be None or a callable, got {type(hess)}")
     vg_fun = jax.value_and_grad(fun)
 
-    def init(x, *args):
-        _check_x(x, f"{where}.init(x=...)")
-        m = _metric_for(metric, x, where)
+    def numeric_init(x, m, *args):
         f, g = vg_fun(x, *args)
         gn = jnp.sqrt(jnp.maximum(_dual_sq(m, g), 0))
         z = jnp.zeros((), jnp.int32)
         return CubicNewtonState(z, f.astype(x.dtype), g, gn, jnp.asarray(reg0, x.dtype),
                                 z + 1, z, z, _stop(f, gn, f_target, grad_tol), m)
+
+    init = _compiled_init(numeric_init, metric, where)
 
     def step(x, s, *args):
         m = s.metric
@@ -708,14 +739,14 @@ def gradient_method(
     _checks.check_positive_int(max_trials, f"{where}(max_trials=...)")
     vg_fun = jax.value_and_grad(fun)
 
-    def init(x, *args):
-        _check_x(x, f"{where}.init(x=...)")
-        m = _metric_for(metric, x, where)
+    def numeric_init(x, m, *args):
         f, g = vg_fun(x, *args)
         z = jnp.zeros((), jnp.int32)
         return GradientMethodState(z, f.astype(x.dtype), g,
                                    jnp.sqrt(jnp.maximum(_dual_sq(m, g), 0)),
                                    jnp.asarray(lip0, x.dtype), z + 1, z + 1, m)
+
+    init = _compiled_init(numeric_init, metric, where)
 
     def update(x, s, *args):
         m = s.metric
@@ -788,12 +819,12 @@ def fast_gradient_method(
     _checks.check_positive_int(max_trials, f"{where}(max_trials=...)")
     vg_fun = jax.value_and_grad(fun)
 
-    def init(x, *args):
-        _check_x(x, f"{where}.init(x=...)")
-        m = _metric_for(metric, x, where)
+    def numeric_init(x, m, *args):
         z = jnp.zeros((), jnp.int32)
         return FastGradientState(z, fun(x, *args).astype(x.dtype), x,
                                  jnp.zeros((), x.dtype), jnp.asarray(lip0, x.dtype), z, z + 1, m)
+
+    init = _compiled_init(numeric_init, metric, where)
 
     def update(x, s, *args):
         m = s.metric

@@ -76,6 +76,30 @@ def make_metric(metric: Array | None) -> MetricData:
     return MetricData(B, jnp.linalg.cholesky(B))
 
 
+def _metric_for(metric, x, where) -> MetricData:
+    """:class:`MetricData` of ``metric`` for ``x``, op by op (``gn_newton._compiled_init``)."""
+    return _metric_data(_metric_matrix(metric, x, where), x.dtype)
+
+
+def _metric_matrix(metric, x, where) -> Array | None:
+    """``metric`` as an array of its own dtype (``None``: identity), its shape checked."""
+    if metric is None:
+        return None
+    B = jnp.asarray(metric)
+    if B.shape != (x.shape[0], x.shape[0]):
+        raise ValueError(f"`{where}(metric=...)` must have shape ({x.shape[0]}, {x.shape[0]}) to "
+                         f"match x, got {tuple(B.shape)}")
+    return B
+
+
+def _metric_data(B: Array | None, dtype) -> MetricData:
+    """``B`` and its Cholesky factor (taken in ``B``'s dtype), both cast to ``dtype``."""
+    m = make_metric(B)
+    if m.B is None:
+        return m
+    return MetricData(m.B.astype(dtype), m.chol.astype(dtype))
+
+
 def _binv(metric: MetricData, v: Array) -> Array:
     """:math:`B^{-1} v` (one pair of triangular solves)."""
     if metric.B is None:

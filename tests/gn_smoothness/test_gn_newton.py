@@ -402,6 +402,32 @@ def test_factories_are_cached(name):
     assert FACTORIES[name]() is FACTORIES[name]()
 
 
+def test_compiled_init_equals_the_op_by_op_init_bitwise_and_compiles_once():
+    """A solver's ``init`` is one compiled program (issue 20): the same bits as the op-by-op
+    ``init.eager`` for each init and Hessian kind here (a fixed Hessian's eigen-factorization
+    stays op by op: compiled, it rounds differently), compiled once per solver: later calls
+    (new x, new data, an equal factory call, which returns the same solver) reuse it."""
+    from jaxrank.optim.gn_newton import _init_jit
+
+    f, A, b = F_CONF, A_CONF, B_CONF
+    B1 = _pd(5, 7)
+    fisher = G.fisher_term(G.linear_residuals, 4.0)
+    fixed = G.fixed_hessian(lambda x, A, b: A.T @ A)
+    # super_universal_newton, cubic_newton, gradient_method: the same _compiled_init path
+    solvers = [G.grad_reg_newton(f, metric=B1), G.grad_reg_newton(f, hessian=fisher, metric=B1),
+               G.grad_reg_newton(f, hessian=fixed, metric=B1), G.fast_gradient_method(f)]
+    x0 = jnp.asarray(RNG.standard_normal(5))
+    for solver in solvers:
+        new, ref = solver.init(x0, A, b), solver.init.eager(x0, A, b)
+        assert jax.tree.structure(new) == jax.tree.structure(ref)
+        for u, v in zip(jax.tree.leaves(new), jax.tree.leaves(ref), strict=True):
+            assert u.dtype == v.dtype and np.array_equal(u, v, equal_nan=True)
+    size = _init_jit._cache_size()
+    solvers[0].init(x0 + 1.0, 2.0 * A, b)
+    G.grad_reg_newton(f, metric=B1).init(x0, A, b - 1.0)
+    assert _init_jit._cache_size() == size, "init recompiled on its second call"
+
+
 def test_float32_in_float32_out():
     solver = G.grad_reg_newton(F_CONF)
     with pytest.warns(RuntimeWarning, match=r"init\(x=\.\.\.\)` has dtype float32"):
