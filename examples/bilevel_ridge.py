@@ -29,7 +29,8 @@ def upper(x, y, batch):                                      # validation loss o
     return 0.5 * jnp.mean((A @ y - b) ** 2)
 
 solver = bilevel.bo_rep(upper, lower, learning_rate=optax.cosine_decay_schedule(0.2, 200),
-                        momentum=0.5, lower_lr=0.05, z_lr=0.05, period=1, lower_steps=10)
+                        momentum=0.5, lower_learning_rate=0.05, z_learning_rate=0.05, period=1,
+                        lower_steps=10)
 (x, y), state, val = run(solver, (jnp.array([-3.0]), jnp.zeros(20)), 200, *data,
                          key=jax.random.key(1), record=lambda p, s, *d: upper(*p, d[:4]))
 ridge = lambda lam: jnp.linalg.solve(A_tr.T @ A_tr / 30 + lam * jnp.eye(20), A_tr.T @ b_tr / 30)

@@ -59,10 +59,10 @@ def separated(theta, state, features, labels):
     return jnp.all(perceptron.margins(theta, features, labels) > 0)
 
 
-def lr_gd_iterations(features, labels, *, step_size, seed, max_iters):
-    """One grid point: LR+GD with step ``step_size`` on the data set of ``seed``."""
+def lr_gd_iterations(features, labels, *, learning_rate, seed, max_iters):
+    """One grid point: LR+GD with step ``learning_rate`` on the data set of ``seed``."""
     a, y = features[seed], labels[seed]
-    return perceptron.iterations_to_separate(perceptron.lr_gd(step_size), a, y,
+    return perceptron.iterations_to_separate(perceptron.lr_gd(learning_rate), a, y,
                                              max_iters=max_iters)
 
 
@@ -81,9 +81,9 @@ def main(argv=None) -> dict:
     features, labels = load(seeds, n, d, margin)
 
     # 1. γ × seed sweep: one compiled, vmapped call (sharded over devices if there are several)
-    counts = sweep(lambda a, y, *, step_size, seed: lr_gd_iterations(
-        a, y, step_size=step_size, seed=seed, max_iters=max_iters),
-        {"step_size": step_sizes, "seed": seeds}, features, labels)
+    counts = sweep(lambda a, y, *, learning_rate, seed: lr_gd_iterations(
+        a, y, learning_rate=learning_rate, seed=seed, max_iters=max_iters),
+        {"learning_rate": step_sizes, "seed": seeds}, features, labels)
 
     # 2. optax baseline on the same loss, same stopping rule, per seed (vmapped)
     adam = from_optax(optax.adam(0.1), perceptron.logistic_loss)

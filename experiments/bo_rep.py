@@ -163,33 +163,35 @@ def make_solver(method: str, upper, lower, sampler, *, upper_lr, lower_lr, momen
     """One solver per method name with the shared schedule (every task uses this)."""
     if method == "bo_rep":
         return B.bo_rep(upper, lower, learning_rate=upper_lr, momentum=momentum,
-                        lower_lr=lower_lr, z_lr=lower_lr, period=period, lower_steps=lower_steps,
-                        refine_steps=refine, refine_epochs=2, sampler=sampler)
+                        lower_learning_rate=lower_lr, z_learning_rate=lower_lr, period=period,
+                        lower_steps=lower_steps, refine_steps=refine, refine_epochs=2,
+                        sampler=sampler)
     if method == "soba":
-        return B.soba(upper, lower, learning_rate=upper_lr, lower_lr=lower_lr, sampler=sampler)
+        return B.soba(upper, lower, learning_rate=upper_lr, lower_learning_rate=lower_lr,
+                      sampler=sampler)
     if method == "ma_soba":
-        return B.ma_soba(upper, lower, learning_rate=upper_lr, lower_lr=lower_lr,
+        return B.ma_soba(upper, lower, learning_rate=upper_lr, lower_learning_rate=lower_lr,
                          momentum=momentum, sampler=sampler)
     if method == "stocbio":
-        return B.stocbio(upper, lower, learning_rate=upper_lr, lower_lr=lower_lr,
-                         inner_steps=lower_steps, neumann_lr=lower_lr, neumann_steps=neumann,
-                         sampler=sampler)
+        return B.stocbio(upper, lower, learning_rate=upper_lr, lower_learning_rate=lower_lr,
+                         inner_steps=lower_steps, neumann_learning_rate=lower_lr,
+                         neumann_steps=neumann, sampler=sampler)
     if method == "ttsa":
-        return B.ttsa(upper, lower, learning_rate=upper_lr, lower_lr=lower_lr,
-                      neumann_lr=lower_lr, neumann_max=neumann, sampler=sampler)
+        return B.ttsa(upper, lower, learning_rate=upper_lr, lower_learning_rate=lower_lr,
+                      neumann_learning_rate=lower_lr, neumann_max=neumann, sampler=sampler)
     if method == "saba":
-        return B.saba(upper, lower, learning_rate=upper_lr, lower_lr=lower_lr, block=block,
-                      num_blocks=num_blocks)
+        return B.saba(upper, lower, learning_rate=upper_lr, lower_learning_rate=lower_lr,
+                      block=block, num_blocks=num_blocks)
     if method == "sustain":
-        return B.sustain(upper, lower, learning_rate=upper_lr, lower_lr=lower_lr,
-                         correction=sustain_correction, neumann_lr=lower_lr,
+        return B.sustain(upper, lower, learning_rate=upper_lr, lower_learning_rate=lower_lr,
+                         correction=sustain_correction, neumann_learning_rate=lower_lr,
                          neumann_steps=neumann, sampler=sampler)
     if method == "vrbo":
-        return B.vrbo(upper, lower, learning_rate=upper_lr, lower_lr=lower_lr,
-                      inner_steps=lower_steps, period=vrbo_period, neumann_lr=lower_lr,
+        return B.vrbo(upper, lower, learning_rate=upper_lr, lower_learning_rate=lower_lr,
+                      inner_steps=lower_steps, period=vrbo_period, neumann_learning_rate=lower_lr,
                       neumann_steps=neumann, checkpoint_batches=4, sampler=sampler)
     if method == "anil":
-        return B.anil(upper, lower, learning_rate=upper_lr, inner_lr=lower_lr,
+        return B.anil(upper, lower, learning_rate=upper_lr, inner_learning_rate=lower_lr,
                       inner_steps=3 * lower_steps, sampler=sampler)
     raise ValueError(f"unknown method {method!r}")
 
@@ -645,7 +647,8 @@ def _s3_fn(method: str, config: Config):
     nb = max(1, config.s3_train_tasks // config.s3_tasks_per_batch)
 
     def evaluate(enc, tasks):
-        return T.meta_test_accuracy(enc, tasks, reg=config.s3_reg, head_lr=config.s3_head_lr,
+        return T.meta_test_accuracy(enc, tasks, reg=config.s3_reg,
+                                    head_learning_rate=config.s3_head_lr,
                                     head_steps=config.s3_head_steps).astype(jnp.float32)
 
     def record(params, state, data, key):

@@ -658,21 +658,22 @@ def _e2_fn(method: str, model_key: tuple, cfg_key: tuple):
         xb, yb = x[idx], y[idx]
         if method == "pgd_at":
             v = A.pgd_at_loss(apply, params, xb, yb, attack_steps=train_steps,
-                              step_size=train_alpha, key=key, **attack)
+                              attack_step_size=train_alpha, key=key, **attack)
         elif method == "trades":
             v = A.trades_loss(apply, params, xb, yb, beta=beta, attack_steps=train_steps,
-                              step_size=train_alpha, key=key, **attack)
+                              attack_step_size=train_alpha, key=key, **attack)
         else:
             v = A.smooth_adversarial_comp_sum_loss(apply, params, xb, yb, tau=tau, nu=nu,
                                                    attack_steps=train_steps,
-                                                   step_size=train_alpha, key=key, **attack)
+                                                   attack_step_size=train_alpha, key=key, **attack)
         return jnp.mean(v)
 
     inner = from_optax(optax.adam(lr), loss)
 
     def robust(params, x, y, key, objective):
-        return A.robust_accuracy(apply, params, x, y, steps=eval_steps, step_size=eval_alpha,
-                                 key=key, objective=objective, **attack)
+        return A.robust_accuracy(apply, params, x, y, attack_steps=eval_steps,
+                                 attack_step_size=eval_alpha, key=key, objective=objective,
+                                 **attack)
 
     def one(xtr, ytr, xval, yval, xte, yte, tau, seed, nu=0.0, beta=0.0):
         key = jax.random.key(seed)

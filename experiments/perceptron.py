@@ -595,8 +595,8 @@ def run_bounds(config: Config) -> Results:
              P.novikoff_bound(radius=r, mu=mu_lo)),
         ] + [
             (f"thm6.1_{fmt(g)}", "normalized_lr_gd", g,
-             float(P.normalized_lr_gd_bound(radius=r, mu=mu_hi, n=n, step_size=g)),
-             float(P.normalized_lr_gd_bound(radius=r, mu=mu_lo, n=n, step_size=g)))
+             float(P.normalized_lr_gd_bound(radius=r, mu=mu_hi, n=n, learning_rate=g)),
+             float(P.normalized_lr_gd_bound(radius=r, mu=mu_lo, n=n, learning_rate=g)))
             for g in config.normalized_step_sizes
         ]
         # one vmapped count per method (the Thm 6.1 step sizes together)

@@ -140,8 +140,8 @@ def cached_factory(factory: Callable[..., Any]) -> Callable[..., Any]:
     Example:
       >>> from jaxrank.optim import Solver
       >>> @cached_factory
-      ... def sgd_like(step_size):
-      ...     return Solver(lambda p: None, lambda p, s: (p - step_size, s))
+      ... def sgd_like(learning_rate):
+      ...     return Solver(lambda p: None, lambda p, s: (p - learning_rate, s))
       >>> sgd_like(0.1) is sgd_like(0.1), sgd_like(0.1) is sgd_like(0.2)
       (True, False)
     """

@@ -1,6 +1,6 @@
 """Eager argument checks with messages that quote the call.
 
-Every helper takes the call-site name (``"lr_gd(step_size=...)"``) and raises ``ValueError`` for
+Every helper takes the call-site name (``"lr_gd(learning_rate=...)"``) and raises ``ValueError`` for
 bad values/shapes or ``TypeError`` for bad dtypes. Value checks are skipped on tracers, so the same
 factory works inside ``jit`` and ``vmap`` sweeps; shape and dtype checks run at trace time. Under
 :func:`jaxrank._validate.checked` (checkify) the value checks on tracers become run-time
@@ -9,8 +9,9 @@ assertions with the same messages.
 
 from __future__ import annotations
 
+import functools
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -34,7 +35,44 @@ __all__ = [
     "check_classification_data",
     "check_seed",
     "float_dtype",
+    "renamed",
 ]
+
+
+def renamed(**old_to_new: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: a call passing a keyword by its old name raises a TypeError naming the new one.
+
+    The library's hyperparameters follow one naming scheme (README, "Names"); the entry points
+    whose keywords were renamed keep this guard so an old call fails loudly, e.g. ``lr_gd(
+    step_size=0.1)`` raises "`lr_gd(step_size=...)` was renamed `learning_rate`". The cost is one
+    set test on the keyword names of each call.
+
+    Example:
+      >>> @renamed(lr="learning_rate")
+      ... def sgd(learning_rate):
+      ...     return learning_rate
+      >>> sgd(lr=0.1)
+      Traceback (most recent call last):
+      ...
+      TypeError: `sgd(lr=...)` was renamed `learning_rate`: call `sgd(learning_rate=...)`
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        name = fn.__name__
+        old_names = frozenset(old_to_new)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if kwargs and not old_names.isdisjoint(kwargs):
+                old = next(k for k in old_to_new if k in kwargs)
+                new = old_to_new[old]
+                raise TypeError(f"`{name}({old}=...)` was renamed `{new}`: "
+                                f"call `{name}({new}=...)`")
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def is_concrete(x: Any) -> bool:

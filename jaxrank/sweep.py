@@ -129,7 +129,7 @@ def sweep(
       fn: a pure function ``fn(*args, **point)`` of the shared arguments and one keyword scalar
         per axis, returning a pytree of arrays.
       axes: ordered mapping ``name -> 1-D values``; e.g.
-        ``{"step_size": [1e-3, 1e-1, 10.0], "seed": [0, 1, 2]}``.
+        ``{"learning_rate": [1e-3, 1e-1, 10.0], "seed": [0, 1, 2]}``.
       *args: shared inputs (data sets), passed as jit arguments (not baked-in constants) and
         replicated on every device.
       devices: devices to shard the grid over; default all of ``jax.devices()`` (under

@@ -163,26 +163,30 @@ LAYER = Family(_fo_init, _fo_step)
 
 def _bl_methods():
     u, low, smp = T.quartic_upper, T.quartic_lower, T.quartic_sampler
-    neu = {"neumann_lr": 0.2, "neumann_steps": 5}
+    neu = {"neumann_learning_rate": 0.2, "neumann_steps": 5}
     return {
         "bilevel.bo_rep": lambda: B.bo_rep(u, low, learning_rate=0.02, momentum=0.9,
-                                           lower_lr=0.2, z_lr=0.2, period=2, lower_steps=2,
+                                           lower_learning_rate=0.2, z_learning_rate=0.2,
+                                           period=2, lower_steps=2,
                                            refine_steps=3, refine_epochs=1, sampler=smp),
-        "bilevel.soba": lambda: B.soba(u, low, learning_rate=0.01, lower_lr=0.2, sampler=smp),
-        "bilevel.ma_soba": lambda: B.ma_soba(u, low, learning_rate=0.01, lower_lr=0.2,
+        "bilevel.soba": lambda: B.soba(u, low, learning_rate=0.01, lower_learning_rate=0.2,
+                                       sampler=smp),
+        "bilevel.ma_soba": lambda: B.ma_soba(u, low, learning_rate=0.01, lower_learning_rate=0.2,
                                              momentum=0.9, sampler=smp),
-        "bilevel.stocbio": lambda: B.stocbio(u, low, learning_rate=0.01, lower_lr=0.2,
+        "bilevel.stocbio": lambda: B.stocbio(u, low, learning_rate=0.01, lower_learning_rate=0.2,
                                              inner_steps=2, sampler=smp, **neu),
-        "bilevel.ttsa": lambda: B.ttsa(u, low, learning_rate=0.06, lower_lr=0.3,
-                                       neumann_lr=0.2, neumann_max=4, sampler=smp),
-        "bilevel.saba": lambda: B.saba(u, low, learning_rate=0.01, lower_lr=0.2,
+        "bilevel.ttsa": lambda: B.ttsa(u, low, learning_rate=0.06, lower_learning_rate=0.3,
+                                       neumann_learning_rate=0.2, neumann_max=4, sampler=smp),
+        "bilevel.saba": lambda: B.saba(u, low, learning_rate=0.01, lower_learning_rate=0.2,
                                        block=lambda i, d: smp(jax.random.key(i), d),
                                        num_blocks=4),
-        "bilevel.anil": lambda: B.anil(u, low, learning_rate=0.01, inner_lr=0.2, inner_steps=3,
+        "bilevel.anil": lambda: B.anil(u, low, learning_rate=0.01, inner_learning_rate=0.2,
+                                       inner_steps=3,
                                        sampler=smp),
-        "bilevel.sustain": lambda: B.sustain(u, low, learning_rate=0.02, lower_lr=0.2,
+        "bilevel.sustain": lambda: B.sustain(u, low, learning_rate=0.02, lower_learning_rate=0.2,
                                              correction=0.5, decay=0.0, sampler=smp, **neu),
-        "bilevel.vrbo": lambda: B.vrbo(u, low, learning_rate=0.02, lower_lr=0.2, inner_steps=2,
+        "bilevel.vrbo": lambda: B.vrbo(u, low, learning_rate=0.02, lower_learning_rate=0.2,
+                                       inner_steps=2,
                                        period=2, checkpoint_batches=2, sampler=smp, **neu),
     }
 

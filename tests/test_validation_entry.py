@@ -7,6 +7,8 @@ value received. The last tests pin that the checks change no result.
 
 from __future__ import annotations
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,6 +16,7 @@ import optax
 import pytest
 
 from jaxrank import _validate
+from jaxrank.losses.adversarial import pgd_attack
 from jaxrank.losses.anyloss import anyloss, binary_cross_entropy
 from jaxrank.models import factored_output as FO
 from jaxrank.optim import bilevel as BL
@@ -88,7 +91,8 @@ def test_lr_gd_with_01_labels_inside_sweep_raises():
 
 
 def test_negative_step_size_inside_sweep_raises():
-    with pytest.raises(ValueError, match=r"lr_gd\(step_size=\.\.\.\)` must be a positive finite "
+    with pytest.raises(ValueError,
+                       match=r"lr_gd\(learning_rate=\.\.\.\)` must be a positive finite "
                                          r"number, got -1\.0"):
         sweep(_lr_gd_final, {"step_size": [0.1, -1.0]}, A, Y_PM)
 
@@ -127,14 +131,15 @@ def test_factored_layer_out_of_range_label_in_a_checked_jitted_step():
 # --------------------------------------------------------------------------- cryptic calls
 
 
-def _bilevel_solver(lower_lr=0.5, curvature=1.0, lower_steps=3):
+def _bilevel_solver(lower_learning_rate=0.5, curvature=1.0, lower_steps=3):
     def f(x, y, *b):
         return 0.5 * jnp.sum((y - 1.0) ** 2)
 
     def g(x, y, *b):
         return 0.5 * curvature * jnp.sum((y - x) ** 2)
 
-    return BL.bo_rep(f, g, learning_rate=0.05, momentum=0.5, lower_lr=lower_lr, z_lr=0.1,
+    return BL.bo_rep(f, g, learning_rate=0.05, momentum=0.5,
+                     lower_learning_rate=lower_learning_rate, z_learning_rate=0.1,
                      period=2, lower_steps=lower_steps)
 
 
@@ -195,7 +200,7 @@ def test_newton_float32_warns():
 
 def test_bo_rep_lower_step_above_2_over_L_raises_at_the_first_nonfinite_step():
     # 1.0 > 2/L = 0.2: each lower step multiplies y - x by -9
-    solver = _bilevel_solver(lower_lr=1.0, curvature=10.0, lower_steps=10)
+    solver = _bilevel_solver(lower_learning_rate=1.0, curvature=10.0, lower_steps=10)
     x0 = (jnp.zeros(2), jnp.zeros(2))
     (x, y), _, _ = run(solver, x0, 80, key=jax.random.key(0))
     assert not np.all(np.isfinite(np.asarray(y)))  # the silent all-NaN of the issue
@@ -279,3 +284,43 @@ def test_check_hints_carry_out_so_they_never_overwrite_committed_records(tmp_pat
     folder = tmp_path / "perceptron"
     assert got.count(f" --out {folder}`") == 2
     assert f"`python -m experiments.perceptron --figure fig1 --out {folder}`" in got
+
+
+# --------------------------------------------------------------------------- renamed keywords
+
+
+def _quad_oracle(x, y, b):
+    return 0.5 * jnp.sum((y - x) ** 2)
+
+
+@pytest.mark.parametrize(("call", "old", "new"), [
+    (lambda: P.lr_gd(step_size=0.1), "lr_gd(step_size", "learning_rate"),
+    (lambda: P.normalized_lr_gd_bound(radius=1.0, mu=0.5, n=2, step_size=1.0),
+     "normalized_lr_gd_bound(step_size", "learning_rate"),
+    (lambda: BL.bo_rep(_quad_oracle, _quad_oracle, learning_rate=0.1, momentum=0.5,
+                       lower_learning_rate=0.1, z_lr=0.1, period=1, lower_steps=1),
+     "bo_rep(z_lr", "z_learning_rate"),
+    (lambda: BL.stocbio(_quad_oracle, _quad_oracle, learning_rate=0.1, lower_lr=0.1,
+                        inner_steps=1, neumann_learning_rate=0.1, neumann_steps=1),
+     "stocbio(lower_lr", "lower_learning_rate"),
+    (lambda: BL.sustain(_quad_oracle, _quad_oracle, learning_rate=0.1, lower_learning_rate=0.1,
+                        correction=0.5, neumann_lr=0.1, neumann_steps=1),
+     "sustain(neumann_lr", "neumann_learning_rate"),
+    (lambda: BL.anil(_quad_oracle, _quad_oracle, learning_rate=0.1, inner_lr=0.1, inner_steps=1),
+     "anil(inner_lr", "inner_learning_rate"),
+    (lambda: OMD.implicit_omd(1.0, lambda x: jnp.sum(x**2), inner_step_size=0.5),
+     "implicit_omd(inner_step_size", "inner_learning_rate"),
+    (lambda: G.grad_reg_newton(lambda x: jnp.sum(x**2), gamma0=1.0),
+     "grad_reg_newton(gamma0", "radius0"),
+    (lambda: pgd_attack(lambda z: z.sum(-1), A, epsilon=0.1, norm="linf", steps=1,
+                        attack_step_size=0.1), "pgd_attack(steps", "attack_steps"),
+])
+def test_old_keyword_raises_type_error_naming_the_new_one(call, old, new):
+    # the old name fails loudly with the new one (not "unexpected keyword argument")
+    with pytest.raises(TypeError, match=rf"^`{re.escape(old)}=\.\.\.\)` was renamed `{new}`: "):
+        call()
+
+
+def test_new_keyword_names_are_accepted():
+    assert P.lr_gd(learning_rate=0.1) is P.lr_gd(learning_rate=0.1)
+    assert float(P.normalized_lr_gd_bound(radius=1.0, mu=0.5, n=1, learning_rate=1.0)) == 4.0

@@ -44,11 +44,11 @@ NORMS = ("linf", "l2")
 ApplyFn = Callable[[Any, jax.Array], jax.Array]
 
 
-def _check_attack(fn: str, epsilon, norm, steps, step_size, steps_name="attack_steps") -> None:
+def _check_attack(fn: str, epsilon, norm, attack_steps, attack_step_size) -> None:
     _checks.check_nonnegative(epsilon, f"{fn}(epsilon=...)")
     _checks.check_one_of(norm, NORMS, f"{fn}(norm=...)")
-    _checks.check_positive_int(steps, f"{fn}({steps_name}=...)")
-    _checks.check_nonnegative(step_size, f"{fn}(step_size=...)")
+    _checks.check_positive_int(attack_steps, f"{fn}(attack_steps=...)")
+    _checks.check_nonnegative(attack_step_size, f"{fn}(attack_step_size=...)")
 
 
 def _check_xy(x, labels, fn: str) -> None:
@@ -84,14 +84,15 @@ def _random_start(key, x, epsilon, norm: str) -> jax.Array:
     return g * r * eps
 
 
+@_checks.renamed(steps="attack_steps", step_size="attack_step_size")
 def pgd_attack(
     objective: Callable[[jax.Array], jax.Array],
     x: jax.Array,
     *,
     epsilon: Any,
     norm: str,
-    steps: int,
-    step_size: Any,
+    attack_steps: int,
+    attack_step_size: Any,
     key: jax.Array | None = None,
     start: jax.Array | None = None,
     bounds: tuple[float, float] | None = None,
@@ -107,8 +108,9 @@ def pgd_attack(
       x: clean inputs (m, ...).
       epsilon: radius ε ≥ 0 of the ball.
       norm: ``"linf"`` or ``"l2"``.
-      steps: PGD steps k.
-      step_size: α.
+      attack_steps: PGD steps k.
+      attack_step_size: α, the length of one PGD step in the ``norm`` (a distance, like
+        ``epsilon``).
       key: PRNG key of the uniform random start in the ball; ``None``: start at ``start`` or x.
       start: optional starting point (projected onto the ball first), e.g. TRADES' x + 0.001 N.
       bounds: optional data range (lo, hi) the adversarial input is clipped to.
@@ -119,12 +121,12 @@ def pgd_attack(
     Example:
       >>> import jax.numpy as jnp
       >>> x = jnp.zeros((1, 3))
-      >>> xa = pgd_attack(lambda z: z.sum(-1), x, epsilon=0.1, norm="linf", steps=3,
-      ...                 step_size=0.05)
+      >>> xa = pgd_attack(lambda z: z.sum(-1), x, epsilon=0.1, norm="linf", attack_steps=3,
+      ...                 attack_step_size=0.05)
       >>> [[round(v, 4) for v in row] for row in xa.tolist()]
       [[0.1, 0.1, 0.1]]
     """
-    _check_attack("pgd_attack", epsilon, norm, steps, step_size, "steps")
+    _check_attack("pgd_attack", epsilon, norm, attack_steps, attack_step_size)
     x = jax.lax.stop_gradient(jnp.asarray(x))
     if start is not None:
         x0 = jnp.asarray(start, x.dtype)
@@ -138,7 +140,7 @@ def pgd_attack(
         return z if bounds is None else jnp.clip(z, bounds[0], bounds[1])
 
     grad = jax.grad(lambda z: jnp.sum(objective(z)))
-    alpha = jnp.asarray(step_size, x.dtype)
+    alpha = jnp.asarray(attack_step_size, x.dtype)
 
     def body(_, z):
         g = grad(z)
@@ -148,7 +150,7 @@ def pgd_attack(
             d = g / jnp.maximum(_per_example_norm(g), jnp.finfo(x.dtype).tiny)
         return clip(z + alpha * d)
 
-    return jax.lax.stop_gradient(jax.lax.fori_loop(0, steps, body, clip(x0)))
+    return jax.lax.stop_gradient(jax.lax.fori_loop(0, attack_steps, body, clip(x0)))
 
 
 def margin_loss(logits: jax.Array, labels: jax.Array) -> jax.Array:
@@ -166,58 +168,63 @@ def margin_loss(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return other - h_y
 
 
-def pgd_ce_attack(apply_fn: ApplyFn, params, x, labels, *, epsilon, norm, steps, step_size,
-                  key=None, bounds=None) -> jax.Array:
+@_checks.renamed(steps="attack_steps", step_size="attack_step_size")
+def pgd_ce_attack(apply_fn: ApplyFn, params, x, labels, *, epsilon, norm, attack_steps,
+                  attack_step_size, key=None, bounds=None) -> jax.Array:
     """PGD-k on the cross-entropy (comp-sum τ = 1) of the model; returns x'.
 
     Example:
       >>> import jax.numpy as jnp
       >>> f = lambda p, z: z @ p
       >>> xa = pgd_ce_attack(f, jnp.eye(2), jnp.array([[1.0, 0.0]]), jnp.array([0]),
-      ...                    epsilon=0.5, norm="l2", steps=5, step_size=0.2)
+      ...                    epsilon=0.5, norm="l2", attack_steps=5, attack_step_size=0.2)
       >>> bool(jnp.linalg.norm(xa - jnp.array([[1.0, 0.0]])) <= 0.5 + 1e-6)
       True
     """
     _check_xy(x, labels, "pgd_ce_attack")
     params = jax.lax.stop_gradient(params)
     return pgd_attack(lambda z: comp_sum_loss(apply_fn(params, z), labels, tau=1.0), x,
-                      epsilon=epsilon, norm=norm, steps=steps, step_size=step_size, key=key,
-                      bounds=bounds)
+                      epsilon=epsilon, norm=norm, attack_steps=attack_steps,
+                      attack_step_size=attack_step_size, key=key, bounds=bounds)
 
 
-def pgd_margin_attack(apply_fn: ApplyFn, params, x, labels, *, epsilon, norm, steps, step_size,
-                      key=None, bounds=None) -> jax.Array:
+@_checks.renamed(steps="attack_steps", step_size="attack_step_size")
+def pgd_margin_attack(apply_fn: ApplyFn, params, x, labels, *, epsilon, norm, attack_steps,
+                      attack_step_size, key=None, bounds=None) -> jax.Array:
     """PGD-k on the margin loss (Carlini–Wagner style, "PGD margin"); returns x'.
 
     Example:
       >>> import jax.numpy as jnp
       >>> f = lambda p, z: z @ p
       >>> xa = pgd_margin_attack(f, jnp.eye(2), jnp.array([[1.0, 0.0]]), jnp.array([0]),
-      ...                        epsilon=0.6, norm="linf", steps=5, step_size=0.3)
+      ...                        epsilon=0.6, norm="linf", attack_steps=5, attack_step_size=0.3)
       >>> [[round(v, 4) for v in row] for row in xa.tolist()]
       [[0.4, 0.6]]
     """
     _check_xy(x, labels, "pgd_margin_attack")
     params = jax.lax.stop_gradient(params)
     return pgd_attack(lambda z: margin_loss(apply_fn(params, z), labels), x, epsilon=epsilon,
-                      norm=norm, steps=steps, step_size=step_size, key=key, bounds=bounds)
+                      norm=norm, attack_steps=attack_steps, attack_step_size=attack_step_size,
+                      key=key, bounds=bounds)
 
 
-def robust_accuracy(apply_fn: ApplyFn, params, x, labels, *, epsilon, norm, steps, step_size,
-                    key=None, objective: str = "margin", bounds=None) -> jax.Array:
+@_checks.renamed(steps="attack_steps", step_size="attack_step_size")
+def robust_accuracy(apply_fn: ApplyFn, params, x, labels, *, epsilon, norm, attack_steps,
+                    attack_step_size, key=None, objective: str = "margin",
+                    bounds=None) -> jax.Array:
     """Accuracy (exact count / m) on PGD-k adversarial inputs with the CE or margin objective.
 
     Example:
       >>> import jax.numpy as jnp
       >>> f = lambda p, z: z @ p
       >>> float(robust_accuracy(f, jnp.eye(2), jnp.array([[1.0, 0.0]]), jnp.array([0]),
-      ...                       epsilon=0.6, norm="linf", steps=5, step_size=0.3))
+      ...                       epsilon=0.6, norm="linf", attack_steps=5, attack_step_size=0.3))
       0.0
     """
     _checks.check_one_of(objective, ("ce", "margin"), "robust_accuracy(objective=...)")
     attack = pgd_margin_attack if objective == "margin" else pgd_ce_attack
-    xa = attack(apply_fn, params, x, labels, epsilon=epsilon, norm=norm, steps=steps,
-                step_size=step_size, key=key, bounds=bounds)
+    xa = attack(apply_fn, params, x, labels, epsilon=epsilon, norm=norm, attack_steps=attack_steps,
+                attack_step_size=attack_step_size, key=key, bounds=bounds)
     correct = jnp.argmax(apply_fn(params, xa), axis=-1) == labels
     return jnp.sum(correct) / labels.shape[0]
 
@@ -240,6 +247,7 @@ def comp_sum_delta_distance(logits_adv: jax.Array, logits: jax.Array,
     return safe_norm(diff - d_y, axis=-1)
 
 
+@_checks.renamed(step_size="attack_step_size")
 def smooth_adversarial_comp_sum_loss(
     apply_fn: ApplyFn,
     params: Any,
@@ -251,7 +259,7 @@ def smooth_adversarial_comp_sum_loss(
     epsilon: Any,
     norm: str,
     attack_steps: int,
-    step_size: Any,
+    attack_step_size: Any,
     key: jax.Array,
     bounds: tuple[float, float] | None = None,
 ) -> jax.Array:
@@ -279,7 +287,7 @@ def smooth_adversarial_comp_sum_loss(
       epsilon: attack radius γ (ε) ≥ 0.
       norm: ``"linf"`` or ``"l2"``.
       attack_steps: PGD steps of the inner maximisation.
-      step_size: PGD step α.
+      attack_step_size: PGD step α (a distance in the ``norm``).
       key: PRNG key of the random start.
       bounds: optional data range (lo, hi).
 
@@ -291,7 +299,8 @@ def smooth_adversarial_comp_sum_loss(
       >>> f = lambda p, z: z @ p
       >>> x, y = jnp.array([[1.0, 0.0]]), jnp.array([0])
       >>> l = smooth_adversarial_comp_sum_loss(f, jnp.eye(2), x, y, tau=1.0, nu=1.0,
-      ...     epsilon=0.1, norm="linf", attack_steps=3, step_size=0.05, key=jax.random.key(0))
+      ...     epsilon=0.1, norm="linf", attack_steps=3, attack_step_size=0.05,
+      ...     key=jax.random.key(0))
       >>> bool(l[0] >= comp_sum_loss(f(jnp.eye(2), x), y, tau=1.0)[0])
       True
 
@@ -301,14 +310,14 @@ def smooth_adversarial_comp_sum_loss(
     fn = "smooth_adversarial_comp_sum_loss"
     check_tau(tau, f"{fn}(tau=...)")
     _checks.check_nonnegative(nu, f"{fn}(nu=...)")
-    _check_attack(fn, epsilon, norm, attack_steps, step_size)
+    _check_attack(fn, epsilon, norm, attack_steps, attack_step_size)
     _check_xy(x, labels, fn)
     logits = apply_fn(params, x)
     clean = jax.lax.stop_gradient(logits)
     frozen = jax.lax.stop_gradient(params)
     xa = pgd_attack(lambda z: comp_sum_delta_distance(apply_fn(frozen, z), clean, labels), x,
-                    epsilon=epsilon, norm=norm, steps=attack_steps, step_size=step_size,
-                    key=key, bounds=bounds)
+                    epsilon=epsilon, norm=norm, attack_steps=attack_steps,
+                    attack_step_size=attack_step_size, key=key, bounds=bounds)
     dist = comp_sum_delta_distance(apply_fn(params, xa), logits, labels)
     return comp_sum_loss(logits, labels, tau=tau) + jnp.asarray(nu, logits.dtype) * dist
 
@@ -319,15 +328,16 @@ def _kl(logits_p: jax.Array, logits_q: jax.Array) -> jax.Array:
     return jnp.sum(jnp.exp(lp) * (lp - lq), axis=-1)
 
 
+@_checks.renamed(step_size="attack_step_size")
 def trades_loss(apply_fn: ApplyFn, params, x, labels, *, beta, epsilon, norm, attack_steps,
-                step_size, key, bounds=None) -> jax.Array:
+                attack_step_size, key, bounds=None) -> jax.Array:
     r"""TRADES: CE(h(x), y) + β KL(p(x) ‖ p(x')), x' = PGD on the KL from x + 0.001·N(0, I).
 
     Example:
       >>> import jax, jax.numpy as jnp
       >>> f = lambda p, z: z @ p
       >>> l = trades_loss(f, jnp.eye(2), jnp.array([[1.0, 0.0]]), jnp.array([0]), beta=6.0,
-      ...                 epsilon=0.1, norm="linf", attack_steps=3, step_size=0.05,
+      ...                 epsilon=0.1, norm="linf", attack_steps=3, attack_step_size=0.05,
       ...                 key=jax.random.key(0))
       >>> l.shape
       (1,)
@@ -335,34 +345,37 @@ def trades_loss(apply_fn: ApplyFn, params, x, labels, *, beta, epsilon, norm, at
     References: Zhang et al. (2019), Eq. (5) and Algorithm 1.
     """
     _checks.check_nonnegative(beta, "trades_loss(beta=...)")
-    _check_attack("trades_loss", epsilon, norm, attack_steps, step_size)
+    _check_attack("trades_loss", epsilon, norm, attack_steps, attack_step_size)
     _check_xy(x, labels, "trades_loss")
     logits = apply_fn(params, x)
     clean = jax.lax.stop_gradient(logits)
     frozen = jax.lax.stop_gradient(params)
     start = x + 0.001 * jax.random.normal(key, x.shape, x.dtype)
     xa = pgd_attack(lambda z: _kl(clean, apply_fn(frozen, z)), x, epsilon=epsilon, norm=norm,
-                    steps=attack_steps, step_size=step_size, start=start, bounds=bounds)
+                    attack_steps=attack_steps, attack_step_size=attack_step_size, start=start,
+                    bounds=bounds)
     kl = _kl(logits, apply_fn(params, xa))
     return comp_sum_loss(logits, labels, tau=1.0) + jnp.asarray(beta, logits.dtype) * kl
 
 
+@_checks.renamed(step_size="attack_step_size")
 def pgd_at_loss(apply_fn: ApplyFn, params, x, labels, *, epsilon, norm, attack_steps,
-                step_size, key, bounds=None) -> jax.Array:
+                attack_step_size, key, bounds=None) -> jax.Array:
     r"""PGD adversarial training (Madry et al.): CE(h(x'), y) with x' = PGD-CE from a random start.
 
     Example:
       >>> import jax, jax.numpy as jnp
       >>> f = lambda p, z: z @ p
       >>> l = pgd_at_loss(f, jnp.eye(2), jnp.array([[1.0, 0.0]]), jnp.array([0]), epsilon=0.1,
-      ...                 norm="linf", attack_steps=3, step_size=0.05, key=jax.random.key(0))
+      ...                 norm="linf", attack_steps=3, attack_step_size=0.05, key=jax.random.key(0))
       >>> l.shape
       (1,)
 
     References: Madry et al. (2018), Eq. (2.1).
     """
-    _check_attack("pgd_at_loss", epsilon, norm, attack_steps, step_size)
+    _check_attack("pgd_at_loss", epsilon, norm, attack_steps, attack_step_size)
     _check_xy(x, labels, "pgd_at_loss")
     xa = pgd_ce_attack(apply_fn, params, x, labels, epsilon=epsilon, norm=norm,
-                       steps=attack_steps, step_size=step_size, key=key, bounds=bounds)
+                       attack_steps=attack_steps, attack_step_size=attack_step_size, key=key,
+                       bounds=bounds)
     return comp_sum_loss(apply_fn(params, xa), labels, tau=1.0)

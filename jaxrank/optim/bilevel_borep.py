@@ -68,7 +68,9 @@ class BoRepState(NamedTuple):
     hypergrad_norm: jax.Array
 
 
-def epoch_sgd(lower_fn: Oracle, x, y, lower_lr, first_epoch: int, num_epochs: int, draw):
+@_checks.renamed(lower_lr="learning_rate")
+def epoch_sgd(lower_fn: Oracle, x, y, learning_rate, first_epoch: int, num_epochs: int,
+              draw):
     r"""Epoch-SGD for a strongly convex lower level (the initialization refinement).
 
     Epoch :math:`k = 0, \dots, E-1` runs :math:`T_1 2^k` SGD steps with step
@@ -80,7 +82,7 @@ def epoch_sgd(lower_fn: Oracle, x, y, lower_lr, first_epoch: int, num_epochs: in
     offset = 0
     for k in range(num_epochs):
         steps = first_epoch * 2**k
-        lr = lower_lr / 2**k
+        lr = learning_rate / 2**k
 
         def body(j, carry, lr=lr, offset=offset, steps=steps):
             yy, avg = carry
@@ -106,6 +108,7 @@ def _normalized_step(x, m, learning_rate):
     return _axpy(-learning_rate / jnp.maximum(n, tiny), m, x)
 
 
+@_checks.renamed(lower_lr="lower_learning_rate", z_lr="z_learning_rate")
 @cached_factory
 def bo_rep(
     upper_fn: Oracle,
@@ -113,8 +116,8 @@ def bo_rep(
     *,
     learning_rate,
     momentum,
-    lower_lr,
-    z_lr,
+    lower_learning_rate,
+    z_learning_rate,
     period: int,
     lower_steps: int,
     refine_steps: int = 0,
@@ -150,8 +153,8 @@ def bo_rep(
       lower_fn: :math:`G(x, y; \zeta)`, strongly convex in y.
       learning_rate: upper step :math:`\eta` (the length of every x step).
       momentum: :math:`\beta \in [0, 1)`.
-      lower_lr: lower SGD step :math:`\gamma` (also the first refinement epoch's step).
-      z_lr: z step :math:`\nu`.
+      lower_learning_rate: lower SGD step :math:`\gamma` (also the first refinement epoch's step).
+      z_learning_rate: z step :math:`\nu`.
       period: :math:`I \ge 1`, lower-level update period.
       lower_steps: :math:`N \ge 0`, SGD steps per periodic update.
       refine_steps: :math:`T_1 \ge 0`, length of the first refinement epoch (0: no refinement).
@@ -167,8 +170,8 @@ def bo_rep(
       >>> from jaxrank.optim import run
       >>> f = lambda x, y, b: 0.5 * jnp.sum((y - 1.0) ** 2)
       >>> g = lambda x, y, b: 0.5 * jnp.sum((y - x) ** 2)     # y*(x) = x, Φ = ½‖x − 1‖²
-      >>> solver = bo_rep(f, g, learning_rate=0.05, momentum=0.5, lower_lr=0.5, z_lr=0.5,
-      ...                 period=2, lower_steps=5)
+      >>> solver = bo_rep(f, g, learning_rate=0.05, momentum=0.5, lower_learning_rate=0.5,
+      ...                 z_learning_rate=0.5, period=2, lower_steps=5)
       >>> (x, y), state, _ = run(solver, (jnp.zeros(2), jnp.zeros(2)), 40, key=jax.random.key(0))
       >>> bool(jnp.all(jnp.abs(x - 1.0) < 0.1)), int(state.lower_calls)
       (True, 100)
@@ -181,8 +184,8 @@ def bo_rep(
     _check_oracles(upper_fn, lower_fn, name)
     _check_rate(learning_rate, f"{name}(learning_rate=...)")
     _check_momentum(momentum, f"{name}(momentum=...)")
-    _check_rate(lower_lr, f"{name}(lower_lr=...)")
-    _check_rate(z_lr, f"{name}(z_lr=...)")
+    _check_rate(lower_learning_rate, f"{name}(lower_learning_rate=...)")
+    _check_rate(z_learning_rate, f"{name}(z_learning_rate=...)")
     _checks.check_positive_int(period, f"{name}(period=...)")
     _check_nonneg_int(lower_steps, f"{name}(lower_steps=...)")
     _check_nonneg_int(refine_steps, f"{name}(refine_steps=...)")
@@ -192,7 +195,8 @@ def bo_rep(
     _check_sampler(sampler, name)
     refine_total = refine_steps * (2**refine_epochs - 1)
 
-    rates = (learning_rate, lower_lr, z_lr)  # constants or schedules of the step count
+    # constants or schedules of the step count
+    rates = (learning_rate, lower_learning_rate, z_learning_rate)
 
     def init(params, *args):
         x, y = _pair(params)
@@ -206,18 +210,19 @@ def bo_rep(
         )
 
     def update(params, state, *args):
-        learning_rate, lower_lr, z_lr = _rates_at(rates, state.count)
+        learning_rate, lower_learning_rate, z_learning_rate = _rates_at(rates, state.count)
         data, key = _split(args)
         x, y = _pair(params)
         t = state.count
 
         def refine(yy):
             draw = _batch_fn(sampler, data, _stream(key, _REFINE))
-            return epoch_sgd(lower_fn, x, yy, lower_lr, refine_steps, refine_epochs, draw)
+            return epoch_sgd(lower_fn, x, yy, lower_learning_rate, refine_steps, refine_epochs,
+                             draw)
 
         def periodic(yy):
             draw = _batch_fn(sampler, data, _stream(key, _LOWER))
-            return lower_sgd(lower_fn, x, yy, lower_lr, lower_steps, draw)
+            return lower_sgd(lower_fn, x, yy, lower_learning_rate, lower_steps, draw)
 
         if refine_total:
             y = jax.lax.cond(t == 0, refine, lambda yy: yy, y)
@@ -227,7 +232,7 @@ def bo_rep(
         lower_calls = lower_calls + jnp.where(t == 0, refine_total, 0).astype(jnp.int32)
 
         b1 = _batch_fn(sampler, data, _stream(key, _ZSTEP))(0)
-        z = _sub(state.z, _scale(z_lr, _sub(hvp_yy(lower_fn, x, y, state.z, b1),
+        z = _sub(state.z, _scale(z_learning_rate, _sub(hvp_yy(lower_fn, x, y, state.z, b1),
                                             grad_y(upper_fn, x, y, b1))))
         z = _project_ball(z, z_radius)
         b2 = _batch_fn(sampler, data, _stream(key, _HYPER))(0)

@@ -101,7 +101,9 @@ def hypergradient_estimate(upper_fn: Oracle, lower_fn: Oracle, x, y, z, batch):
     return _sub(grad_x(upper_fn, x, y, batch), cross_xy(lower_fn, x, y, z, batch))
 
 
-def lower_sgd(lower_fn: Oracle, x, y, lower_lr, num_steps: int, draw: Callable[[int], Any]):
+@_checks.renamed(lower_lr="learning_rate")
+def lower_sgd(lower_fn: Oracle, x, y, learning_rate, num_steps: int,
+              draw: Callable[[int], Any]):
     r"""``num_steps`` plain SGD steps :math:`y \leftarrow y - \gamma \nabla_y G(x, y; \zeta_j)`.
 
     ``draw(j)`` returns the minibatch of inner step ``j`` (a fresh one per step).
@@ -110,12 +112,14 @@ def lower_sgd(lower_fn: Oracle, x, y, lower_lr, num_steps: int, draw: Callable[[
         return y
 
     def body(j, yy):
-        return _axpy(-lower_lr, grad_y(lower_fn, x, yy, draw(j)), yy)
+        return _axpy(-learning_rate, grad_y(lower_fn, x, yy, draw(j)), yy)
 
     return jax.lax.fori_loop(0, num_steps, body, y)
 
 
-def neumann_inverse(lower_fn: Oracle, x, y, b, lr, num_terms: int, draw: Callable[[int], Any]):
+@_checks.renamed(lr="learning_rate")
+def neumann_inverse(lower_fn: Oracle, x, y, b, learning_rate, num_terms: int,
+                    draw: Callable[[int], Any]):
     r"""Neumann-series estimate :math:`\eta \sum_{q=0}^{Q} \prod_{j \le q} (I - \eta H_j)\, b`.
 
     With exact Hessians :math:`H_j = H` this is :math:`\eta\sum_{q=0}^{Q}(I-\eta H)^q b`, which
@@ -127,11 +131,11 @@ def neumann_inverse(lower_fn: Oracle, x, y, b, lr, num_terms: int, draw: Callabl
 
     def body(j, carry):
         p, acc = carry
-        p = _axpy(-lr, hvp_yy(lower_fn, x, y, p, draw(j)), p)
+        p = _axpy(-learning_rate, hvp_yy(lower_fn, x, y, p, draw(j)), p)
         return p, _add(acc, p)
 
     _, acc = jax.lax.fori_loop(0, num_terms, body, (b, b))
-    return _scale(lr, acc)
+    return _scale(learning_rate, acc)
 
 
 def _batch_fn(sampler, args, key):

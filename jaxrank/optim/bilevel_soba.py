@@ -68,17 +68,18 @@ class SOBAState(NamedTuple):
     hypergrad_norm: jax.Array
 
 
-def _soba_family(upper_fn, lower_fn, learning_rate, lower_lr, z_lr, momentum, sampler, name,
-                 use_momentum):
+def _soba_family(upper_fn, lower_fn, learning_rate, lower_learning_rate, z_learning_rate, momentum,
+                 sampler, name, use_momentum):
     _check_oracles(upper_fn, lower_fn, name)
     _check_rate(learning_rate, f"{name}(learning_rate=...)")
-    _check_rate(lower_lr, f"{name}(lower_lr=...)")
-    _check_rate(z_lr, f"{name}(z_lr=...)")
+    _check_rate(lower_learning_rate, f"{name}(lower_learning_rate=...)")
+    _check_rate(z_learning_rate, f"{name}(z_learning_rate=...)")
     if use_momentum:
         _check_momentum(momentum, f"{name}(momentum=...)")
     _check_sampler(sampler, name)
 
-    rates = (learning_rate, lower_lr, z_lr)  # constants or schedules of the step count
+    # constants or schedules of the step count
+    rates = (learning_rate, lower_learning_rate, z_learning_rate)
 
     def init(params, *args):
         x, y = _pair(params)
@@ -86,7 +87,7 @@ def _soba_family(upper_fn, lower_fn, learning_rate, lower_lr, z_lr, momentum, sa
                          jnp.zeros((), jnp.int32), jnp.zeros((), _dtype(x)))
 
     def update(params, state, *args):
-        learning_rate, lower_lr, z_lr = _rates_at(rates, state.count)
+        learning_rate, lower_learning_rate, z_learning_rate = _rates_at(rates, state.count)
         data, key = _split(args)
         x, y = _pair(params)
         b = _batch_fn(sampler, data, _stream(key, _ZSTEP))(0)
@@ -94,8 +95,8 @@ def _soba_family(upper_fn, lower_fn, learning_rate, lower_lr, z_lr, momentum, sa
         d_y = grad_y(lower_fn, x, y, b)
         d_z = _sub(hvp_yy(lower_fn, x, y, state.z, b), grad_y(upper_fn, x, y, b))
         h = hypergradient_estimate(upper_fn, lower_fn, x, y, state.z, b)
-        y_new = _axpy(-lower_lr, d_y, y)
-        z_new = _axpy(-z_lr, d_z, state.z)
+        y_new = _axpy(-lower_learning_rate, d_y, y)
+        z_new = _axpy(-z_learning_rate, d_z, state.z)
         if use_momentum:  # MA-SOBA: m ← βm + (1−β)h, x ← x − αm
             m = jax.tree.map(lambda a, c: (momentum * a + (1 - momentum) * c).astype(a.dtype),
                              state.momentum, h)
@@ -110,9 +111,10 @@ def _soba_family(upper_fn, lower_fn, learning_rate, lower_lr, z_lr, momentum, sa
     return Solver(init, update)
 
 
+@_checks.renamed(lower_lr="lower_learning_rate", z_lr="z_learning_rate")
 @cached_factory
-def soba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, z_lr=None,
-         sampler=None) -> Solver:
+def soba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_learning_rate,
+         z_learning_rate=None, sampler=None) -> Solver:
     r"""SOBA: single-loop SGD on (y, z, x) with all directions at the current point.
 
     .. math::
@@ -123,15 +125,15 @@ def soba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, z_lr=No
     all evaluated at :math:`(x_t, y_t)` on one minibatch.
 
     Args:
-      learning_rate: :math:`\alpha`; lower_lr: :math:`\rho`; z_lr: :math:`\nu` (default
-        :math:`\rho`); sampler: as in :func:`bo_rep`.
+      learning_rate: :math:`\alpha`; lower_learning_rate: :math:`\rho`; z_learning_rate:
+        :math:`\nu` (default :math:`\rho`); sampler: as in :func:`bo_rep`.
 
     Example:
       >>> import jax, jax.numpy as jnp
       >>> from jaxrank.optim import run
       >>> f = lambda x, y, b: 0.5 * jnp.sum((y - 1.0) ** 2)
       >>> g = lambda x, y, b: 0.5 * jnp.sum((y - x) ** 2)
-      >>> (x, y), _, _ = run(soba(f, g, learning_rate=0.2, lower_lr=0.5),
+      >>> (x, y), _, _ = run(soba(f, g, learning_rate=0.2, lower_learning_rate=0.5),
       ...                    (jnp.zeros(2), jnp.zeros(2)), 100, key=jax.random.key(0))
       >>> bool(jnp.allclose(x, 1.0, atol=1e-3))
       True
@@ -140,13 +142,15 @@ def soba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, z_lr=No
       M. Dagréou, P. Ablin, S. Vaiter, T. Moreau. A framework for bilevel optimization that
       enables stochastic and global variance reduction algorithms. NeurIPS 2022, Algorithm 1.
     """
-    return _soba_family(upper_fn, lower_fn, learning_rate, lower_lr,
-                        lower_lr if z_lr is None else z_lr, 0.0, sampler, "soba", False)
+    return _soba_family(upper_fn, lower_fn, learning_rate, lower_learning_rate,
+                        lower_learning_rate if z_learning_rate is None else z_learning_rate, 0.0,
+                        sampler, "soba", False)
 
 
+@_checks.renamed(lower_lr="lower_learning_rate", z_lr="z_learning_rate")
 @cached_factory
-def ma_soba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, momentum,
-            z_lr=None, sampler=None) -> Solver:
+def ma_soba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_learning_rate, momentum,
+            z_learning_rate=None, sampler=None) -> Solver:
     r"""MA-SOBA: SOBA with a moving average of the hypergradient estimate.
 
     .. math::
@@ -161,8 +165,8 @@ def ma_soba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, mome
       >>> from jaxrank.optim import run
       >>> f = lambda x, y, b: 0.5 * jnp.sum((y - 1.0) ** 2)
       >>> g = lambda x, y, b: 0.5 * jnp.sum((y - x) ** 2)
-      >>> (x, y), _, _ = run(ma_soba(f, g, learning_rate=0.1, lower_lr=0.5, momentum=0.5),
-      ...                    (jnp.zeros(2), jnp.zeros(2)), 300, key=jax.random.key(0))
+      >>> solver = ma_soba(f, g, learning_rate=0.1, lower_learning_rate=0.5, momentum=0.5)
+      >>> (x, y), _, _ = run(solver, (jnp.zeros(2), jnp.zeros(2)), 300, key=jax.random.key(0))
       >>> bool(jnp.allclose(x, 1.0, atol=1e-3))
       True
 
@@ -170,8 +174,9 @@ def ma_soba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, mome
       X. Chen, T. Xu, Y. Zhang. Optimal algorithms for stochastic bilevel optimization under
       relaxed smoothness conditions. arXiv:2306.12067 (2023), MA-SOBA.
     """
-    return _soba_family(upper_fn, lower_fn, learning_rate, lower_lr,
-                        lower_lr if z_lr is None else z_lr, momentum, sampler, "ma_soba", True)
+    return _soba_family(upper_fn, lower_fn, learning_rate, lower_learning_rate,
+                        lower_learning_rate if z_learning_rate is None else z_learning_rate,
+                        momentum, sampler, "ma_soba", True)
 
 
 # --------------------------------------------------------------------------- StocBiO
@@ -186,9 +191,10 @@ class StocBiOState(NamedTuple):
     hypergrad_norm: jax.Array
 
 
+@_checks.renamed(lower_lr="lower_learning_rate", neumann_lr="neumann_learning_rate")
 @cached_factory
-def stocbio(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, inner_steps: int,
-            neumann_lr, neumann_steps: int, sampler=None) -> Solver:
+def stocbio(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_learning_rate,
+            inner_steps: int, neumann_learning_rate, neumann_steps: int, sampler=None) -> Solver:
     r"""StocBiO: D warm-started SGD steps on y, then a Neumann-series hypergradient.
 
     .. math::
@@ -200,16 +206,17 @@ def stocbio(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, inne
     with an independent minibatch per Hessian factor.
 
     Args:
-      learning_rate: :math:`\alpha`; lower_lr: :math:`\beta`; inner_steps: :math:`D \ge 1`;
-      neumann_lr: :math:`\eta_N < 1/\lambda_{\max}`; neumann_steps: :math:`Q \ge 0`.
+      learning_rate: :math:`\alpha`; lower_learning_rate: :math:`\beta`;
+      inner_steps: :math:`D \ge 1`; neumann_learning_rate: :math:`\eta_N < 1/\lambda_{\max}`;
+      neumann_steps: :math:`Q \ge 0`.
 
     Example:
       >>> import jax, jax.numpy as jnp
       >>> from jaxrank.optim import run
       >>> f = lambda x, y, b: 0.5 * jnp.sum((y - 1.0) ** 2)
       >>> g = lambda x, y, b: 0.5 * jnp.sum((y - x) ** 2)
-      >>> solver = stocbio(f, g, learning_rate=0.5, lower_lr=0.5, inner_steps=10,
-      ...                  neumann_lr=0.5, neumann_steps=20)
+      >>> solver = stocbio(f, g, learning_rate=0.5, lower_learning_rate=0.5, inner_steps=10,
+      ...                  neumann_learning_rate=0.5, neumann_steps=20)
       >>> (x, y), _, _ = run(solver, (jnp.zeros(2), jnp.zeros(2)), 30, key=jax.random.key(0))
       >>> bool(jnp.allclose(x, 1.0, atol=1e-3))
       True
@@ -221,13 +228,13 @@ def stocbio(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, inne
     name = "stocbio"
     _check_oracles(upper_fn, lower_fn, name)
     _check_rate(learning_rate, f"{name}(learning_rate=...)")
-    _check_rate(lower_lr, f"{name}(lower_lr=...)")
+    _check_rate(lower_learning_rate, f"{name}(lower_learning_rate=...)")
     _checks.check_positive_int(inner_steps, f"{name}(inner_steps=...)")
-    _check_rate(neumann_lr, f"{name}(neumann_lr=...)")
+    _check_rate(neumann_learning_rate, f"{name}(neumann_learning_rate=...)")
     _check_nonneg_int(neumann_steps, f"{name}(neumann_steps=...)")
     _check_sampler(sampler, name)
 
-    rates = (learning_rate, lower_lr)  # constants or schedules of the step count
+    rates = (learning_rate, lower_learning_rate)  # constants or schedules of the step count
 
     def init(params, *args):
         x, _ = params
@@ -235,13 +242,13 @@ def stocbio(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, inne
         return StocBiOState(z, z, z, jnp.zeros((), _dtype(x)))
 
     def update(params, state, *args):
-        learning_rate, lower_lr = _rates_at(rates, state.count)
+        learning_rate, lower_learning_rate = _rates_at(rates, state.count)
         data, key = _split(args)
         x, y = _pair(params)
-        y = lower_sgd(lower_fn, x, y, lower_lr, inner_steps,
+        y = lower_sgd(lower_fn, x, y, lower_learning_rate, inner_steps,
                       _batch_fn(sampler, data, _stream(key, _LOWER)))
         b = _batch_fn(sampler, data, _stream(key, _HYPER))(0)
-        v = neumann_inverse(lower_fn, x, y, grad_y(upper_fn, x, y, b), neumann_lr,
+        v = neumann_inverse(lower_fn, x, y, grad_y(upper_fn, x, y, b), neumann_learning_rate,
                             neumann_steps, _batch_fn(sampler, data, _stream(key, _NEUMANN)))
         h = hypergradient_estimate(upper_fn, lower_fn, x, y, v, b)
         x = _axpy(-learning_rate, h, x)
@@ -264,9 +271,11 @@ class TTSAState(NamedTuple):
     hypergrad_norm: jax.Array
 
 
+@_checks.renamed(lower_lr="lower_learning_rate", neumann_lr="neumann_learning_rate")
 @cached_factory
-def ttsa(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, neumann_lr,
-         neumann_max: int, upper_decay=0.6, lower_decay=0.4, sampler=None) -> Solver:
+def ttsa(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_learning_rate,
+         neumann_learning_rate, neumann_max: int, upper_decay=0.6, lower_decay=0.4,
+         sampler=None) -> Solver:
     r"""TTSA: two-timescale stochastic approximation with a random-truncation Neumann estimate.
 
     .. math::
@@ -284,7 +293,8 @@ def ttsa(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, neumann
       >>> from jaxrank.optim import run
       >>> f = lambda x, y, b: 0.5 * jnp.sum((y - 1.0) ** 2)
       >>> g = lambda x, y, b: 0.5 * jnp.sum((y - x) ** 2)
-      >>> solver = ttsa(f, g, learning_rate=0.5, lower_lr=0.9, neumann_lr=0.5, neumann_max=4)
+      >>> solver = ttsa(f, g, learning_rate=0.5, lower_learning_rate=0.9,
+      ...               neumann_learning_rate=0.5, neumann_max=4)
       >>> (x, y), _, _ = run(solver, (jnp.zeros(2), jnp.zeros(2)), 400, key=jax.random.key(0))
       >>> bool(jnp.allclose(x, 1.0, atol=0.05))
       True
@@ -296,14 +306,14 @@ def ttsa(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, neumann
     name = "ttsa"
     _check_oracles(upper_fn, lower_fn, name)
     _check_rate(learning_rate, f"{name}(learning_rate=...)")
-    _check_rate(lower_lr, f"{name}(lower_lr=...)")
-    _check_rate(neumann_lr, f"{name}(neumann_lr=...)")
+    _check_rate(lower_learning_rate, f"{name}(lower_learning_rate=...)")
+    _check_rate(neumann_learning_rate, f"{name}(neumann_learning_rate=...)")
     _checks.check_positive_int(neumann_max, f"{name}(neumann_max=...)")
     _checks.check_nonnegative(upper_decay, f"{name}(upper_decay=...)")
     _checks.check_nonnegative(lower_decay, f"{name}(lower_decay=...)")
     _check_sampler(sampler, name)
 
-    rates = (learning_rate, lower_lr)  # constants or schedules of the step count
+    rates = (learning_rate, lower_learning_rate)  # constants or schedules of the step count
 
     def init(params, *args):
         x, _ = params
@@ -311,22 +321,22 @@ def ttsa(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, neumann
                          jnp.zeros((), _dtype(x)))
 
     def update(params, state, *args):
-        learning_rate, lower_lr = _rates_at(rates, state.count)
+        learning_rate, lower_learning_rate = _rates_at(rates, state.count)
         data, key = _split(args)
         x, y = _pair(params)
         k = (state.count + 1).astype(_dtype(x))
         b0 = _batch_fn(sampler, data, _stream(key, _LOWER))(0)
-        y = _axpy(-lower_lr * k ** (-lower_decay), grad_y(lower_fn, x, y, b0), y)
+        y = _axpy(-lower_learning_rate * k ** (-lower_decay), grad_y(lower_fn, x, y, b0), y)
         b = _batch_fn(sampler, data, _stream(key, _HYPER))(0)
         p = jax.random.randint(_stream(key, _TRUNC), (), 0, neumann_max)
         draw = _batch_fn(sampler, data, _stream(key, _NEUMANN))
 
         def body(j, v):
-            stepped = _axpy(-neumann_lr, hvp_yy(lower_fn, x, y, v, draw(j)), v)
+            stepped = _axpy(-neumann_learning_rate, hvp_yy(lower_fn, x, y, v, draw(j)), v)
             return jax.tree.map(lambda a, c: jnp.where(j < p, a, c), stepped, v)
 
         v = jax.lax.fori_loop(0, neumann_max, body, grad_y(upper_fn, x, y, b))
-        v = _scale(neumann_max * neumann_lr, v)
+        v = _scale(neumann_max * neumann_learning_rate, v)
         h = hypergradient_estimate(upper_fn, lower_fn, x, y, v, b)
         x = _axpy(-learning_rate * k ** (-upper_decay), h, x)
         calls = state.oracle_calls + 4 + p.astype(jnp.int32)
@@ -351,9 +361,10 @@ class SABAState(NamedTuple):
     hypergrad_norm: jax.Array
 
 
+@_checks.renamed(lower_lr="lower_learning_rate", z_lr="z_learning_rate")
 @cached_factory
-def saba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, block: Callable,
-         num_blocks: int, z_lr=None) -> Solver:
+def saba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_learning_rate, block: Callable,
+         num_blocks: int, z_learning_rate=None) -> Solver:
     r"""SABA: SOBA with SAGA variance reduction on all three directions (finite sum).
 
     The data are ``num_blocks`` fixed minibatches ``block(i, *args)``. Each step draws one
@@ -362,8 +373,9 @@ def saba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, block: 
     D^i(\text{now})`. Memories start at the initial point (a full pass in ``init``).
 
     Args:
-      learning_rate: :math:`\alpha`; lower_lr: :math:`\rho`; z_lr: :math:`\nu` (default
-        :math:`\rho`); block: ``block(i, *args) -> batch``; num_blocks: :math:`n`.
+      learning_rate: :math:`\alpha`; lower_learning_rate: :math:`\rho`; z_learning_rate:
+        :math:`\nu` (default :math:`\rho`); block: ``block(i, *args) -> batch``;
+      num_blocks: :math:`n`.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -371,7 +383,7 @@ def saba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, block: 
       >>> c = jnp.array([0.5, 1.0, 1.5])
       >>> f = lambda x, y, b: 0.5 * jnp.sum((y - b) ** 2)
       >>> g = lambda x, y, b: 0.5 * jnp.sum((y - x) ** 2)
-      >>> solver = saba(f, g, learning_rate=0.2, lower_lr=0.5, block=lambda i, c: c[i],
+      >>> solver = saba(f, g, learning_rate=0.2, lower_learning_rate=0.5, block=lambda i, c: c[i],
       ...               num_blocks=3)
       >>> (x, y), _, _ = run(solver, (jnp.zeros(1), jnp.zeros(1)), 300, c,
       ...                    key=jax.random.key(0))
@@ -384,9 +396,9 @@ def saba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, block: 
     name = "saba"
     _check_oracles(upper_fn, lower_fn, name)
     _check_rate(learning_rate, f"{name}(learning_rate=...)")
-    _check_rate(lower_lr, f"{name}(lower_lr=...)")
-    z_lr = lower_lr if z_lr is None else z_lr
-    _check_rate(z_lr, f"{name}(z_lr=...)")
+    _check_rate(lower_learning_rate, f"{name}(lower_learning_rate=...)")
+    z_learning_rate = lower_learning_rate if z_learning_rate is None else z_learning_rate
+    _check_rate(z_learning_rate, f"{name}(z_learning_rate=...)")
     if not callable(block):
         raise TypeError(f"`{name}(block=...)` must be callable (i, *args) -> batch, "
                         f"got {type(block)}")
@@ -398,7 +410,8 @@ def saba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, block: 
         d_x = hypergradient_estimate(upper_fn, lower_fn, x, y, z, b)
         return d_y, d_z, d_x
 
-    rates = (learning_rate, lower_lr, z_lr)  # constants or schedules of the step count
+    # constants or schedules of the step count
+    rates = (learning_rate, lower_learning_rate, z_learning_rate)
 
     def init(params, *args):
         x, y = _pair(params)
@@ -418,7 +431,7 @@ def saba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, block: 
         return est, new
 
     def update(params, state, *args):
-        learning_rate, lower_lr, z_lr = _rates_at(rates, state.count)
+        learning_rate, lower_learning_rate, z_learning_rate = _rates_at(rates, state.count)
         data, key = _split(args)
         x, y = _pair(params)
         i = jax.random.randint(key, (), 0, num_blocks)
@@ -426,8 +439,8 @@ def saba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, block: 
         e_y, m_y = saga(d_y, state.mem_dy, i)
         e_z, m_z = saga(d_z, state.mem_dz, i)
         e_x, m_x = saga(d_x, state.mem_dx, i)
-        y_new = _axpy(-lower_lr, e_y, y)
-        z_new = _axpy(-z_lr, e_z, state.z)
+        y_new = _axpy(-lower_learning_rate, e_y, y)
+        z_new = _axpy(-z_learning_rate, e_z, state.z)
         x_new = _axpy(-learning_rate, e_x, x)
         new = SABAState(state.count + 1, z_new, m_y, m_z, m_x, state.oracle_calls + 5,
                         tree_norm(e_x).astype(state.hypergrad_norm.dtype))
@@ -447,9 +460,10 @@ class ANILState(NamedTuple):
     hypergrad_norm: jax.Array
 
 
+@_checks.renamed(inner_lr="inner_learning_rate")
 @cached_factory
-def anil(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, inner_lr, inner_steps: int,
-         learn_init: bool = False, sampler=None) -> Solver:
+def anil(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, inner_learning_rate,
+         inner_steps: int, learn_init: bool = False, sampler=None) -> Solver:
     r"""ANIL: unrolled differentiation through K inner SGD steps on the lower variable.
 
     .. math::
@@ -466,7 +480,7 @@ def anil(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, inner_lr, inner_s
       >>> from jaxrank.optim import run
       >>> f = lambda x, y, b: 0.5 * jnp.sum((y - 1.0) ** 2)
       >>> g = lambda x, y, b: 0.5 * jnp.sum((y - x) ** 2)
-      >>> solver = anil(f, g, learning_rate=1.0, inner_lr=0.5, inner_steps=10)
+      >>> solver = anil(f, g, learning_rate=1.0, inner_learning_rate=0.5, inner_steps=10)
       >>> (x, y), _, _ = run(solver, (jnp.zeros(2), jnp.zeros(2)), 50, key=jax.random.key(0))
       >>> bool(jnp.allclose(x, 1.0, atol=1e-3))
       True
@@ -478,11 +492,11 @@ def anil(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, inner_lr, inner_s
     name = "anil"
     _check_oracles(upper_fn, lower_fn, name)
     _check_rate(learning_rate, f"{name}(learning_rate=...)")
-    _check_rate(inner_lr, f"{name}(inner_lr=...)")
+    _check_rate(inner_learning_rate, f"{name}(inner_learning_rate=...)")
     _checks.check_positive_int(inner_steps, f"{name}(inner_steps=...)")
     _check_sampler(sampler, name)
 
-    rates = (learning_rate, inner_lr)  # constants or schedules of the step count
+    rates = (learning_rate, inner_learning_rate)  # constants or schedules of the step count
 
     def init(params, *args):
         x, _ = params
@@ -490,13 +504,13 @@ def anil(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, inner_lr, inner_s
                          jnp.zeros((), _dtype(x)))
 
     def update(params, state, *args):
-        learning_rate, inner_lr = _rates_at(rates, state.count)
+        learning_rate, inner_learning_rate = _rates_at(rates, state.count)
         data, key = _split(args)
         x, y0 = params
         b = _batch_fn(sampler, data, _stream(key, _HYPER))(0)
 
         def meta_loss(xx, yy):
-            yk = lower_sgd(lower_fn, xx, yy, inner_lr, inner_steps, lambda j: b)
+            yk = lower_sgd(lower_fn, xx, yy, inner_learning_rate, inner_steps, lambda j: b)
             return upper_fn(xx, yk, b)
 
         gx, gy = jax.grad(meta_loss, argnums=(0, 1))(x, y0)

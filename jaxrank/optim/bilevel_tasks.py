@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxrank import _checks
 from jaxrank.models.rnn import RowEncoder, TextEncoder
 from jaxrank.optim.bilevel import lower_sgd
 
@@ -259,7 +260,8 @@ def task_sampler(tasks_per_batch: int):
     return sampler
 
 
-def meta_test_accuracy(enc_params, tasks, *, reg, head_lr, head_steps: int):
+@_checks.renamed(head_lr="head_learning_rate")
+def meta_test_accuracy(enc_params, tasks, *, reg, head_learning_rate, head_steps: int):
     """Mean query accuracy on new tasks: a zero-initialized linear head per task, fitted by
     ``head_steps`` full-batch GD steps on the support CE + ℓ2 (the same for every method)."""
     t, k = tasks["stok"].shape[:2]
@@ -270,8 +272,8 @@ def meta_test_accuracy(enc_params, tasks, *, reg, head_lr, head_steps: int):
 
     def one(s, sl, q, ql):
         g = lambda _x, v, _b: _head_ce(s, v, sl) + 0.5 * reg * jnp.sum(v**2)  # noqa: E731
-        v = lower_sgd(g, None, jnp.zeros(s.shape[-1] + 1, s.dtype), head_lr, head_steps,
-                      lambda j: None)
+        v = lower_sgd(g, None, jnp.zeros(s.shape[-1] + 1, s.dtype), head_learning_rate,
+                      head_steps, lambda j: None)
         return jnp.mean(((q @ v[:-1] + v[-1]) > 0) == (ql > 0))
 
     return jnp.mean(jax.vmap(one)(sf, tasks["slab"], qf, tasks["qlab"]))

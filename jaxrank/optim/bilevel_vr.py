@@ -77,9 +77,10 @@ def _decayed(value, t, exponent):
     return value * (t + 1.0) ** (-exponent)
 
 
+@_checks.renamed(lower_lr="lower_learning_rate", neumann_lr="neumann_learning_rate")
 @cached_factory
-def sustain(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, correction,
-            neumann_lr, neumann_steps: int, decay=1.0 / 3.0, sampler=None) -> Solver:
+def sustain(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_learning_rate, correction,
+            neumann_learning_rate, neumann_steps: int, decay=1.0 / 3.0, sampler=None) -> Solver:
     r"""SUSTAIN: STORM-type recursive momentum on both levels (Khanduri et al. 2021).
 
     .. math::
@@ -104,17 +105,17 @@ def sustain(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, corr
     :math:`\eta = 1` trajectory.
 
     Args:
-      learning_rate: :math:`\alpha`; lower_lr: :math:`\beta`; correction: momentum weight
-        :math:`\eta \in (0, 1]`; neumann_lr: :math:`\eta_N`; neumann_steps: :math:`Q \ge 0`;
-      decay: :math:`\delta \ge 0`; sampler: as in :func:`bo_rep`.
+      learning_rate: :math:`\alpha`; lower_learning_rate: :math:`\beta`; correction: momentum weight
+        :math:`\eta \in (0, 1]`; neumann_learning_rate: :math:`\eta_N`;
+      neumann_steps: :math:`Q \ge 0`; decay: :math:`\delta \ge 0`; sampler: as in :func:`bo_rep`.
 
     Example:
       >>> import jax, jax.numpy as jnp
       >>> from jaxrank.optim import run
       >>> f = lambda x, y, b: 0.5 * jnp.sum((y - 1.0) ** 2)
       >>> g = lambda x, y, b: 0.5 * jnp.sum((y - x) ** 2)
-      >>> solver = sustain(f, g, learning_rate=0.3, lower_lr=0.5, correction=0.5,
-      ...                  neumann_lr=0.5, neumann_steps=20, decay=0.0)
+      >>> solver = sustain(f, g, learning_rate=0.3, lower_learning_rate=0.5, correction=0.5,
+      ...                  neumann_learning_rate=0.5, neumann_steps=20, decay=0.0)
       >>> (x, y), _, _ = run(solver, (jnp.zeros(2), jnp.zeros(2)), 100, key=jax.random.key(0))
       >>> bool(jnp.allclose(x, 1.0, atol=1e-3))
       True
@@ -126,16 +127,16 @@ def sustain(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, corr
     name = "sustain"
     _check_oracles(upper_fn, lower_fn, name)
     _check_rate(learning_rate, f"{name}(learning_rate=...)")
-    _check_rate(lower_lr, f"{name}(lower_lr=...)")
+    _check_rate(lower_learning_rate, f"{name}(lower_learning_rate=...)")
     v = _checks._scalar(correction)
     if v is not None and not (0.0 < v <= 1.0):
         raise ValueError(f"`{name}(correction=...)` must lie in (0, 1], got {v}")
-    _check_rate(neumann_lr, f"{name}(neumann_lr=...)")
+    _check_rate(neumann_learning_rate, f"{name}(neumann_learning_rate=...)")
     _check_nonneg_int(neumann_steps, f"{name}(neumann_steps=...)")
     _checks.check_nonnegative(decay, f"{name}(decay=...)")
     _check_sampler(sampler, name)
 
-    rates = (learning_rate, lower_lr)  # constants or schedules of the step count
+    rates = (learning_rate, lower_learning_rate)  # constants or schedules of the step count
 
     def init(params, *args):
         x, y = _pair(params)
@@ -143,7 +144,7 @@ def sustain(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, corr
                             jnp.zeros((), jnp.int32), jnp.zeros((), _dtype(x)))
 
     def update(params, state, *args):
-        learning_rate, lower_lr = _rates_at(rates, state.count)
+        learning_rate, lower_learning_rate = _rates_at(rates, state.count)
         data, key = _split(args)
         x, y = _pair(params)
         t = state.count.astype(_dtype(x))
@@ -152,7 +153,7 @@ def sustain(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, corr
 
         def directions(xx, yy):
             return (grad_y(lower_fn, xx, yy, b),
-                    _neumann_hypergradient(upper_fn, lower_fn, xx, yy, b, neumann_lr,
+                    _neumann_hypergradient(upper_fn, lower_fn, xx, yy, b, neumann_learning_rate,
                                            neumann_steps, draw))
 
         g_now, h_now = directions(x, y)
@@ -163,7 +164,7 @@ def sustain(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, corr
         d_y = _add(g_now, _scale(keep, _sub(state.d_y, g_old)))
         d_x = _add(h_now, _scale(keep, _sub(state.d_x, h_old)))
         x_new = _axpy(-_decayed(learning_rate, t, decay), d_x, x)
-        y_new = _axpy(-_decayed(lower_lr, t, decay), d_y, y)
+        y_new = _axpy(-_decayed(lower_learning_rate, t, decay), d_y, y)
         calls = state.oracle_calls + 2 * (neumann_steps + 3)
         new = SUSTAINState(state.count + 1, d_y, d_x, x, y, calls,
                            tree_norm(d_x).astype(state.hypergrad_norm.dtype))
@@ -193,10 +194,11 @@ class VRBOState(NamedTuple):
     hypergrad_norm: jax.Array
 
 
+@_checks.renamed(lower_lr="lower_learning_rate", neumann_lr="neumann_learning_rate")
 @cached_factory
-def vrbo(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, inner_steps: int,
-         period: int, neumann_lr, neumann_steps: int, checkpoint_batches: int = 1,
-         sampler=None) -> Solver:
+def vrbo(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_learning_rate,
+         inner_steps: int, period: int, neumann_learning_rate, neumann_steps: int,
+         checkpoint_batches: int = 1, sampler=None) -> Solver:
     r"""VRBO: SARAH/SPIDER variance reduction on both levels, double loop (Yang, Ji, Liang 2021).
 
     Outer step :math:`k` (u, v estimate :math:`\nabla_y g` and :math:`\bar\nabla f` at the
@@ -223,8 +225,9 @@ def vrbo(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, inner_s
     for every q.
 
     Args:
-      learning_rate: :math:`\alpha`; lower_lr: :math:`\beta`; inner_steps: :math:`m \ge 1`;
-      period: :math:`q \ge 1`; neumann_lr: :math:`\eta_N`; neumann_steps: :math:`Q \ge 0`;
+      learning_rate: :math:`\alpha`; lower_learning_rate: :math:`\beta`;
+      inner_steps: :math:`m \ge 1`; period: :math:`q \ge 1`;
+      neumann_learning_rate: :math:`\eta_N`; neumann_steps: :math:`Q \ge 0`;
       checkpoint_batches: minibatches averaged at a checkpoint (:math:`|\mathcal S_1|` in
         units of :math:`|\mathcal S_2|`); sampler: as in :func:`bo_rep`.
 
@@ -233,8 +236,8 @@ def vrbo(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, inner_s
       >>> from jaxrank.optim import run
       >>> f = lambda x, y, b: 0.5 * jnp.sum((y - 1.0) ** 2)
       >>> g = lambda x, y, b: 0.5 * jnp.sum((y - x) ** 2)
-      >>> solver = vrbo(f, g, learning_rate=0.3, lower_lr=0.5, inner_steps=3, period=4,
-      ...               neumann_lr=0.5, neumann_steps=20)
+      >>> solver = vrbo(f, g, learning_rate=0.3, lower_learning_rate=0.5, inner_steps=3, period=4,
+      ...               neumann_learning_rate=0.5, neumann_steps=20)
       >>> (x, y), _, _ = run(solver, (jnp.zeros(2), jnp.zeros(2)), 60, key=jax.random.key(0))
       >>> bool(jnp.allclose(x, 1.0, atol=1e-3))
       True
@@ -246,10 +249,10 @@ def vrbo(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, inner_s
     name = "vrbo"
     _check_oracles(upper_fn, lower_fn, name)
     _check_rate(learning_rate, f"{name}(learning_rate=...)")
-    _check_rate(lower_lr, f"{name}(lower_lr=...)")
+    _check_rate(lower_learning_rate, f"{name}(lower_learning_rate=...)")
     _checks.check_positive_int(inner_steps, f"{name}(inner_steps=...)")
     _checks.check_positive_int(period, f"{name}(period=...)")
-    _check_rate(neumann_lr, f"{name}(neumann_lr=...)")
+    _check_rate(neumann_learning_rate, f"{name}(neumann_learning_rate=...)")
     _check_nonneg_int(neumann_steps, f"{name}(neumann_steps=...)")
     _checks.check_positive_int(checkpoint_batches, f"{name}(checkpoint_batches=...)")
     _check_sampler(sampler, name)
@@ -259,10 +262,10 @@ def vrbo(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, inner_s
         b = _batch_fn(sampler, data, key)(0)
         draw = _batch_fn(sampler, data, _stream(key, _NEUMANN))
         return (grad_y(lower_fn, x, y, b),
-                _neumann_hypergradient(upper_fn, lower_fn, x, y, b, neumann_lr, neumann_steps,
-                                       draw))
+                _neumann_hypergradient(upper_fn, lower_fn, x, y, b, neumann_learning_rate,
+                                       neumann_steps, draw))
 
-    rates = (learning_rate, lower_lr)  # constants or schedules of the step count
+    rates = (learning_rate, lower_learning_rate)  # constants or schedules of the step count
 
     def init(params, *args):
         x, y = _pair(params)
@@ -270,7 +273,7 @@ def vrbo(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, inner_s
         return VRBOState(z, _zeros_like(y), _zeros_like(x), z, z, jnp.zeros((), _dtype(x)))
 
     def update(params, state, *args):
-        learning_rate, lower_lr = _rates_at(rates, state.count)
+        learning_rate, lower_learning_rate = _rates_at(rates, state.count)
         data, key = _split(args)
         x, y = _pair(params)
 
@@ -297,7 +300,7 @@ def vrbo(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_lr, inner_s
 
         def inner(t, carry):
             yy, u, v = carry
-            y_next = _axpy(-lower_lr, u, yy)
+            y_next = _axpy(-lower_learning_rate, u, yy)
             u, v = correct(u, v, (x_new, yy), (x_new, y_next), t + 1)
             return y_next, u, v
 

@@ -324,6 +324,7 @@ class GradRegNewtonState(NamedTuple):
     metric: MetricData
 
 
+@_checks.renamed(gamma0="radius0", gamma_min="radius_min")
 @cached_factory
 @flat_params
 def grad_reg_newton(
@@ -331,10 +332,10 @@ def grad_reg_newton(
     *,
     hessian: HessianApprox | Callable[..., Array] | None = None,
     metric: Array | None = None,
-    gamma0: float = 1.0,
+    radius0: float = 1.0,
     adaptive: bool = True,
     eps: float = 1e-8,
-    gamma_min: float = 1e-9,
+    radius_min: float = 1e-9,
     max_trials: int = 41,
     f_target: float | None = None,
     grad_tol: float = 0.0,
@@ -360,10 +361,10 @@ def grad_reg_newton(
       hessian: :math:`H(x)`: ``None`` (exact, ``jax.hessian``), a :class:`HessianApprox`, or any
         callable ``x, *args -> (n, n)`` (dense).
       metric: :math:`B`, symmetric positive definite ``(n, n)``; ``None`` is the identity.
-      gamma0: initial radius :math:`\gamma_0 > 0`.
+      radius0: initial radius :math:`\gamma_0 > 0`.
       adaptive: run the search (else one trial per step with fixed :math:`\gamma_0`).
       eps: :math:`\epsilon` in the denominator of :math:`\lambda_k` (official default 1e-8).
-      gamma_min: floor :math:`\gamma_{\min}` applied on acceptance (official quirk).
+      radius_min: floor :math:`\gamma_{\min}` applied on acceptance (official quirk).
       max_trials: cap on trials per iteration (official: 41, i = 0..40).
       f_target: stop once :math:`f(x_k) \le` this (the official ``f_star + eps``).
       grad_tol: stop once :math:`\|\nabla f(x_k)\|_* \le` this.
@@ -384,9 +385,9 @@ def grad_reg_newton(
     """
     where = "grad_reg_newton"
     _check_common(fun, metric, where)
-    _checks.check_positive(gamma0, f"{where}(gamma0=...)")
+    _checks.check_positive(radius0, f"{where}(radius0=...)")
     _checks.check_nonnegative(eps, f"{where}(eps=...)")
-    _checks.check_nonnegative(gamma_min, f"{where}(gamma_min=...)")
+    _checks.check_nonnegative(radius_min, f"{where}(radius_min=...)")
     _checks.check_positive_int(max_trials, f"{where}(max_trials=...)")
     _check_stop_args(f_target, grad_tol, where)
     approx = _resolve_hessian(fun, hessian, where)
@@ -398,7 +399,7 @@ def grad_reg_newton(
         dt = x.dtype
         return GradRegNewtonState(
             count=jnp.zeros((), jnp.int32), value=f.astype(dt), grad=g, grad_norm=gn,
-            gamma=jnp.asarray(gamma0, dt), lam=jnp.full((), jnp.nan, dt),
+            gamma=jnp.asarray(radius0, dt), lam=jnp.full((), jnp.nan, dt),
             grad_calls=jnp.ones((), jnp.int32), factorizations=jnp.zeros((), jnp.int32),
             trials=jnp.zeros((), jnp.int32),
             converged=_stop(f, gn, f_target, grad_tol), hess_aux=(), metric=m)
@@ -414,7 +415,7 @@ def grad_reg_newton(
             lam_fn=lambda gam: gn / (gam + eps),  # λ_k = ‖∇f‖_*/(γ_k + ε)
             # Lemma 1: f(x) − f(x+δ) ≥ ‖∇f(x+δ)‖²_*/(8λ)
             accept_fn=lambda fn, gnew, gsq, d, lam: s.value - fn >= gsq / (8 * lam),
-            grow=lambda gam: jnp.maximum(2 * gam, gamma_min), shrink=lambda gam: gam / 2,
+            grow=lambda gam: jnp.maximum(2 * gam, radius_min), shrink=lambda gam: gam / 2,
             solve_fn=lambda lam: approx.solve(curv, lam, s.grad, m),
             vg=lambda z: vg_fun(z, *args), dual_sq=lambda v: _dual_sq(m, v),
             max_trials=max_trials, adaptive=adaptive)

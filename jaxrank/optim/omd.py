@@ -630,6 +630,7 @@ class ImplicitOMDState(NamedTuple):
     loss: jax.Array
 
 
+@_checks.renamed(inner_step_size="inner_learning_rate")
 def implicit_omd(
     learning_rate: Any,
     loss_fn: Callable[..., jax.Array],
@@ -637,7 +638,7 @@ def implicit_omd(
     projection: Any = None,
     hint: str = "last_gradient",
     inner_steps: int = 100,
-    inner_step_size: Any = None,
+    inner_learning_rate: Any = None,
 ) -> Solver:
     r"""Optimistic OMD with the implicit (proximal) update, for non-smooth :math:`f_t`.
 
@@ -649,7 +650,7 @@ def implicit_omd(
     JMLR version's exact hint for the implicit case). The proximal problem (1-strongly convex)
     is solved by ``inner_steps`` projected (sub)gradient steps from :math:`\hat x_t` with step
     :math:`1/(k+1)` at inner step k (the first is the explicit OMD step) or a constant
-    ``inner_step_size`` (use :math:`1/(1 + \eta L)` for L-smooth :math:`f_t`), run with
+    ``inner_learning_rate`` (use :math:`1/(1 + \eta L)` for L-smooth :math:`f_t`), run with
     :func:`jaxrank.optim.run`.
 
     Args:
@@ -659,7 +660,7 @@ def implicit_omd(
       projection: None, :func:`ball`, :func:`box` or a callable (Euclidean).
       hint: ``"last_gradient"`` or ``"none"``.
       inner_steps: iterations of the proximal solve.
-      inner_step_size: None (1/(k+1)) or a constant in (0, 1].
+      inner_learning_rate: None (1/(k+1)) or a constant in (0, 1].
 
     Returns:
       A :class:`~jaxrank.optim.Solver`; ``update(x_t, state, *args, *step)`` evaluates
@@ -667,7 +668,7 @@ def implicit_omd(
 
     Example:
       >>> solver = implicit_omd(1.0, lambda x, c: 0.5 * jnp.sum((x - c) ** 2),
-      ...                       inner_step_size=0.5, inner_steps=60)
+      ...                       inner_learning_rate=0.5, inner_steps=60)
       >>> x = jnp.zeros(1); s = solver.init(x)
       >>> x, s = solver.update(x, s, jnp.array([2.0]))
       >>> round(float(s.x_hat[0]), 6)  # prox: (x̂ + ηc)/(1 + η) = 1
@@ -679,9 +680,10 @@ def implicit_omd(
         raise TypeError(f"`implicit_omd(loss_fn=...)` must be callable, got {type(loss_fn)}")
     _check_choice(hint, HINTS, "implicit_omd(hint=...)")
     _checks.check_positive_int(inner_steps, "implicit_omd(inner_steps=...)")
-    if inner_step_size is not None:
-        _checks.check_in_range(inner_step_size, 0.0, 1.0, "implicit_omd(inner_step_size=...)")
-        _checks.check_positive(inner_step_size, "implicit_omd(inner_step_size=...)")
+    if inner_learning_rate is not None:
+        _checks.check_in_range(inner_learning_rate, 0.0, 1.0,
+                               "implicit_omd(inner_learning_rate=...)")
+        _checks.check_positive(inner_learning_rate, "implicit_omd(inner_learning_rate=...)")
     project = _euclidean_projection(projection, "implicit_omd(projection=...)")
     rate = learning_rate
 
@@ -699,7 +701,7 @@ def implicit_omd(
 
         def prox_step(y, k):
             phi_grad = learning_rate * jax.grad(f)(y) + (y - center)
-            alpha = 1.0 / (k + 1.0) if inner_step_size is None else inner_step_size
+            alpha = 1.0 / (k + 1.0) if inner_learning_rate is None else inner_learning_rate
             return project(y - alpha * phi_grad), k + 1
 
         prox = Solver(lambda y: jnp.zeros((), x.dtype), prox_step)

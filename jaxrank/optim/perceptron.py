@@ -192,8 +192,9 @@ def _nan_scalar(dtype):
     return jnp.full((), jnp.nan, dtype)
 
 
+@_checks.renamed(step_size="learning_rate")
 @cached_factory
-def lr_gd(step_size: Any) -> Solver:
+def lr_gd(learning_rate: Any) -> Solver:
     r"""Gradient descent on the logistic loss, with any (large) step size.
 
     Data: ``run(solver, theta0, T, features, labels)`` with ``features`` (n, d) and
@@ -207,7 +208,7 @@ def lr_gd(step_size: Any) -> Solver:
     :math:`\hat\theta_t` (Thm 3.2), which :func:`batch_perceptron` implements.
 
     Args:
-      step_size: γ > 0; a Python float or a (possibly traced) scalar array.
+      learning_rate: γ > 0; a Python float or a (possibly traced) scalar array.
 
     Returns:
       A :class:`~jaxrank.optim.Solver`; the state is :class:`LRGDState`.
@@ -222,7 +223,7 @@ def lr_gd(step_size: Any) -> Solver:
     References:
       Tyurin 2024, "LR+GD", Eq. (2)-(3); implements the method of §2.
     """
-    _checks.check_positive(step_size, "lr_gd(step_size=...)")
+    _checks.check_positive(learning_rate, "lr_gd(learning_rate=...)")
 
     def init(theta, features, labels):
         _validate_data(features, labels, "lr_gd")
@@ -233,7 +234,7 @@ def lr_gd(step_size: Any) -> Solver:
     def update(theta, state, features, labels):
         m = margins(theta, features, labels)
         g = _grad_from_margins(m, features, labels)
-        gamma = jnp.asarray(step_size, features.dtype)
+        gamma = jnp.asarray(learning_rate, features.dtype)
         new_theta = theta - gamma * g  # θ_{t+1} = θ_t − γ ∇f(θ_t)
         return new_theta, LRGDState(
             count=state.count + 1,
@@ -259,8 +260,9 @@ class NormalizedLRGDState(NamedTuple):
     beta: jax.Array
 
 
+@_checks.renamed(step_size="learning_rate")
 @cached_factory
-def normalized_lr_gd(step_size: Any) -> Solver:
+def normalized_lr_gd(learning_rate: Any) -> Solver:
     r"""Normalized LR+GD: gradient descent with the adaptive step :math:`\gamma\beta_t`.
 
     Data: ``run(solver, theta0, T, features, labels)`` with ``features`` (n, d) and
@@ -278,7 +280,7 @@ def normalized_lr_gd(step_size: Any) -> Solver:
     by :math:`R^2/\mu^2 + 2\log(2n-1)/(\gamma\mu^2)` (:func:`normalized_lr_gd_bound`).
 
     Args:
-      step_size: γ > 0; a Python float or a (possibly traced) scalar array.
+      learning_rate: γ > 0; a Python float or a (possibly traced) scalar array.
 
     Returns:
       A :class:`~jaxrank.optim.Solver`; the state is :class:`NormalizedLRGDState`.
@@ -286,7 +288,7 @@ def normalized_lr_gd(step_size: Any) -> Solver:
     References:
       Tyurin 2024, "Normalized LR+GD", §6; implements the update of §6 (Thm 6.1).
     """
-    _checks.check_positive(step_size, "normalized_lr_gd(step_size=...)")
+    _checks.check_positive(learning_rate, "normalized_lr_gd(learning_rate=...)")
 
     def init(theta, features, labels):
         _validate_data(features, labels, "normalized_lr_gd")
@@ -298,7 +300,7 @@ def normalized_lr_gd(step_size: Any) -> Solver:
         log_w = -jax.nn.softplus(m)  # log σ(−m_i)
         p = jax.nn.softmax(log_w)  # σ(−m_i) / Σ_j σ(−m_j)
         direction = _signed(features, labels, p)  # = −β_t ∇f(θ_t)
-        gamma = jnp.asarray(step_size, features.dtype)
+        gamma = jnp.asarray(learning_rate, features.dtype)
         n = jnp.asarray(m.shape[0], features.dtype)
         beta = jnp.exp(jnp.log(n) - jax.nn.logsumexp(log_w))
         return theta + gamma * direction, NormalizedLRGDState(state.count + 1, beta)
@@ -510,14 +512,15 @@ def novikoff_bound(*, radius: Any, mu: Any) -> Any:
     return radius**2 / mu**2
 
 
-def normalized_lr_gd_bound(*, radius: Any, mu: Any, n: Any, step_size: Any) -> Any:
+@_checks.renamed(step_size="learning_rate")
+def normalized_lr_gd_bound(*, radius: Any, mu: Any, n: Any, learning_rate: Any) -> Any:
     r"""Thm 6.1: Normalized LR+GD needs :math:`\le R^2/\mu^2 + 2\log(2n-1)/(\gamma\mu^2)`.
 
-    Keyword-only (``radius``: :math:`R`, ``mu``: :math:`\mu`, ``n``: samples, ``step_size``:
+    Keyword-only (``radius``: :math:`R`, ``mu``: :math:`\mu`, ``n``: samples, ``learning_rate``:
     :math:`\gamma`), so it cannot be confused with :func:`batch_perceptron_bound`'s order.
 
     Example:
-      >>> round(float(normalized_lr_gd_bound(radius=1.0, mu=0.5, n=1, step_size=1.0)), 6)
+      >>> round(float(normalized_lr_gd_bound(radius=1.0, mu=0.5, n=1, learning_rate=1.0)), 6)
       4.0
     """
-    return radius**2 / mu**2 + 2.0 * jnp.log(2.0 * n - 1.0) / (step_size * mu**2)
+    return radius**2 / mu**2 + 2.0 * jnp.log(2.0 * n - 1.0) / (learning_rate * mu**2)

@@ -133,7 +133,8 @@ def test_z_iteration_converges_to_solution_at_predicted_rate():
         z = z - nu * (h @ z - bvec)
         errs.append(float(jnp.linalg.norm(z - z_star)))
     # the library's z-step: one bo_rep step with x frozen (zero hypergradient is irrelevant)
-    solver = B.bo_rep(f, g, learning_rate=1e-3, momentum=0.0, lower_lr=0.1, z_lr=nu, period=1,
+    solver = B.bo_rep(f, g, learning_rate=1e-3, momentum=0.0, lower_learning_rate=0.1,
+                      z_learning_rate=nu, period=1,
                       lower_steps=0)
     _, state, _ = run(solver, (jnp.zeros(1), jnp.zeros(5)), 40, key=jax.random.key(0))
     lib_err = np.linalg.norm(np.asarray(state.z) - np.asarray(z_star))
@@ -172,7 +173,8 @@ def _record_x(params, state, *args):
 def test_normalized_step_has_length_eta_and_momentum_unrolls():
     f, g = _quad()
     eta, beta = 0.03, 0.7
-    solver = B.bo_rep(f, g, learning_rate=eta, momentum=beta, lower_lr=0.2, z_lr=0.3, period=3,
+    solver = B.bo_rep(f, g, learning_rate=eta, momentum=beta, lower_learning_rate=0.2,
+                      z_learning_rate=0.3, period=3,
                       lower_steps=2)
     x0 = jnp.array([0.3, -1.0, 2.0])
     (_, _), state, (xs, ms, _) = run(solver, (x0, jnp.zeros(3)), 25, key=jax.random.key(1),
@@ -195,7 +197,8 @@ def test_periodic_schedule_lower_oracle_count(steps, period, n, refine, epochs):
     # y − c (refinement epochs use γ/2^k and average, so we count from the state only there).
     f = lambda x, y, b: 0.0 * jnp.sum(x)  # noqa: E731
     g = lambda x, y, b: 0.5 * jnp.sum((y - 3.0) ** 2)  # noqa: E731
-    solver = B.bo_rep(f, g, learning_rate=0.1, momentum=0.5, lower_lr=0.5, z_lr=0.5,
+    solver = B.bo_rep(f, g, learning_rate=0.1, momentum=0.5, lower_learning_rate=0.5,
+                      z_learning_rate=0.5,
                       period=period, lower_steps=n, refine_steps=refine, refine_epochs=epochs)
     (x, y), state, _ = run(solver, (jnp.zeros(1), jnp.zeros(1)), steps, key=jax.random.key(0))
     expected = math.ceil(steps / period) * n + refine * (2**epochs - 1)
@@ -208,7 +211,8 @@ def test_periodic_schedule_lower_oracle_count(steps, period, n, refine, epochs):
 def test_periodic_update_only_when_due():
     f = lambda x, y, b: 0.0 * jnp.sum(x)  # noqa: E731
     g = lambda x, y, b: 0.5 * jnp.sum((y - 3.0) ** 2)  # noqa: E731
-    solver = B.bo_rep(f, g, learning_rate=0.1, momentum=0.5, lower_lr=0.5, z_lr=0.5, period=3,
+    solver = B.bo_rep(f, g, learning_rate=0.1, momentum=0.5, lower_learning_rate=0.5,
+                      z_learning_rate=0.5, period=3,
                       lower_steps=1)
     _, _, ys = run(solver, (jnp.zeros(1), jnp.zeros(1)), 9, key=jax.random.key(0),
                    record=lambda p, s, *a: p[1])
@@ -219,7 +223,8 @@ def test_periodic_update_only_when_due():
 def test_zero_gradient_is_finite_and_does_not_move():
     f = lambda x, y, b: jnp.sum(y)  # noqa: E731 – but g ignores x: hypergradient 0
     g = lambda x, y, b: 0.5 * jnp.sum(y**2)  # noqa: E731
-    solver = B.bo_rep(f, g, learning_rate=1.0, momentum=0.9, lower_lr=0.5, z_lr=0.5, period=1,
+    solver = B.bo_rep(f, g, learning_rate=1.0, momentum=0.9, lower_learning_rate=0.5,
+                      z_learning_rate=0.5, period=1,
                       lower_steps=1)
     (x, y), state, _ = run(solver, (jnp.ones(2), jnp.zeros(2)), 5, key=jax.random.key(0))
     assert x.tolist() == [1.0, 1.0]
@@ -231,11 +236,12 @@ def test_bo_rep_huge_gradients_stay_finite_where_sgd_overflows():
     data = s0(noise=0.1)
     x0 = jnp.full(DIM, 50.0)
     bo = B.bo_rep(T.quartic_upper, T.quartic_lower, learning_rate=0.5, momentum=0.9,
-                  lower_lr=0.2, z_lr=0.2, period=2, lower_steps=2, sampler=T.quartic_sampler)
+                  lower_learning_rate=0.2, z_learning_rate=0.2, period=2, lower_steps=2,
+                  sampler=T.quartic_sampler)
     (x, _), _, _ = run(bo, (x0, jnp.zeros(DIM)), 400, data, key=jax.random.key(0))
     assert bool(jnp.all(jnp.isfinite(x)))
     assert float(jnp.linalg.norm(T.quartic_hypergradient(x, data))) < 5.0
-    so = B.soba(T.quartic_upper, T.quartic_lower, learning_rate=0.5, lower_lr=0.2,
+    so = B.soba(T.quartic_upper, T.quartic_lower, learning_rate=0.5, lower_learning_rate=0.2,
                 sampler=T.quartic_sampler)
     (xs, _), _, _ = run(so, (x0, jnp.zeros(DIM)), 20, data, key=jax.random.key(0))
     assert not bool(jnp.all(jnp.isfinite(xs)))
@@ -247,19 +253,21 @@ def test_bo_rep_huge_gradients_stay_finite_where_sgd_overflows():
 def _methods(sampler=T.quartic_sampler):
     u, low = T.quartic_upper, T.quartic_lower
     return {
-        "bo_rep": B.bo_rep(u, low, learning_rate=0.02, momentum=0.9, lower_lr=0.2, z_lr=0.2,
+        "bo_rep": B.bo_rep(u, low, learning_rate=0.02, momentum=0.9, lower_learning_rate=0.2,
+                           z_learning_rate=0.2,
                            period=2, lower_steps=3, refine_steps=5, refine_epochs=2,
                            sampler=sampler),
-        "soba": B.soba(u, low, learning_rate=0.01, lower_lr=0.2, sampler=sampler),
-        "ma_soba": B.ma_soba(u, low, learning_rate=0.01, lower_lr=0.2, momentum=0.9,
+        "soba": B.soba(u, low, learning_rate=0.01, lower_learning_rate=0.2, sampler=sampler),
+        "ma_soba": B.ma_soba(u, low, learning_rate=0.01, lower_learning_rate=0.2, momentum=0.9,
                              sampler=sampler),
-        "stocbio": B.stocbio(u, low, learning_rate=0.01, lower_lr=0.2, inner_steps=3,
-                             neumann_lr=0.2, neumann_steps=10, sampler=sampler),
-        "ttsa": B.ttsa(u, low, learning_rate=0.06, lower_lr=0.3, neumann_lr=0.2, neumann_max=8,
+        "stocbio": B.stocbio(u, low, learning_rate=0.01, lower_learning_rate=0.2, inner_steps=3,
+                             neumann_learning_rate=0.2, neumann_steps=10, sampler=sampler),
+        "ttsa": B.ttsa(u, low, learning_rate=0.06, lower_learning_rate=0.3,
+                       neumann_learning_rate=0.2, neumann_max=8,
                        sampler=sampler),
-        "saba": B.saba(u, low, learning_rate=0.01, lower_lr=0.2,
+        "saba": B.saba(u, low, learning_rate=0.01, lower_learning_rate=0.2,
                        block=lambda i, d: T.quartic_sampler(jax.random.key(i), d), num_blocks=8),
-        "anil": B.anil(u, low, learning_rate=0.01, inner_lr=0.2, inner_steps=10,
+        "anil": B.anil(u, low, learning_rate=0.01, inner_learning_rate=0.2, inner_steps=10,
                        sampler=sampler),
     }
 
@@ -294,7 +302,7 @@ def test_learning_rate_sweeps_as_traced_array():
 
     def final(eta):
         solver = B.bo_rep(T.quartic_upper, T.quartic_lower, learning_rate=eta, momentum=0.5,
-                          lower_lr=0.2, z_lr=0.2, period=1, lower_steps=1,
+                          lower_learning_rate=0.2, z_learning_rate=0.2, period=1, lower_steps=1,
                           sampler=T.quartic_sampler)
         return run(solver, (jnp.ones(DIM), jnp.zeros(DIM)), 1, data, key=jax.random.key(0))[0][0]
 
@@ -320,7 +328,8 @@ def _f(x, y, b):
     return jnp.sum(y)
 
 
-BO_OK = dict(learning_rate=0.1, momentum=0.9, lower_lr=0.1, z_lr=0.1, period=2, lower_steps=1)
+BO_OK = dict(learning_rate=0.1, momentum=0.9, lower_learning_rate=0.1, z_learning_rate=0.1,
+             period=2, lower_steps=1)
 
 
 @pytest.mark.parametrize(("kw", "exc", "match"), [
@@ -329,8 +338,8 @@ BO_OK = dict(learning_rate=0.1, momentum=0.9, lower_lr=0.1, z_lr=0.1, period=2, 
     ({"momentum": 1.0}, ValueError, r"`bo_rep\(momentum=...\)` must lie in \[0, 1\), got 1.0"),
     ({"momentum": -0.1}, ValueError, r"bo_rep\(momentum=...\)"),
     ({"learning_rate": -1.0}, ValueError, r"`bo_rep\(learning_rate=...\)` must be a positive"),
-    ({"lower_lr": 0.0}, ValueError, r"bo_rep\(lower_lr=...\)"),
-    ({"z_lr": float("nan")}, ValueError, r"bo_rep\(z_lr=...\)"),
+    ({"lower_learning_rate": 0.0}, ValueError, r"bo_rep\(lower_learning_rate=...\)"),
+    ({"z_learning_rate": float("nan")}, ValueError, r"bo_rep\(z_learning_rate=...\)"),
     ({"lower_steps": -1}, ValueError, r"bo_rep\(lower_steps=...\)"),
     ({"refine_steps": -2}, ValueError, r"bo_rep\(refine_steps=...\)"),
     ({"z_radius": 0.0}, ValueError, r"bo_rep\(z_radius=...\)"),
@@ -343,22 +352,24 @@ def test_bo_rep_bad_inputs(kw, exc, match):
 
 def test_baseline_bad_inputs():
     with pytest.raises(TypeError, match=r"`soba\(upper_fn=...\)` must be callable"):
-        B.soba(None, _f, learning_rate=0.1, lower_lr=0.1)
+        B.soba(None, _f, learning_rate=0.1, lower_learning_rate=0.1)
     with pytest.raises(ValueError, match=r"ma_soba\(momentum=...\)"):
-        B.ma_soba(_f, _f, learning_rate=0.1, lower_lr=0.1, momentum=1.5)
+        B.ma_soba(_f, _f, learning_rate=0.1, lower_learning_rate=0.1, momentum=1.5)
     with pytest.raises(ValueError, match=r"stocbio\(inner_steps=...\)"):
-        B.stocbio(_f, _f, learning_rate=0.1, lower_lr=0.1, inner_steps=0, neumann_lr=0.1,
+        B.stocbio(_f, _f, learning_rate=0.1, lower_learning_rate=0.1, inner_steps=0,
+                  neumann_learning_rate=0.1,
                   neumann_steps=3)
-    with pytest.raises(ValueError, match=r"ttsa\(neumann_lr=...\)"):
-        B.ttsa(_f, _f, learning_rate=0.1, lower_lr=0.1, neumann_lr=-0.1, neumann_max=3)
+    with pytest.raises(ValueError, match=r"ttsa\(neumann_learning_rate=...\)"):
+        B.ttsa(_f, _f, learning_rate=0.1, lower_learning_rate=0.1, neumann_learning_rate=-0.1,
+               neumann_max=3)
     with pytest.raises(ValueError, match=r"saba\(num_blocks=...\)"):
-        B.saba(_f, _f, learning_rate=0.1, lower_lr=0.1, block=lambda i: i, num_blocks=0)
-    with pytest.raises(ValueError, match=r"anil\(inner_lr=...\)"):
-        B.anil(_f, _f, learning_rate=0.1, inner_lr=0.0, inner_steps=3)
+        B.saba(_f, _f, learning_rate=0.1, lower_learning_rate=0.1, block=lambda i: i, num_blocks=0)
+    with pytest.raises(ValueError, match=r"anil\(inner_learning_rate=...\)"):
+        B.anil(_f, _f, learning_rate=0.1, inner_learning_rate=0.0, inner_steps=3)
 
 
 def test_missing_key_is_a_clear_error():
-    solver = B.soba(_f, _f, learning_rate=0.1, lower_lr=0.1)
+    solver = B.soba(_f, _f, learning_rate=0.1, lower_learning_rate=0.1)
     with pytest.raises(TypeError, match="PRNG key as the last argument"):
         solver.update((jnp.ones(1), jnp.ones(1)), solver.init((jnp.ones(1), jnp.ones(1))))
 

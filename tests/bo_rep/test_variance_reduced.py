@@ -42,7 +42,7 @@ def u_full(x, y, args):
 def l_full(x, y, args):
     return L(x, y, args[0])
 
-NEU = dict(neumann_lr=0.2, neumann_steps=6)
+NEU = dict(neumann_learning_rate=0.2, neumann_steps=6)
 
 
 def test_sustain_exact_oracles_any_correction_equals_no_correction():
@@ -50,7 +50,8 @@ def test_sustain_exact_oracles_any_correction_equals_no_correction():
     params = (jnp.full(DIM, 1.5), jnp.zeros(DIM))
     outs = {}
     for eta in (1.0, 0.1):
-        solver = B.sustain(u_full, l_full, learning_rate=0.02, lower_lr=0.2, correction=eta,
+        solver = B.sustain(u_full, l_full, learning_rate=0.02, lower_learning_rate=0.2,
+                           correction=eta,
                            decay=1 / 3,
                            **NEU)
         outs[eta] = run(solver, params, 6, batch, key=jax.random.key(0), record=_record_xy)[2]
@@ -62,7 +63,8 @@ def test_sustain_exact_oracles_any_correction_equals_no_correction():
 def test_sustain_correction_one_is_simultaneous_sgd_with_neumann_hypergradient():
     data = s0(noise=0.2)
     alpha, beta, steps = 0.02, 0.2, 6
-    solver = B.sustain(U, L, learning_rate=alpha, lower_lr=beta, correction=1.0, decay=0.0,
+    solver = B.sustain(U, L, learning_rate=alpha, lower_learning_rate=beta, correction=1.0,
+                       decay=0.0,
                        sampler=T.quartic_sampler, **NEU)
     params = (jnp.full(DIM, 1.5), jnp.zeros(DIM))
     (x, y), _, _ = run(solver, params, steps, data, key=jax.random.key(3))
@@ -80,7 +82,8 @@ def test_sustain_correction_one_is_simultaneous_sgd_with_neumann_hypergradient()
                                      data)
 
         gy = jax.grad(L, argnums=1)(xr, yr, b)
-        v = B.neumann_inverse(L, xr, yr, jax.grad(U, argnums=1)(xr, yr, b), NEU["neumann_lr"],
+        v = B.neumann_inverse(L, xr, yr, jax.grad(U, argnums=1)(xr, yr, b),
+                              NEU["neumann_learning_rate"],
                               NEU["neumann_steps"], draw)
         h = jax.grad(U, argnums=0)(xr, yr, b) - B.cross_xy(L, xr, yr, v, b)
         return xr - alpha * h, yr - beta * gy
@@ -95,12 +98,13 @@ def test_vrbo_exact_oracles_is_deterministic_stocbio_shifted_by_one_burst(period
     batch = exact(s0())
     alpha, beta, m, steps = 0.02, 0.2, 2, 5
     x0, y_init = jnp.full(DIM, 1.5), jnp.zeros(DIM)
-    sb = B.stocbio(u_full, l_full, learning_rate=alpha, lower_lr=beta, inner_steps=m, **NEU)
+    sb = B.stocbio(u_full, l_full, learning_rate=alpha, lower_learning_rate=beta, inner_steps=m,
+                   **NEU)
     xs_sb, ys_sb = run(sb, (x0, y_init), steps + 1, batch, key=jax.random.key(0),
                        record=_record_xy)[2]
     # StocBiO's y after its first burst is VRBO's y_0 (one burst of GD at x_0).
     y0 = B.lower_sgd(L, x0, y_init, beta, m, lambda j: batch)
-    vr = B.vrbo(u_full, l_full, learning_rate=alpha, lower_lr=beta, inner_steps=m,
+    vr = B.vrbo(u_full, l_full, learning_rate=alpha, lower_learning_rate=beta, inner_steps=m,
                 period=period, **NEU)
     xs_vr, ys_vr = run(vr, (x0, y0), steps, batch, key=jax.random.key(0), record=_record_xy)[2]
     np.testing.assert_allclose(xs_vr, xs_sb[:steps], **IDENTITY.kw())
@@ -114,7 +118,7 @@ def test_vrbo_corrections_matter_with_noise():
     params = (jnp.full(DIM, 1.5), jnp.zeros(DIM))
     out = []
     for q in (1, 4):
-        solver = B.vrbo(U, L, learning_rate=0.02, lower_lr=0.2, inner_steps=2, period=q,
+        solver = B.vrbo(U, L, learning_rate=0.02, lower_learning_rate=0.2, inner_steps=2, period=q,
                         sampler=T.quartic_sampler, **NEU)
         out.append(run(solver, params, 6, data, key=jax.random.key(0))[0][0])
     assert float(jnp.max(jnp.abs(out[0] - out[1]))) > 1e-6
@@ -123,9 +127,10 @@ def test_vrbo_corrections_matter_with_noise():
 def _solvers():
     smp = T.quartic_sampler
     return {
-        "sustain": B.sustain(U, L, learning_rate=0.02, lower_lr=0.2, correction=0.5, decay=0.0,
+        "sustain": B.sustain(U, L, learning_rate=0.02, lower_learning_rate=0.2, correction=0.5,
+                             decay=0.0,
                              sampler=smp, **NEU),
-        "vrbo": B.vrbo(U, L, learning_rate=0.02, lower_lr=0.2, inner_steps=2, period=4,
+        "vrbo": B.vrbo(U, L, learning_rate=0.02, lower_learning_rate=0.2, inner_steps=2, period=4,
                        checkpoint_batches=3, sampler=smp, **NEU),
     }
 
@@ -174,7 +179,8 @@ def _f(x, y, b):
     ({"decay": -0.5}, r"sustain\(decay=...\)"),
 ])
 def test_sustain_bad_inputs(kw, match):
-    ok = dict(learning_rate=0.1, lower_lr=0.1, correction=0.5, neumann_lr=0.1, neumann_steps=2)
+    ok = dict(learning_rate=0.1, lower_learning_rate=0.1, correction=0.5,
+              neumann_learning_rate=0.1, neumann_steps=2)
     with pytest.raises(ValueError, match=match):
         B.sustain(_f, _f, **(ok | kw))
 
@@ -183,10 +189,11 @@ def test_sustain_bad_inputs(kw, match):
     ({"period": 0}, r"`vrbo\(period=...\)` must be a positive int, got 0"),
     ({"inner_steps": 0}, r"vrbo\(inner_steps=...\)"),
     ({"checkpoint_batches": 0}, r"vrbo\(checkpoint_batches=...\)"),
-    ({"lower_lr": 0.0}, r"vrbo\(lower_lr=...\)"),
+    ({"lower_learning_rate": 0.0}, r"vrbo\(lower_learning_rate=...\)"),
 ])
 def test_vrbo_bad_inputs(kw, match):
-    ok = dict(learning_rate=0.1, lower_lr=0.1, inner_steps=2, period=3, neumann_lr=0.1,
+    ok = dict(learning_rate=0.1, lower_learning_rate=0.1, inner_steps=2, period=3,
+              neumann_learning_rate=0.1,
               neumann_steps=2)
     with pytest.raises(ValueError, match=match):
         B.vrbo(_f, _f, **(ok | kw))

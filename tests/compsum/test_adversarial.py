@@ -24,8 +24,8 @@ KEY = jax.random.key(0)
 def test_pgd_stays_in_the_ball_and_box(norm):
     eps = 0.3
     for attack in (A.pgd_ce_attack, A.pgd_margin_attack):
-        xa = attack(apply, W, X, Y, epsilon=eps, norm=norm, steps=7, step_size=0.2, key=KEY,
-                    bounds=(0.0, 1.0))
+        xa = attack(apply, W, X, Y, epsilon=eps, norm=norm, attack_steps=7,
+                    attack_step_size=0.2, key=KEY, bounds=(0.0, 1.0))
         d = np.asarray(xa - X)
         size = np.abs(d).max(1) if norm == "linf" else np.linalg.norm(d, axis=1)
         assert np.all(size <= eps + 1e-12) and np.all((xa >= 0) & (xa <= 1))
@@ -33,8 +33,8 @@ def test_pgd_stays_in_the_ball_and_box(norm):
         obj = (lambda z: comp_sum_loss(apply(W, z), Y, tau=1.0)) if attack is A.pgd_ce_attack \
             else (lambda z: A.margin_loss(apply(W, z), Y))
         assert float(jnp.sum(obj(xa))) > float(jnp.sum(obj(X)))
-    zero = A.pgd_ce_attack(apply, W, X, Y, epsilon=0.0, norm=norm, steps=3, step_size=0.1,
-                           key=KEY)
+    zero = A.pgd_ce_attack(apply, W, X, Y, epsilon=0.0, norm=norm, attack_steps=3,
+                           attack_step_size=0.1, key=KEY)
     np.testing.assert_allclose(zero, X, atol=1e-15)
 
 
@@ -64,13 +64,13 @@ def test_lipschitz_upper_bound_for_tau_at_least_one():
 @pytest.mark.slow  # several PGD compilations: 58 s measured at load average 25
 def test_smooth_adversarial_loss_upper_bounds_plain_and_adversarial_loss():
     for tau in (1.0, 1.5):
-        kw = dict(tau=tau, epsilon=0.2, norm="linf", attack_steps=5, step_size=0.1, key=KEY)
+        kw = dict(tau=tau, epsilon=0.2, norm="linf", attack_steps=5, attack_step_size=0.1, key=KEY)
         sm = A.smooth_adversarial_comp_sum_loss(apply, W, X, Y, nu=1.0, **kw)
         plain = comp_sum_loss(apply(W, X), Y, tau=tau)
         assert np.all(np.asarray(sm) >= np.asarray(plain) - 1e-12)
         # ν ≥ 1 upper-bounds ℓ_τ at any x' in the ball, e.g. the PGD-CE point
-        xa = A.pgd_ce_attack(apply, W, X, Y, epsilon=0.2, norm="linf", steps=5, step_size=0.1,
-                             key=KEY)
+        xa = A.pgd_ce_attack(apply, W, X, Y, epsilon=0.2, norm="linf", attack_steps=5,
+                             attack_step_size=0.1, key=KEY)
         adv = comp_sum_loss(apply(W, xa), Y, tau=tau)
         dist = A.comp_sum_delta_distance(apply(W, xa), apply(W, X), Y)
         assert np.all(np.asarray(adv) <= np.asarray(plain + dist) + 1e-12)
@@ -83,26 +83,26 @@ def test_smooth_adversarial_loss_upper_bounds_plain_and_adversarial_loss():
 
 def test_trades_and_pgd_at_reduce_to_ce_at_zero_radius():
     ce = comp_sum_loss(apply(W, X), Y, tau=1.0)
-    kw = dict(epsilon=0.0, norm="linf", attack_steps=2, step_size=0.1, key=KEY)
+    kw = dict(epsilon=0.0, norm="linf", attack_steps=2, attack_step_size=0.1, key=KEY)
     np.testing.assert_allclose(A.pgd_at_loss(apply, W, X, Y, **kw), ce, rtol=1e-12)
     # TRADES at ε = 0: x' = x, KL = 0
     np.testing.assert_allclose(A.trades_loss(apply, W, X, Y, beta=6.0, **kw), ce, rtol=1e-10,
                                atol=1e-12)
     t = A.trades_loss(apply, W, X, Y, beta=6.0, epsilon=0.3, norm="l2", attack_steps=3,
-                      step_size=0.1, key=KEY)
+                      attack_step_size=0.1, key=KEY)
     assert np.all(np.asarray(t) >= np.asarray(ce) - 1e-12)
 
 
 def test_robust_accuracy_le_clean_accuracy():
     clean = float(jnp.mean(jnp.argmax(apply(W, X), -1) == Y))
     for obj in ("ce", "margin"):
-        r = float(A.robust_accuracy(apply, W, X, Y, epsilon=0.3, norm="linf", steps=10,
-                                    step_size=0.05, key=KEY, objective=obj))
+        r = float(A.robust_accuracy(apply, W, X, Y, epsilon=0.3, norm="linf", attack_steps=10,
+                                    attack_step_size=0.05, key=KEY, objective=obj))
         assert 0 <= r <= clean
 
 
 def test_bad_inputs():
-    kw = dict(tau=1.0, nu=1.0, norm="linf", attack_steps=2, step_size=0.1, key=KEY)
+    kw = dict(tau=1.0, nu=1.0, norm="linf", attack_steps=2, attack_step_size=0.1, key=KEY)
     with pytest.raises(ValueError, match=r"epsilon=...\)` must be a non-negative"):
         A.smooth_adversarial_comp_sum_loss(apply, W, X, Y, epsilon=-0.1, **kw)
     with pytest.raises(ValueError, match=r"norm=...\)` must be one of"):
@@ -114,13 +114,13 @@ def test_bad_inputs():
         A.smooth_adversarial_comp_sum_loss(apply, W, X, Y, epsilon=0.1, **{**kw, "nu": -1.0})
     with pytest.raises(TypeError, match=r"attack_steps=...\)` must be a positive int"):
         A.trades_loss(apply, W, X, Y, beta=1.0, epsilon=0.1, norm="linf", attack_steps=1.5,
-                      step_size=0.1, key=KEY)
+                      attack_step_size=0.1, key=KEY)
     with pytest.raises(ValueError, match="must be a batch"):
         A.pgd_at_loss(apply, W, X, Y[:3], epsilon=0.1, norm="linf", attack_steps=1,
-                      step_size=0.1, key=KEY)
+                      attack_step_size=0.1, key=KEY)
     with pytest.raises(ValueError, match=r"objective=...\)` must be one of"):
-        A.robust_accuracy(apply, W, X, Y, epsilon=0.1, norm="linf", steps=1, step_size=0.1,
-                          objective="kl")
+        A.robust_accuracy(apply, W, X, Y, epsilon=0.1, norm="linf", attack_steps=1,
+                          attack_step_size=0.1, objective="kl")
 
 
 # --- the smooth term against independent references (E2 collapse audit, session 3) ----------
@@ -164,7 +164,7 @@ def test_smooth_term_reaches_the_closed_form_sup_linf_binary():
     y = jnp.asarray(rng.integers(0, 2, 9))
     eps, nu = 0.07, 2.5
     got = _smooth_term(w, x, y, nu=nu, epsilon=eps, norm="linf", attack_steps=10,
-                       step_size=2.5 * eps / 10)
+                       attack_step_size=2.5 * eps / 10)
     ref = nu * eps * np.abs(np.asarray(w[:, 1] - w[:, 0])).sum()
     np.testing.assert_allclose(got, np.full(9, ref), rtol=1e-10)
 
@@ -177,7 +177,7 @@ def test_smooth_term_reaches_the_top_singular_value_l2():
     x = jnp.asarray(rng.uniform(0, 1, (6, 5)))
     y = jnp.asarray(rng.integers(0, 4, 6))
     eps = 0.3
-    got = _smooth_term(w, x, y, epsilon=eps, norm="l2", attack_steps=300, step_size=eps)
+    got = _smooth_term(w, x, y, epsilon=eps, norm="l2", attack_steps=300, attack_step_size=eps)
     wt = np.asarray(w).T
     ref = [eps * np.linalg.norm(wt - wt[int(k)], 2) for k in np.asarray(y)]
     np.testing.assert_allclose(got, ref, rtol=1e-6)
@@ -190,7 +190,7 @@ def test_smooth_loss_gradient_matches_finite_differences():
     w = jnp.asarray(rng.standard_normal((4, 2)))
     x = jnp.asarray(rng.uniform(0, 1, (5, 4)))
     y = jnp.asarray(rng.integers(0, 2, 5))
-    kw = dict(tau=1.0, nu=3.0, epsilon=0.1, norm="linf", attack_steps=5, step_size=0.05,
+    kw = dict(tau=1.0, nu=3.0, epsilon=0.1, norm="linf", attack_steps=5, attack_step_size=0.05,
               key=KEY)
 
     def f(p):

@@ -275,7 +275,7 @@ def test_zero_hessian_is_normalized_gradient_step():
     B = _pd(4, 1)
     f = lambda x: jnp.sum(jnp.cosh(x)) + x[0] * x[1]  # noqa: E731
     x0 = jnp.asarray(RNG.standard_normal(4))
-    solver = G.normalized_gradient_search(f, metric=B, gamma0=0.05, adaptive=False, eps=0.0)
+    solver = G.normalized_gradient_search(f, metric=B, radius0=0.05, adaptive=False, eps=0.0)
     x1, _ = solver.update(x0, solver.init(x0))
     g = jax.grad(f)(x0)
     gn = np.sqrt(g @ np.linalg.solve(B, g))
@@ -439,7 +439,7 @@ def test_float32_in_float32_out():
 
 def test_traced_gamma0_vmaps():
     def final(g0):
-        return run(G.grad_reg_newton(F_CONF, gamma0=g0), jnp.zeros(5), 5, A_CONF, B_CONF)[1].value
+        return run(G.grad_reg_newton(F_CONF, radius0=g0), jnp.zeros(5), 5, A_CONF, B_CONF)[1].value
 
     vals = jax.vmap(final)(jnp.array([0.1, 1.0, 10.0]))
     assert np.all(np.isfinite(vals))
@@ -450,10 +450,10 @@ def test_traced_gamma0_vmaps():
 
 def test_bad_inputs_raise_clear_errors():
     f = G.rosenbrock
-    with pytest.raises(ValueError, match=r"`grad_reg_newton\(gamma0=...\)` must be a positive"):
-        G.grad_reg_newton(f, gamma0=0.0)
-    with pytest.raises(ValueError, match=r"gamma0.*got -1"):
-        G.grad_reg_newton(f, gamma0=-1.0)
+    with pytest.raises(ValueError, match=r"`grad_reg_newton\(radius0=...\)` must be a positive"):
+        G.grad_reg_newton(f, radius0=0.0)
+    with pytest.raises(ValueError, match=r"radius0.*got -1"):
+        G.grad_reg_newton(f, radius0=-1.0)
     with pytest.raises(ValueError, match=r"metric=...\)` must be a square"):
         G.grad_reg_newton(f, metric=np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"metric=...\)` must be positive definite"):

@@ -293,7 +293,7 @@ def test_implicit_update_quadratic_closed_form():
     eta, R, c = 2.0, 1.0, jnp.array([3.0, 0.5])
     solver = omd.implicit_omd(eta, lambda x, c: 0.5 * jnp.sum((x - c) ** 2),
                               projection=omd.ball(R), inner_steps=200,
-                              inner_step_size=1 / (1 + eta))
+                              inner_learning_rate=1 / (1 + eta))
     x, s = jnp.array([0.2, -0.1]), None
     s = solver.init(x)
     x_hat = np.asarray(s.x_hat)

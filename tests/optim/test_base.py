@@ -512,9 +512,9 @@ def test_cached_factory_keys():
 
 
 def test_cached_factory_never_caches_bad_values():
-    with pytest.raises(ValueError, match=r"lr_gd\(step_size=\.\.\.\)"):
+    with pytest.raises(ValueError, match=r"lr_gd\(learning_rate=\.\.\.\)"):
         perceptron.lr_gd(-1.0)
-    with pytest.raises(ValueError, match=r"lr_gd\(step_size=\.\.\.\)"):
+    with pytest.raises(ValueError, match=r"lr_gd\(learning_rate=\.\.\.\)"):
         perceptron.lr_gd(-1.0)
 
 

@@ -20,8 +20,8 @@ KEY = jax.random.key(0)
 
 def test_bo_rep_takes_an_optax_schedule():
     sched = optax.cosine_decay_schedule(0.1, decay_steps=6)
-    solver = bilevel.bo_rep(f_up, g_low, learning_rate=sched, momentum=0.5, lower_lr=0.5,
-                            z_lr=0.5, period=1, lower_steps=2)
+    solver = bilevel.bo_rep(f_up, g_low, learning_rate=sched, momentum=0.5, lower_learning_rate=0.5,
+                            z_learning_rate=0.5, period=1, lower_steps=2)
     (x, _), state, xs = run(solver, X0, 6, key=KEY, record=lambda p, s, k: p[0])
     steps = np.linalg.norm(np.diff(np.vstack([np.asarray(xs), np.asarray(x)[None]]), axis=0),
                            axis=1)
@@ -33,10 +33,12 @@ def test_bo_rep_takes_an_optax_schedule():
 @pytest.mark.parametrize("name", ["soba", "stocbio", "anil"])
 def test_bilevel_constant_schedule_is_the_constant(name):
     make = {
-        "soba": lambda r: bilevel.soba(f_up, g_low, learning_rate=r, lower_lr=r),
-        "stocbio": lambda r: bilevel.stocbio(f_up, g_low, learning_rate=r, lower_lr=r,
-                                             inner_steps=2, neumann_lr=0.5, neumann_steps=3),
-        "anil": lambda r: bilevel.anil(f_up, g_low, learning_rate=r, inner_lr=r, inner_steps=2),
+        "soba": lambda r: bilevel.soba(f_up, g_low, learning_rate=r, lower_learning_rate=r),
+        "stocbio": lambda r: bilevel.stocbio(f_up, g_low, learning_rate=r, lower_learning_rate=r,
+                                             inner_steps=2, neumann_learning_rate=0.5,
+                                             neumann_steps=3),
+        "anil": lambda r: bilevel.anil(f_up, g_low, learning_rate=r, inner_learning_rate=r,
+                                       inner_steps=2),
     }[name]
     const = run(make(0.3), X0, 5, key=KEY)[0]
     sched = run(make(lambda count: 0.3), X0, 5, key=KEY)[0]
@@ -48,7 +50,7 @@ def test_bilevel_constant_schedule_is_the_constant(name):
 
 def test_bilevel_rejects_a_bad_constant_still():
     with pytest.raises(ValueError, match="learning_rate"):
-        bilevel.soba(f_up, g_low, learning_rate=-1.0, lower_lr=0.5)
+        bilevel.soba(f_up, g_low, learning_rate=-1.0, lower_learning_rate=0.5)
 
 
 def test_implicit_omd_takes_a_schedule():
@@ -161,7 +163,8 @@ def test_equal_factory_arguments_share_one_solver():
         _sq, hessian=G.zero_hessian())
 
     def make(peak):  # a schedule written inline, rebuilt at every call
-        return bilevel.soba(f_up, g_low, learning_rate=lambda c: peak / (1 + c), lower_lr=0.5)
+        return bilevel.soba(f_up, g_low, learning_rate=lambda c: peak / (1 + c),
+                            lower_learning_rate=0.5)
 
     assert make(0.1) is make(0.1)
     assert make(0.1) is not make(0.2)
@@ -171,8 +174,9 @@ def test_equal_factory_arguments_share_one_solver():
     assert from_optax(optax.sgd(0.1), scaled(2.0)) is from_optax(optax.sgd(0.1), scaled(2.0))
     assert from_optax(optax.sgd(0.1), scaled(2.0)) is not from_optax(optax.sgd(0.1), scaled(3.0))
     sched = optax.cosine_decay_schedule
-    assert bilevel.soba(f_up, g_low, learning_rate=sched(0.1, 10), lower_lr=0.5) is bilevel.soba(
-        f_up, g_low, learning_rate=sched(0.1, 10), lower_lr=0.5)
+    assert bilevel.soba(f_up, g_low, learning_rate=sched(0.1, 10),
+                        lower_learning_rate=0.5) is bilevel.soba(
+        f_up, g_low, learning_rate=sched(0.1, 10), lower_learning_rate=0.5)
 
 
 def test_closure_over_a_large_array_keeps_identity():

@@ -267,7 +267,7 @@ def test_bounds_hold_on_worst_case():
     assert _iters(P.normalized_batch_perceptron(), a, y) <= P.novikoff_bound(radius=r, mu=mu)
     for g in (0.1, 1.0, 10.0, 100.0):
         assert _iters(P.normalized_lr_gd(g), a, y) <= float(
-            P.normalized_lr_gd_bound(radius=r, mu=mu, n=n, step_size=g))
+            P.normalized_lr_gd_bound(radius=r, mu=mu, n=n, learning_rate=g))
 
 
 @pytest.mark.parametrize(
@@ -276,7 +276,7 @@ def test_bounds_hold_on_worst_case():
      (P.normalized_lr_gd_bound, (1.0, 0.5, 1000, 100.0))],
 )
 def test_bounds_are_keyword_only(bound, args):
-    # normalized_lr_gd_bound(radius, mu, n, step_size) vs batch_perceptron_bound(n, radius, mu):
+    # normalized_lr_gd_bound(radius, mu, n, learning_rate) vs batch_perceptron_bound(n, radius, mu):
     # positional calls silently gave wrong bounds when a user swapped the two orders
     with pytest.raises(TypeError, match="positional"):
         bound(*args)
@@ -286,7 +286,7 @@ def test_bounds_closed_forms():
     assert P.batch_perceptron_bound(n=10, radius=2.0, mu=0.5) == 10 * 4.0 / 0.25
     assert P.novikoff_bound(radius=2.0, mu=0.5) == 16.0
     np.testing.assert_allclose(
-        P.normalized_lr_gd_bound(radius=2.0, mu=0.5, n=10, step_size=4.0),
+        P.normalized_lr_gd_bound(radius=2.0, mu=0.5, n=10, learning_rate=4.0),
         16.0 + 2 * math.log(19) / (4.0 * 0.25), **IDENTITY.kw())
 
 
@@ -355,10 +355,10 @@ def test_float32_in_float32_out(separable):
 @pytest.mark.parametrize(
     "factory, arg, match",
     [
-        (P.lr_gd, -1.0, r"`lr_gd\(step_size=...\)` must be a positive finite number, got -1.0"),
-        (P.lr_gd, 0.0, r"lr_gd\(step_size=...\)"),
-        (P.normalized_lr_gd, float("nan"), r"normalized_lr_gd\(step_size=...\)"),
-        (P.normalized_lr_gd, float("inf"), r"normalized_lr_gd\(step_size=...\)"),
+        (P.lr_gd, -1.0, r"`lr_gd\(learning_rate=...\)` must be a positive finite number, got -1.0"),
+        (P.lr_gd, 0.0, r"lr_gd\(learning_rate=...\)"),
+        (P.normalized_lr_gd, float("nan"), r"normalized_lr_gd\(learning_rate=...\)"),
+        (P.normalized_lr_gd, float("inf"), r"normalized_lr_gd\(learning_rate=...\)"),
     ],
 )
 def test_bad_step_size(factory, arg, match):
