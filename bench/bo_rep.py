@@ -84,19 +84,35 @@ def _data(config: BenchConfig) -> dict[str, jax.Array]:
     return data
 
 
-def _final_fn(config: BenchConfig):
-    """(data, step_size, seed) -> final upper iterate x_T, built like ``experiments.bo_rep``."""
+#: PRNG implementations timed for the oracle noise (``jax.random.key(seed, impl=...)``; None:
+#: JAX's default, threefry2x32, what ``experiments.bo_rep`` and its records use). Another impl
+#: gives a *different* noise stream (same distribution), so its runs are timed, not compared.
+KEY_IMPLS = (None, "rbg", "unsafe_rbg")
+
+
+def fixed_noise_sampler(key, data):
+    """The S0 batch with the noise fields read from ``data["fixed"]`` (drawn once, outside the
+    timer) and the key unused: the oracles' arithmetic without any random-number generation
+    (the compute-only JAX variant; XLA drops the unused key derivations)."""
+    del key
+    return {"h": data["h"], "b": data["b"], "y_target": data["y_target"], **data["fixed"]}
+
+
+def _final_fn(config: BenchConfig, impl: str | None = None, sampler=T.quartic_sampler):
+    """(data, step_size, seed) -> final upper iterate x_T, built like ``experiments.bo_rep``;
+    ``impl`` picks the key's PRNG implementation (None: the default, threefry2x32)."""
     c = _exp_config(config)
+    make_key = jax.random.key if impl is None else (lambda s: jax.random.key(s, impl=impl))
 
     def final(data, step_size, seed):
         solver = E.make_solver(
-            "bo_rep", T.quartic_upper, T.quartic_lower, T.quartic_sampler, upper_lr=step_size,
+            "bo_rep", T.quartic_upper, T.quartic_lower, sampler, upper_lr=step_size,
             lower_lr=c.s0_lower_lr, momentum=c.s0_momentum, period=c.s0_period,
             lower_steps=c.s0_lower_steps, refine=c.s0_refine, neumann=c.s0_neumann)
         d = data["h"].shape[0]
         x0 = jnp.full((d,), c.s0_x0, data["h"].dtype)
         params = run_solver(solver, (x0, jnp.zeros((d,), data["h"].dtype)), c.s0_steps, data,
-                            key=jax.random.fold_in(jax.random.key(seed), 17))[0]
+                            key=jax.random.fold_in(make_key(seed), 17))[0]
         return params[0]
 
     return final
@@ -310,27 +326,37 @@ def run(config: BenchConfig) -> dict[str, Any]:
     grid = list(itertools.product(config.step_sizes, config.seeds))
     lrs = jnp.asarray([g[0] for g in grid], jnp.float64)
     seeds = jnp.asarray([g[1] for g in grid])
-    vmapped = jax.jit(jax.vmap(final, in_axes=(None, 0, 0)))
-    single = jax.jit(final)
-
-    t0 = time.perf_counter()
-    vmapped_c = vmapped.lower(data, lrs, seeds).compile()
-    compile_vmap = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    single_c = single.lower(data, lrs[0], seeds[0]).compile()
-    compile_loop = time.perf_counter() - t0
-
     pairs = list(zip(list(lrs), list(seeds), strict=True))  # device scalars, split untimed
+    # compute-only JAX: one batch of noise drawn once (untimed), read by every oracle call
+    noise = T.quartic_sampler(jax.random.key(0), data)
+    fixed_data = {**data, "fixed": {k: noise[k] for k in ("fx", "fy", "gy", "s", "e")}}
+    compile_s: dict[str, float] = {}
+    fns: dict[str, Any] = {}
+
+    def add(suffix, fn, arg):  # vmap over the grid and the per-run jitted loop, compiled AOT
+        t0 = time.perf_counter()
+        v_c = jax.jit(jax.vmap(fn, in_axes=(None, 0, 0))).lower(arg, lrs, seeds).compile()
+        compile_s["vmap" + suffix] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        s_c = jax.jit(fn).lower(arg, lrs[0], seeds[0]).compile()
+        compile_s["loop_jit" + suffix] = time.perf_counter() - t0
+        fns["vmap" + suffix] = lambda: v_c(arg, lrs, seeds)
+        fns["loop_jit" + suffix] = lambda: jnp.stack([s_c(arg, lr, s) for lr, s in pairs])
+
+    add("", final, data)
+    for impl in KEY_IMPLS[1:]:
+        add(f"_{impl}", _final_fn(config, impl), data)
+    add("_fixed_noise", _final_fn(config, sampler=fixed_noise_sampler), fixed_data)
+
     np_data = {k: np.asarray(v) for k, v in data.items()}
     draws = _predraw(config, data, config.seeds)  # untimed
     np_grid = [(float(g[0]), draws[g[1]]) for g in grid]
-    fns = {"vmap": lambda: vmapped_c(data, lrs, seeds),
-           "loop_jit": lambda: jnp.stack([single_c(data, lr, s) for lr, s in pairs]),
+    fns.update({
            "numpy": lambda: np.stack([numpy_bo_rep(np_data, lr, dr, config)
                                       for lr, dr in np_grid]),
            "numpy_rng": lambda: np.stack([numpy_bo_rep(np_data, float(lr),
                                                        numpy_draws(config, np_data, int(s)),
-                                                       config) for lr, s in grid])}
+                                                       config) for lr, s in grid])})
     torch = _torch()
     if torch is not None:
         th_grid = [(lr, torch_draws(dr)) for lr, dr in np_grid]  # untimed conversion
@@ -338,8 +364,10 @@ def run(config: BenchConfig) -> dict[str, Any]:
                                                for lr, dr in th_grid])
     times: dict[str, list[float]] = {k: [] for k in fns}
     results: dict[str, Any] = {}
+    first: dict[str, np.ndarray] = {}
     for name, fn in fns.items():  # warm-up
         results[name] = jax.block_until_ready(fn())
+        first[name] = np.asarray(results[name])
     for _ in range(config.repeats):  # interleaved repeats
         for name, fn in fns.items():
             t = _common.timeit(fn, repeats=1, warmup=0)
@@ -347,6 +375,25 @@ def run(config: BenchConfig) -> dict[str, Any]:
             results[name] = t.result
     med = {k: float(np.median(v)) for k, v in times.items()}
     rel = agreement(np.asarray(results["vmap"]), np.asarray(results["loop_jit"]), config.rtol)
+    # Other key impls: a different noise stream (not compared with threefry's runs); each must
+    # repeat itself bitwise (same key -> same x_T), and its vmap vs loop gap is recorded.
+    prng: dict[str, Any] = {}
+    for impl in ("threefry2x32", *KEY_IMPLS[1:], "fixed_noise"):
+        sfx = "" if impl == "threefry2x32" else f"_{impl}"
+        names = ("vmap" + sfx, "loop_jit" + sfx)
+        if not all(np.array_equal(first[k], np.asarray(results[k]), equal_nan=True)
+                   for k in names):
+            raise RuntimeError(f"bench.bo_rep: {impl} runs are not deterministic")
+        v, lo = np.asarray(results[names[0]]), np.asarray(results[names[1]])
+        fin = np.isfinite(lo) & np.isfinite(v)
+        prng[impl] = {
+            "deterministic": True,
+            "finite_fraction": float(np.mean(np.isfinite(lo))),
+            "max_rel_diff_vmap_vs_loop_jit": float(np.max(
+                np.abs(v[fin] - lo[fin]) / np.maximum(np.abs(lo[fin]), 1.0), initial=0.0)),
+            "loop_jit_over_numpy_rng": med["numpy_rng"] / med[names[1]],
+            "vmap_over_numpy_rng": med["numpy_rng"] / med[names[0]],
+            "loop_jit_speedup_over_threefry": med["loop_jit"] / med[names[1]]}
     # NumPy vs XLA: identical for the first steps, then float64 roundoff differences grow
     # exponentially (normalized momentum on a double well: m/‖m‖ is sensitive when ‖m‖ is
     # small), so the trajectory check is on the first `agree_steps` steps, untimed; the
@@ -380,7 +427,8 @@ def run(config: BenchConfig) -> dict[str, Any]:
     variants = {
         name: {"runs": runs, "steps_per_s": runs * config.steps / s,
                "s_per_iteration": s / (runs * config.steps),
-               "x_vs_loop_jit": med["loop_jit"] / s, "x_vs_numpy": med["numpy"] / s}
+               "x_vs_loop_jit": med["loop_jit"] / s, "x_vs_numpy": med["numpy"] / s,
+               "x_vs_numpy_rng": med["numpy_rng"] / s}
         for name, s in med.items()
     }
     return {
@@ -390,9 +438,27 @@ def run(config: BenchConfig) -> dict[str, Any]:
                    "vmap_over_numpy": med["numpy"] / med["vmap"],
                    "loop_jit_over_numpy": med["numpy"] / med["loop_jit"],
                    "vmap_over_numpy_rng": med["numpy_rng"] / med["vmap"],
+                   "loop_jit_over_numpy_rng": med["numpy_rng"] / med["loop_jit"],
+                   "loop_jit_unsafe_rbg_over_numpy_rng":
+                       med["numpy_rng"] / med["loop_jit_unsafe_rbg"],
+                   "loop_jit_rbg_over_numpy_rng": med["numpy_rng"] / med["loop_jit_rbg"],
+                   # compute-only: neither side generates noise inside its timer
+                   "compute_only_loop_jit_over_numpy":
+                       med["numpy"] / med["loop_jit_fixed_noise"],
+                   "compute_only_vmap_over_numpy": med["numpy"] / med["vmap_fixed_noise"],
+                   "rng_share_of_loop_jit": 1.0 - med["loop_jit_fixed_noise"] / med["loop_jit"],
                    **({"loop_jit_over_torch_eager": med["torch_eager"] / med["loop_jit"],
                        "vmap_over_torch_eager": med["torch_eager"] / med["vmap"]}
                       if "torch_eager" in med else {})},
+        "prng": {"impls": prng,
+                 "note": "the default key (threefry2x32) gives the records' streams; rbg and "
+                         "unsafe_rbg keys (jax.random.key(seed, impl=...), passed by the caller; "
+                         "the library never flips JAX's flags) give different noise streams of "
+                         "the same distribution: timed, checked for determinism, not compared. "
+                         "fixed_noise: one noise batch drawn once outside the timer and reused "
+                         "by every oracle call (no random-number generation in the loop): the "
+                         "compute-only JAX variant, against `numpy` (noise pre-drawn outside "
+                         "its timer too)"},
         "torch": torch_info,
         "agreement": {"max_rel_diff_final_x": rel, "rtol": config.rtol, "passed": True,
                       "numpy_max_rel_diff_x_at_agree_steps": rel_np,
@@ -405,7 +471,7 @@ def run(config: BenchConfig) -> dict[str, Any]:
                  "inside theirs); numpy_rng: the same loop drawing its noise with NumPy's "
                  "default_rng inside the timer (a different noise stream: timed, not compared)",
         "volatile": {"median_s": med, "times_s": times,
-                     "compile_s": {"vmap": compile_vmap, "loop_jit": compile_loop}},
+                     "compile_s": compile_s},
     }
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -396,6 +397,38 @@ def layout_probe(a: np.ndarray, size: int, repeats: int) -> dict[str, float]:
             for name, f in (("rows", rows), ("cols", cols))}
 
 
+def loop_body_census(compiled_text: str) -> dict[str, int]:
+    """Instructions of the (first) ``while`` loop body of a compiled XLA program, by opcode
+    (``fusion`` split by kind): what one step of the vmapped run executes."""
+    body = re.search(r"while\(.*?body=%?([\w.\-]+)", compiled_text)
+    if body is None:
+        return {}
+    block = re.search(r"^%?" + re.escape(body.group(1)) + r" \(.*?\n}", compiled_text,
+                      re.S | re.M)
+    census: dict[str, int] = {}
+    for line in (block.group(0).splitlines()[1:] if block else []):
+        op = re.search(r"= \S+ ([\w\-]+)\(", line)
+        if op is None:
+            continue
+        name = op.group(1)
+        if name == "fusion":
+            kind = re.search(r"kind=(\w+)", line)
+            name = f"fusion:{kind.group(1) if kind else '?'}"
+        if name not in ("parameter", "get-tuple-element", "tuple", "constant"):
+            census[name] = census.get(name, 0) + 1
+    return census
+
+
+def products_loop(size: int, num_steps: int):
+    """``num_steps`` of the step's two matrix products alone (Θ Aᵀ, then W A, chained), no
+    elementwise work: what the vmapped LR+GD step would cost if only its products counted."""
+    def fn(theta, a):
+        def body(_, th):
+            return th - 1e-9 * ((th @ a.T) @ a)
+        return jax.lax.fori_loop(0, num_steps, body, theta)
+    return fn
+
+
 def grid_curve(config: Config, a: np.ndarray, y: np.ndarray, peak_gflops: float
                ) -> dict[str, Any]:
     """Per-point cost of a G-point grid in one vmapped call, for G in ``config.curve_sizes``.
@@ -449,6 +482,22 @@ def grid_curve(config: Config, a: np.ndarray, y: np.ndarray, peak_gflops: float
             "numpy_loop_points_timed": m,
             "compile_s": compile_s,
         })
+        if size == (32 if 32 in config.curve_sizes else max(config.curve_sizes)):
+            # where the step's time goes: the two products alone in the same loop shape
+            prod_c, _ = _compile(products_loop(size, T), thj, a64)
+            t_prod = _common.timeit(lambda c=prod_c, t=thj: c(t, a64), **kw)
+            census = loop_body_census(compiled.as_text())
+            profile = {
+                "G": size,
+                "loop_body_ops": census,
+                "step_min_s": t_vmap.min_s / T,
+                "products_only_step_min_s": t_prod.min_s / T,
+                "products_share_of_step": t_prod.min_s / t_vmap.min_s,
+                "products_fraction_of_flop_rate":
+                    4.0 * n * d * size * T / t_prod.min_s / 1e9 / peak_gflops,
+                "vmap_fraction_of_flop_rate_min": 4.0 * n * d * size * T / t_vmap.min_s / 1e9
+                / peak_gflops,
+            }
     probe_size = 32 if 32 in config.curve_sizes else max(config.curve_sizes)
     layout = layout_probe(a, probe_size, config.repeats)
     at = {r["G"]: r for r in rows}
@@ -458,6 +507,7 @@ def grid_curve(config: Config, a: np.ndarray, y: np.ndarray, peak_gflops: float
         "numpy_steps_timed": k,
         "rows": rows,
         "peak_float64_GFLOPs": peak_gflops,
+        "step_profile": profile,
         "layout_probe": {"G": probe_size, "min_s": layout,
                          "rows_over_cols_speedup": layout["cols"] / layout["rows"]},
         "target": {
@@ -543,6 +593,10 @@ def main(argv: Sequence[str] | None = None) -> int:
          "frac_flops": r["vmap_fraction_of_flop_rate"],
          "np_vec_frac": r["numpy_vectorised_fraction_of_flop_rate"]}
         for r in gc["rows"]])
+    sp = gc["step_profile"]
+    print(f"step profile at G={sp['G']}: loop body {sp['loop_body_ops']}; the two products "
+          f"alone take {100 * sp['products_share_of_step']:.0f}% of the step (min times), at "
+          f"{100 * sp['products_fraction_of_flop_rate']:.0f}% of the FLOP rate")
     tg = gc["target"]
     print(f"at G={tg['G']}: {tg['vmap_over_numpy_loop']:.2f}x the NumPy per-point loop (goal "
           f">= 5x), {100 * tg['vmap_fraction_of_flop_rate']:.0f}% of the float64 FLOP rate "

@@ -51,9 +51,30 @@ def test_perceptron_tiny_record(tmp_path, capsys):
         assert r["max_rel_diff_vs_numpy_vectorised"] <= rec["config"]["rtol_stable"]
     assert gc["target"]["G"] == bp.TINY.curve_sizes[-1]  # no G = 32 in the tiny grid
     assert gc["layout_probe_rows_over_cols_speedup"] > 0
+    sp = gc["step_profile"]  # the loop body was found and the products timed alone
+    assert sp["G"] == bp.TINY.curve_sizes[-1] and sum(sp["loop_body_ops"].values()) >= 2
+    assert 0 < sp["products_share_of_step"] and sp["products_fraction_of_flop_rate"] > 0
     assert set(rec["volatile"]["grid_curve_per_point_s"]) == {str(g) for g in bp.TINY.curve_sizes}
     out = capsys.readouterr().out
     assert "vmap" in out and "grid-size curve" in out
+
+
+def test_loop_body_census_counts_the_while_body_only():
+    text = """HloModule m
+%body.1 (p: (s64[], f64[4])) -> (s64[], f64[4]) {
+  %p = (s64[], f64[4]) parameter(0)
+  %a = f64[4]{0} fusion(%x), kind=kCustom, calls=%f
+  %b = f64[4]{0} fusion(%a), kind=kLoop, calls=%g
+  %c = f64[4]{0} dot(%a, %b)
+  ROOT %t = (s64[], f64[4]) tuple(%i, %c)
+}
+ENTRY %main (x: f64[4]) -> f64[4] {
+  %e = f64[4]{0} exponential(%x)
+  %w = (s64[], f64[4]) while(%init), condition=%cond, body=%body.1
+}
+"""
+    assert bp.loop_body_census(text) == {"fusion:kCustom": 1, "fusion:kLoop": 1, "dot": 1}
+    assert bp.loop_body_census("ENTRY %main () -> f64[] {\n}") == {}
 
 
 def test_grid_points_are_gamma_by_seed():

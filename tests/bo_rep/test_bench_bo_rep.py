@@ -22,7 +22,9 @@ def test_tiny_record(tmp_path):
     assert rec["agreement"]["max_rel_diff_final_x"] <= rec["agreement"]["rtol"]
     has_torch = bb._torch() is not None
     assert rec["torch"]["available"] is has_torch
-    assert set(rec["variants"]) == {"vmap", "loop_jit", "numpy", "numpy_rng"} | (
+    jax_variants = {f"{kind}{sfx}" for kind in ("vmap", "loop_jit")
+                    for sfx in ("", "_rbg", "_unsafe_rbg", "_fixed_noise")}
+    assert set(rec["variants"]) == jax_variants | {"numpy", "numpy_rng"} | (
         {"torch_eager"} if has_torch else set())
     if has_torch:  # PyTorch eager ran the same trajectory too
         assert rec["torch"]["max_rel_diff_x_at_agree_steps"] <= agree_rtol(rec)
@@ -37,7 +39,13 @@ def test_tiny_record(tmp_path):
     for v in rec["variants"].values():
         assert v["runs"] == runs and np.isfinite(v["x_vs_loop_jit"]) and v["x_vs_loop_jit"] > 0
     assert rec["variants"]["loop_jit"]["x_vs_loop_jit"] == 1.0
-    assert set(rec["volatile"]["compile_s"]) == {"vmap", "loop_jit"}
+    assert set(rec["volatile"]["compile_s"]) == jax_variants
+    # every key impl repeated itself bitwise; only threefry (the records' stream) is compared
+    impls = rec["prng"]["impls"]
+    assert set(impls) == {"threefry2x32", "rbg", "unsafe_rbg", "fixed_noise"}
+    assert all(v["deterministic"] and v["finite_fraction"] == 1.0 for v in impls.values())
+    assert impls["threefry2x32"]["max_rel_diff_vmap_vs_loop_jit"] <= rec["agreement"]["rtol"]
+    assert 0.0 < rec["ratios"]["rng_share_of_loop_jit"] < 1.0
 
 
 @pytest.mark.slow  # compiles the noise pre-draw and a float64 run (> 3 s on 2 shared cores)
