@@ -57,8 +57,8 @@ def test_sampler_with_other_key_impls_is_deterministic_and_well_distributed(impl
 def test_bo_rep_runs_with_any_key_impl_and_threefry_is_pinned():
     data = _data()
     solver = B.bo_rep(T.quartic_upper, T.quartic_lower, learning_rate=0.05, momentum=0.9,
-                      lower_lr=0.2, z_lr=0.2, period=2, lower_steps=2, refine_steps=5,
-                      refine_epochs=2, sampler=T.quartic_sampler)
+                      lower_learning_rate=0.2, z_learning_rate=0.2, period=2, lower_steps=2,
+                      refine_steps=5, refine_epochs=2, sampler=T.quartic_sampler)
     x0 = jnp.full(DIM, 1.8)
 
     @jax.jit
