@@ -107,11 +107,8 @@ def test_l2_ball_stays_ours_where_optax_squares_overflow():
         np.testing.assert_allclose(ball(1.0).project(x), [0.6, 0.8], rtol=1e-6)
         theirs = optax.projections.projection_l2_ball(x, 1.0)
         np.testing.assert_array_equal(theirs, [0.0, 0.0])  # ‖x‖² = inf: optax returns 0
-        np.testing.assert_allclose(ADV._project(x.reshape(1, 2), 1.0, "l2")[0], [0.6, 0.8],
-                                   rtol=1e-6)
-        assert not np.isfinite(optax.tree.norm(x))
-        np.testing.assert_allclose(tree_norm({"a": x}), 5 * scale, rtol=1e-6)
-    for x in (jnp.asarray([3.0, 4.0]), jnp.asarray([0.1, -0.2]), jnp.zeros(2)):  # ordinary
+        assert not np.isfinite(optax.tree.norm(x))  # tree_norm's scales: tests/test_numerics.py
+    for x in (jnp.asarray([0.1, -0.2]), jnp.zeros(2)):  # ordinary scales and 0: the same
         np.testing.assert_allclose(ball(1.0).project(x),
                                    optax.projections.projection_l2_ball(x, 1.0), rtol=1e-15)
 
