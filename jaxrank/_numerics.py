@@ -1,8 +1,16 @@
-"""Shared numerically careful primitives: one safe norm for the whole library.
+r"""Shared numerically careful primitives: one safe norm and one logistic loss for the library.
 
 Every module that needs a Euclidean norm of a vector or pytree that may be zero, tiny or huge
 uses :func:`safe_norm` (finite value *and* finite gradient at 0) or :func:`stable_norm` (no
-overflow/underflow of the squares), never a private copy.
+overflow/underflow of the squares), never a private copy. Every binary logistic loss (the
+perceptron paper's :math:`f(\theta)`, the Newton problems' logistic regression, the SEA
+streams, AnyLoss's BCE baseline) is :func:`binary_logistic`, which delegates to optax.
+
+Why the norms stay ours and not ``optax.tree.norm`` / ``optax.projections.projection_l2_ball``:
+optax forms :math:`\sqrt{\sum v_j^2}`, whose squares overflow (float64 entries of 1e200, or
+float32 entries of 1e20, give ``inf``, so the ball projection returns 0) and whose gradient at
+``v = 0`` is NaN; :func:`safe_norm` is finite at every scale and at 0 (``tests/test_numerics.py``
+shows both differences).
 """
 
 from __future__ import annotations
@@ -11,8 +19,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import optax
 
-__all__ = ["stable_norm", "safe_norm", "tree_norm"]
+__all__ = ["stable_norm", "safe_norm", "tree_norm", "binary_logistic"]
 
 
 def stable_norm(v: jax.Array, axis: int | tuple[int, ...] | None = None) -> jax.Array:
@@ -63,3 +72,20 @@ def tree_norm(tree: Any) -> jax.Array:
         return jnp.zeros(())
     flat = jnp.concatenate([jnp.ravel(x) for x in leaves])
     return safe_norm(flat)
+
+
+def binary_logistic(logits: jax.Array, labels: Any = 1) -> jax.Array:
+    r"""Per-element logistic loss :math:`-y\log\sigma(z) - (1-y)\log\sigma(-z)`, labels in {0, 1}.
+
+    The library's one binary logistic loss: ``optax.sigmoid_binary_cross_entropy`` (finite for
+    logits of any size, e.g. :math:`|z| = 10^4`). With the default ``labels=1`` it is the margin
+    form :math:`\log(1 + e^{-m})` = ``softplus(-m)`` of a margin :math:`m = y z`, :math:`y \in
+    \{-1, +1\}`, bit for bit (optax's :math:`-\log\sigma(m) - 0\cdot\log\sigma(-m)`).
+    No label check here (the callers check their own convention where the labels are concrete).
+
+    Example:
+      >>> [round(float(v), 4) for v in binary_logistic(jnp.array([0.0, 1e4, -1e4]))]
+      [0.6931, 0.0, 10000.0]
+    """
+    z = jnp.asarray(logits)
+    return optax.sigmoid_binary_cross_entropy(z, jnp.asarray(labels, z.dtype))

@@ -22,6 +22,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from jaxrank import _checks
 from jaxrank._numerics import safe_norm
@@ -66,9 +67,15 @@ def _per_example_norm(v: jax.Array) -> jax.Array:
 
 
 def _project(delta: jax.Array, epsilon, norm: str) -> jax.Array:
+    """Per-example projection of ``delta`` onto the ε-ball of ``norm``.
+
+    ℓ∞ is ``optax.projections.projection_linf_ball`` (clipping). ℓ2 stays ours: the ball is per
+    example (optax projects a whole pytree onto one ball) and the norm is :func:`safe_norm`
+    (optax's squared norm overflows for float32 entries of 1e20 and its projection returns 0).
+    """
     eps = jnp.asarray(epsilon, delta.dtype)
     if norm == "linf":
-        return jnp.clip(delta, -eps, eps)
+        return optax.projections.projection_linf_ball(delta, eps)
     nrm = _per_example_norm(delta)
     return delta * jnp.minimum(1.0, eps / jnp.maximum(nrm, jnp.finfo(delta.dtype).tiny))
 
@@ -323,9 +330,10 @@ def smooth_adversarial_comp_sum_loss(
 
 
 def _kl(logits_p: jax.Array, logits_q: jax.Array) -> jax.Array:
-    """KL(softmax p ‖ softmax q) per row, from log-softmaxes."""
+    r"""KL(softmax p ‖ softmax q) per row, from log-softmaxes (``optax``'s KL with log targets:
+    :math:`\sum_k e^{l^p_k}(l^p_k - l^q_k)`, the same expression bit for bit)."""
     lp, lq = jax.nn.log_softmax(logits_p, -1), jax.nn.log_softmax(logits_q, -1)
-    return jnp.sum(jnp.exp(lp) * (lp - lq), axis=-1)
+    return optax.losses.kl_divergence_with_log_targets(lq, lp, axis=-1)
 
 
 @_checks.renamed(step_size="attack_step_size")

@@ -45,6 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrank import _checks
+from jaxrank._numerics import binary_logistic
 
 __all__ = [
     "ConfusionMatrix",
@@ -488,7 +489,12 @@ def score_oriented_loss(
 
 
 def binary_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    r"""Per-example BCE :math:`-y\log\sigma(z) - (1-y)\log\sigma(-z)` (softplus form).
+    r"""Per-example BCE :math:`-y\log\sigma(z) - (1-y)\log\sigma(-z)`.
+
+    Delegates to ``optax.sigmoid_binary_cross_entropy`` (through the library's one logistic loss,
+    ``jaxrank._numerics.binary_logistic``): finite for logits of any size, and accurate for
+    confident correct logits (:math:`z = 40, y = 1` gives :math:`e^{-40}`, where the former form
+    ``softplus(z) - y z`` cancelled to 0).
 
     Labels: ``labels`` take values in {0, 1} (a {-1, +1} encoding raises ValueError where the
     labels are concrete).
@@ -499,8 +505,9 @@ def binary_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
       0.6931
     """
     _check_01_labels(labels, "binary_cross_entropy(labels=...)")
-    y = jnp.asarray(labels).astype(jnp.result_type(logits, float))
-    return jax.nn.softplus(logits) - y * logits
+    z = jnp.asarray(logits)
+    z = z.astype(jnp.result_type(z, float))
+    return binary_logistic(z, jnp.asarray(labels).astype(z.dtype))
 
 
 def mse_loss(outputs: jax.Array, labels: jax.Array, *, signed: bool = False) -> jax.Array:

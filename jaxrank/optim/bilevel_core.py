@@ -11,6 +11,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import optax
 from jax.flatten_util import ravel_pytree
 
 from jaxrank import _checks
@@ -30,31 +31,25 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- tree helpers
+# Sums, differences, inner products and zeros are optax's tree helpers. ``_scale`` and ``_axpy``
+# stay ours: they cast each result back to the leaf's dtype, where ``optax.tree.scale`` and
+# ``optax.tree.add_scale`` promote a float32 leaf times a float64 (e.g. traced step-size)
+# scalar to float64, which would change the state's dtypes (a scan carry) between steps.
 
-
-def _add(a, b):
-    return jax.tree.map(jnp.add, a, b)
-
-
-def _sub(a, b):
-    return jax.tree.map(jnp.subtract, a, b)
+_add = optax.tree.add
+_sub = optax.tree.sub
+_vdot = optax.tree.vdot
+_zeros_like = optax.tree.zeros_like
 
 
 def _scale(c, a):
+    """``c * a`` in ``a``'s dtypes (see above for why not ``optax.tree.scale``)."""
     return jax.tree.map(lambda v: (c * v).astype(v.dtype), a)
 
 
 def _axpy(c, a, b):
-    """``c * a + b``, keeping ``b``'s dtypes."""
+    """``c * a + b``, keeping ``b``'s dtypes (see above for why not ``optax.tree.add_scale``)."""
     return jax.tree.map(lambda u, v: (c * u + v).astype(v.dtype), a, b)
-
-
-def _vdot(a, b):
-    return sum(jnp.vdot(u, v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
-
-
-def _zeros_like(a):
-    return jax.tree.map(lambda v: jnp.zeros(jnp.shape(v), jnp.result_type(v)), a)
 
 
 def _dtype(tree):

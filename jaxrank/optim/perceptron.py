@@ -16,11 +16,13 @@ and ``update(theta, state, features, labels)``; ``features`` is ``A`` of shape `
 ``labels`` is ``y`` of shape ``(n,)`` in :math:`\{-1, +1\}`. Step sizes may be traced arrays,
 so a whole γ sweep is one ``vmap``.
 
-Numerics: the loss uses ``softplus``/``logaddexp`` and the weights ``sigmoid``; the normalized
-direction :math:`\beta_t \nabla f` is evaluated as a softmax-weighted average (never as
-``inf * 0``), so :math:`\gamma = 10^8` gives finite iterates. Problem (1) asks for a *strict*
-positive margin, so the accuracy here is ``mean(m_i > 0)``. The paper's runs are in float64
-(large γ saturates float32); pass float64 inputs for them.
+Numerics: the loss is the library's one logistic loss, ``_numerics.binary_logistic`` (optax's
+``sigmoid_binary_cross_entropy`` of the margins, bit for bit ``softplus(-m)``), and the weights
+``sigmoid``; the normalized direction :math:`\beta_t \nabla f` is evaluated as a
+softmax-weighted average (never as ``inf * 0``), so :math:`\gamma = 10^8` gives finite
+iterates. Problem (1) asks for a *strict* positive margin, so the accuracy here is
+``mean(m_i > 0)``. The paper's runs are in float64 (large γ saturates float32); pass float64
+inputs for them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrank import _checks
+from jaxrank._numerics import binary_logistic
 from jaxrank.optim._base import Solver, cached_factory, run_until
 
 __all__ = [
@@ -76,7 +79,7 @@ def logistic_loss(theta: jax.Array, features: jax.Array, labels: jax.Array) -> j
 
     Labels in {-1, +1} (checked where concrete).
     """
-    return jnp.mean(jax.nn.softplus(-margins(theta, features, labels)))
+    return jnp.mean(binary_logistic(margins(theta, features, labels)))
 
 
 def scaled_logistic_loss(
@@ -85,7 +88,7 @@ def scaled_logistic_loss(
     r""":math:`\frac{1}{sn}\sum_i \log(1+e^{-s m_i})`; tends to the perceptron loss
     :math:`\frac1n\sum_i \max(0, -m_i)` as :math:`s \to \infty` (the paper's scaled-loss remark)."""
     m = margins(theta, features, labels)
-    return jnp.mean(jax.nn.softplus(-scale * m)) / scale
+    return jnp.mean(binary_logistic(scale * m)) / scale
 
 
 def _grad_from_margins(m, features, labels):
@@ -146,7 +149,7 @@ def diagnostics(theta: jax.Array, features: jax.Array, labels: jax.Array) -> dic
     n = m.shape[0]
     return {
         "accuracy": jnp.sum(m > 0).astype(m.dtype) / n,
-        "loss": jnp.mean(jax.nn.softplus(-m)),
+        "loss": jnp.mean(binary_logistic(m)),
         "grad_norm": jnp.linalg.norm(_grad_from_margins(m, features, labels)),
         "num_mistakes": jnp.sum(m <= 0).astype(jnp.int32),
         "min_abs_margin": jnp.min(jnp.abs(m)),
@@ -238,7 +241,7 @@ def lr_gd(learning_rate: Any) -> Solver:
         new_theta = theta - gamma * g  # θ_{t+1} = θ_t − γ ∇f(θ_t)
         return new_theta, LRGDState(
             count=state.count + 1,
-            loss=jnp.mean(jax.nn.softplus(-m)),
+            loss=jnp.mean(binary_logistic(m)),
             grad_norm=jnp.linalg.norm(g),
         )
 

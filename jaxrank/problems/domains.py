@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from jaxrank import _checks
 from jaxrank._numerics import safe_norm
@@ -35,7 +36,13 @@ class Ball(NamedTuple):
         return 2 * self.radius
 
     def project(self, x: jax.Array) -> jax.Array:
-        r"""Euclidean projection :math:`\Pi_X(x) = x \min(1, R/\|x\|)` (finite at x = 0)."""
+        r"""Euclidean projection :math:`\Pi_X(x) = x \min(1, R/\|x\|)` (finite at x = 0).
+
+        Not ``optax.projections.projection_l2_ball``: optax divides by
+        :math:`\sqrt{\max(\sum x_j^2, R^2)}`, whose squares overflow (float64 entries of 1e200,
+        float32 entries of 1e20 give ``inf`` and a projection of 0); :func:`safe_norm` scales
+        first, so the projection is exact at every scale (``tests/test_numerics.py``).
+        """
         norm = safe_norm(x)
         return x * jnp.minimum(1, self.radius / jnp.where(norm > 0, norm, 1)).astype(x.dtype)
 
@@ -55,8 +62,9 @@ class Box(NamedTuple):
         return jnp.sqrt(jnp.sum(jnp.square(jnp.asarray(self.upper) - jnp.asarray(self.lower))))
 
     def project(self, x: jax.Array) -> jax.Array:
-        """Coordinate-wise clipping (the Euclidean projection onto a box)."""
-        return jnp.clip(x, self.lower, self.upper).astype(x.dtype)
+        """Coordinate-wise clipping (the Euclidean projection onto a box):
+        ``optax.projections.projection_box``, in ``x``'s dtype."""
+        return optax.projections.projection_box(x, self.lower, self.upper).astype(x.dtype)
 
 
 def ball(radius: Any) -> Ball:

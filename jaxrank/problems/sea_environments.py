@@ -56,7 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrank import _checks
-from jaxrank._numerics import safe_norm
+from jaxrank._numerics import binary_logistic, safe_norm
 from jaxrank.problems.domains import Ball, ball_qp
 
 __all__ = [
@@ -527,7 +527,7 @@ def logistic(dim: int, radius: float) -> Environment:
 
     def loss(x, z):
         a, b = z
-        return jax.nn.softplus(-b * jnp.dot(a, x))
+        return binary_logistic(b * jnp.dot(a, x))
 
     return _finish(
         "logistic", dim, radius, sample, loss, expected_grad=None, sigma2=None,
@@ -583,7 +583,7 @@ def logistic_pool(features: Any, labels: Any, radius: float) -> Environment:
 
     def loss(x, z):
         feat, y = z
-        return jax.nn.softplus(-y * jnp.dot(feat, x))
+        return binary_logistic(y * jnp.dot(feat, x))
 
     return _finish(
         "logistic_pool", int(dim), float(radius), sample, loss, expected_grad=None,
