@@ -48,6 +48,7 @@ import numpy as np
 
 from experiments import _harness
 from experiments._harness import Figure, Paper, Results
+from experiments._keys import key
 from jaxrank.optim import gn_newton as G
 from jaxrank.optim import run
 
@@ -139,11 +140,6 @@ SMOKE = dataclasses.replace(
 
 # Reference iteration counts: re-runs of the official code / plot readings. The
 # claims read them from paper_repro/gn_smoothness.py (the paper's numbers live only there).
-
-
-def key(*parts: Any) -> str:
-    """Summary key shared by the experiments and paper_repro/gn_smoothness.py."""
-    return "/".join(str(p) for p in parts)
 
 
 # --------------------------------------------------------------------------- helpers
