@@ -47,6 +47,7 @@ import optax
 
 from experiments import _harness
 from experiments._harness import Figure, Paper, Results
+from experiments._keys import fmt, key
 from jaxrank.optim import from_optax, run
 
 AL = importlib.import_module("jaxrank.losses.anyloss")
@@ -907,9 +908,9 @@ def _flat_summary(curves: np.ndarray, entries) -> dict[str, Any]:
     out: dict[str, Any] = {"flat/tail": FLAT_TAIL, "flat/threshold": FLAT_THRESHOLD,
                            "flat/max_rel_change": float(np.nanmax(rel))}
     for e, (name, amp) in enumerate(entries):
-        key = name if amp == entries[0][1] or sum(n == name for n, _ in entries) == 1 else (
-            f"{name}/L{amp:g}")
-        out[f"flat/{key}/max_rel_change"] = float(np.nanmax(rel[:, :, e]))
+        sub = name if amp == entries[0][1] or sum(n == name for n, _ in entries) == 1 else (
+            key(name, f"L{fmt(amp)}"))
+        out[key("flat", sub, "max_rel_change")] = float(np.nanmax(rel[:, :, e]))
     out["flat/all_below"] = bool(np.nanmax(rel) < FLAT_THRESHOLD)
     return out
 
@@ -951,28 +952,28 @@ def _e1_results(sets, table: np.ndarray, config: Config) -> Results:
     summary: dict[str, Any] = {"num_sets": len(sets)}
     for k, met in enumerate(METRICS):
         for name in E1_LOSSES:
-            summary[f"mean/{name}/{met}"] = float(np.mean(table[:, li[name], k]))
+            summary[key("mean", name, met)] = float(np.mean(table[:, li[name], k]))
         ours = table[:, li[TARGET[met]], k]
         for base in ("bce", "mse"):
             diff = ours - table[:, li[base], k]
-            summary[f"wins/{met}/{base}"] = int(np.sum(diff > 0))
-            summary[f"ties/{met}/{base}"] = int(np.sum(diff == 0))
+            summary[key("wins", met, base)] = int(np.sum(diff > 0))
+            summary[key("ties", met, base)] = int(np.sum(diff == 0))
             for r in config.ropes:
                 p = AL.bayesian_sign_test(diff, rope=r, key=_sign_key(config, met, base, r),
                                           num_samples=config.sign_test_samples)
                 for side, v in p.items():
-                    summary[f"sign/{met}/{base}/rope{r:g}/{side}"] = v
+                    summary[key("sign", met, base, f"rope{fmt(r)}", side)] = v
         gain = ours - table[:, li["bce"], k]
         for lo, hi in BINS:
             sel = (share > lo) & (share <= hi)
-            summary[f"gain/{met}/{_bin_label(lo, hi)}/n"] = int(sel.sum())
-            summary[f"gain/{met}/{_bin_label(lo, hi)}/mean"] = (
+            summary[key("gain", met, _bin_label(lo, hi), "n")] = int(sel.sum())
+            summary[key("gain", met, _bin_label(lo, hi), "mean")] = (
                 float(gain[sel].mean()) if sel.any() else float("nan"))
         from scipy.stats import spearmanr
 
         rho = spearmanr(share, gain)
-        summary[f"gain/{met}/spearman"] = float(rho.statistic)
-        summary[f"gain/{met}/spearman_p"] = float(rho.pvalue)
+        summary[key("gain", met, "spearman")] = float(rho.statistic)
+        summary[key("gain", met, "spearman_p")] = float(rho.pvalue)
     series = {
         "sets": [s[0] for s in sets],
         "n": [int(len(s[2])) for s in sets],
@@ -1056,19 +1057,19 @@ def _run_e2_mlp(config: Config, mlp: MLPConfig) -> Results:
             for j, loss in enumerate(SWEPT):
                 if reuse:
                     res[loss] = sweeps[s_i, j, amps.index(config.amplifier)]
-                series[f"{pre}{name}/sweep/{loss}"] = sweeps[s_i, j].tolist()
+                series[key(f"{pre}{name}", "sweep", loss)] = sweeps[s_i, j].tolist()
                 for a, amp in enumerate(amps):
                     for k, met in enumerate(METRICS):
-                        summary[f"{pre}{name}/sweep/{loss}/L{amp:g}/{met}"] = float(
-                            sweeps[s_i, j, a, k])
+                        summary[key(f"{pre}{name}", "sweep", loss, f"L{fmt(amp)}", met)] = (
+                            float(sweeps[s_i, j, a, k]))
             table = np.stack([res[n] for n in E2_LOSSES])
-            series[f"{pre}{name}/table"] = table.tolist()
+            series[key(f"{pre}{name}", "table")] = table.tolist()
             for j, loss in enumerate(E2_LOSSES):
                 for k, met in enumerate(METRICS):
-                    summary[f"{pre}{name}/{loss}/{met}"] = float(table[j, k])
+                    summary[key(f"{pre}{name}", loss, met)] = float(table[j, k])
             if not r:
-                summary[f"{name}/n"] = int(len(y))
-                summary[f"{name}/minority_share"] = float(y.mean())
+                summary[key(name, "n")] = int(len(y))
+                summary[key(name, "minority_share")] = float(y.mean())
     summary["replicas"] = len(outs)
     summary["protocol"] = _protocol(mlp)
     summary["epochs"] = mlp.epochs
@@ -1100,17 +1101,17 @@ def run_e2(config: Config) -> Results:
             sweep = res[s_i, len(plain) + j * len(amps): len(plain) + (j + 1) * len(amps)]
             if reuse:
                 rows[loss] = sweep[amps.index(config.amplifier)]
-            series[f"{name}/sweep/{loss}"] = sweep.tolist()
+            series[key(name, "sweep", loss)] = sweep.tolist()
             for a, amp in enumerate(amps):
                 for k, met in enumerate(METRICS):
-                    summary[f"{name}/sweep/{loss}/L{amp:g}/{met}"] = float(sweep[a, k])
+                    summary[key(name, "sweep", loss, f"L{fmt(amp)}", met)] = float(sweep[a, k])
         table = np.stack([rows[n] for n in E2_LOSSES])
-        series[f"{name}/table"] = table.tolist()
+        series[key(name, "table")] = table.tolist()
         for j, loss in enumerate(E2_LOSSES):
             for k, met in enumerate(METRICS):
-                summary[f"{name}/{loss}/{met}"] = float(table[j, k])
-        summary[f"{name}/n"] = int(len(y))
-        summary[f"{name}/minority_share"] = float(y.mean())
+                summary[key(name, loss, met)] = float(table[j, k])
+        summary[key(name, "n")] = int(len(y))
+        summary[key(name, "minority_share")] = float(y.mean())
     return Results(series=series, summary=summary, seeds=[config.cv_seed])
 
 
@@ -1122,7 +1123,7 @@ def plot_e2(record: Mapping[str, Any]):
     show = ("accuracy", "f1", "balanced_accuracy")
     fig, axes = plt.subplots(2, len(sets), figsize=(3.2 * len(sets), 6), squeeze=False)
     for c, name in enumerate(sets):
-        t = np.asarray(s[f"{name}/table"], float)
+        t = np.asarray(s[key(name, "table")], float)
         ax = axes[0, c]
         w = 0.8 / len(losses)
         for j, loss in enumerate(losses):
@@ -1134,7 +1135,7 @@ def plot_e2(record: Mapping[str, Any]):
         ax = axes[1, c]
         for loss, met in (("anyloss_acc", "accuracy"), ("anyloss_f1", "f1"),
                           ("anyloss_bacc", "balanced_accuracy")):
-            r = np.asarray(s[f"{name}/sweep/{loss}"], float)
+            r = np.asarray(s[key(name, "sweep", loss)], float)
             ax.plot(s["amplifiers"], r[:, metrics.index(met)], "o-", label=f"{loss}: {met}")
         ax.set_xlabel("amplifier L")
         ax.set_title(f"{name}: L sweep")
@@ -1198,10 +1199,10 @@ def run_e3(config: Config) -> Results:
                 lrs["bce"], jnp.asarray(X, dt), jnp.asarray(Y), jnp.asarray(W), jnp.asarray(x, dt),
                 jnp.asarray(y), jnp.asarray(held), jnp.asarray(config.amplifier, dt))
             rows[f"bce_{method}"] = np.asarray(res).mean(0)
-        series[f"{name}/table"] = [rows[m].tolist() for m in methods]
+        series[key(name, "table")] = [rows[m].tolist() for m in methods]
         for m in methods:
             for k, met in enumerate(METRICS):
-                summary[f"{name}/{m}/{met}"] = float(rows[m][k])
+                summary[key(name, m, met)] = float(rows[m][k])
     return Results(series=series, summary=summary, seeds=[config.cv_seed, config.resample_seed])
 
 
@@ -1213,7 +1214,7 @@ def plot_e3(record: Mapping[str, Any]):
     show = ("accuracy", "f1", "balanced_accuracy")
     fig, axes = plt.subplots(1, len(sets), figsize=(3.2 * len(sets), 3.2), squeeze=False)
     for c, name in enumerate(sets):
-        t = np.asarray(s[f"{name}/table"], float)
+        t = np.asarray(s[key(name, "table")], float)
         w = 0.8 / len(methods)
         for j, m in enumerate(methods):
             axes[0, c].bar(np.arange(len(show)) + j * w, [t[j, metrics.index(k)] for k in show],
@@ -1266,13 +1267,13 @@ def run_e4(config: Config) -> Results:
         x, y = e2_dataset(name, config)
         reps = time_losses(x, y, config.timing_losses, config, config.timing_repeats)
         t = {n: float(np.median(v)) for n, v in reps.items()}
-        series[f"{name}/ratio"] = [t[n] / t["bce"] for n in config.timing_losses]
-        series[f"{name}/seconds_repeats"] = [reps[n] for n in config.timing_losses]
+        series[key(name, "ratio")] = [t[n] / t["bce"] for n in config.timing_losses]
+        series[key(name, "seconds_repeats")] = [reps[n] for n in config.timing_losses]
         for n in config.timing_losses:
-            summary[f"{name}/{n}/ratio_to_bce"] = t[n] / t["bce"]
+            summary[key(name, n, "ratio_to_bce")] = t[n] / t["bce"]
             # spread of the side-by-side ratio over the interleaved repeats (log scale)
             logs = np.log(np.asarray(reps[n])) - np.log(np.asarray(reps["bce"]))
-            summary[f"{name}/{n}/log_ratio_se"] = (
+            summary[key(name, n, "log_ratio_se")] = (
                 float(logs.std(ddof=1) / np.sqrt(len(logs))) if len(logs) > 1 else 0.0)
     summary["cpu_count"] = int(__import__("os").cpu_count() or 0)
     return Results(series=series, summary=summary, seeds=[])
@@ -1285,7 +1286,7 @@ def plot_e4(record: Mapping[str, Any]):
     fig, ax = plt.subplots(figsize=(6, 3.2))
     w = 0.8 / len(s["sets"])
     for i, name in enumerate(s["sets"]):
-        ax.bar(np.arange(len(s["losses"])) + i * w, s[f"{name}/ratio"], w, label=name)
+        ax.bar(np.arange(len(s["losses"])) + i * w, s[key(name, "ratio")], w, label=name)
     ax.axhline(1.0, color="k", lw=0.6)
     ax.set_xticks(np.arange(len(s["losses"])) + 0.4 - w / 2, s["losses"], rotation=20)
     ax.set_ylabel("wall time / BCE (10-fold SLP fit)")

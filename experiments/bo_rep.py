@@ -37,6 +37,7 @@ import optax
 
 from experiments import _harness
 from experiments._harness import Figure, Paper, Results
+from experiments._keys import key, pystr
 from jaxrank.data import images as IM
 from jaxrank.optim import bilevel as B
 from jaxrank.optim import bilevel_tasks as T
@@ -149,11 +150,6 @@ NAMES = {"bo_rep": "BO-REP", "soba": "SOBA", "ma_soba": "MA-SOBA", "stocbio": "S
          "erm": "single-level SGD"}
 
 
-def key(*parts: Any) -> str:
-    """The summary key shared by the experiments and paper_repro/bo_rep.py."""
-    return "/".join(str(p) for p in parts)
-
-
 # --------------------------------------------------------------------------- solvers
 
 
@@ -264,7 +260,7 @@ def run_s0(config: Config) -> Results:
         med = np.median(final, axis=1)
         summary[key("s0", method, "step_sizes")] = steps
         for lr, v in zip(steps, med, strict=True):
-            summary[key("s0", method, "final_grad_norm", lr)] = float(v)
+            summary[key("s0", method, "final_grad_norm", pystr(lr))] = float(v)
         series[key(method, "step_sizes")] = steps
         series[key(method, "final_median")] = med
         # oracle calls to ‖∇Φ‖ ≤ ε for each ε of the grid, per step size and seed (∞: never)
@@ -276,11 +272,11 @@ def run_s0(config: Config) -> Results:
             to_eps[eps] = (t, c)
             med_c = np.median(c, axis=1)
             b = int(np.argmin(med_c))  # first best on ties (the smaller step)
-            summary[key("s0", method, "calls_to_eps", eps)] = [float(v) for v in c[b]]
-            summary[key("s0", method, "steps_to_eps", eps)] = [
+            summary[key("s0", method, "calls_to_eps", pystr(eps))] = [float(v) for v in c[b]]
+            summary[key("s0", method, "steps_to_eps", pystr(eps))] = [
                 float(v) if v >= 0 else float("inf") for v in t[b]]
-            summary[key("s0", method, "best_step_size", eps)] = steps[b]
-        b = steps.index(summary[key("s0", method, "best_step_size", config.s0_eps)])
+            summary[key("s0", method, "best_step_size", pystr(eps))] = steps[b]
+        b = steps.index(summary[key("s0", method, "best_step_size", pystr(config.s0_eps))])
         summary[key("s0", method, "best_final_grad_norm")] = float(np.min(med))
         summary[key("s0", method, "oracle_calls_total")] = int(calls[b, 0, -1])
         series[key(method, "curve")] = np.median(gn[b][:, grid], axis=0)
@@ -290,9 +286,10 @@ def run_s0(config: Config) -> Results:
                           {"step_size": [config.s0_curve_lr], "seed": list(config.seeds)}, data)
         gn = _finite_or_inf(gn)[0]
         v = float(np.median(np.mean(gn[:, -tail:], axis=-1)))
-        summary[key("s0", "period", period, "final_grad_norm")] = v
-        summary[key("s0", "period", period, "oracle_calls")] = int(np.asarray(calls)[0, 0, -1])
-        series[key("period", period, "curve")] = np.median(gn[:, grid], axis=0)
+        summary[key("s0", "period", pystr(period), "final_grad_norm")] = v
+        summary[key("s0", "period", pystr(period), "oracle_calls")] = int(
+            np.asarray(calls)[0, 0, -1])
+        series[key("period", pystr(period), "curve")] = np.median(gn[:, grid], axis=0)
     summary[key("s0", "eps")] = config.s0_eps
     summary[key("s0", "eps_grid")] = list(config.s0_eps_grid)
     # A diverged run (‖∇Φ‖ overflowing at a too-large step) is a measured outcome, recorded as
@@ -320,7 +317,8 @@ def plot_s0(record: Mapping[str, Any]):
               ylabel="final ‖∇Φ‖ (inf/diverged clipped 1e6)",
               title="step-size sensitivity")
     for p in s["periods"]:
-        ax[2].semilogy(s["steps"], np.maximum(s[key("period", p, "curve")], 1e-8), label=f"I={p}")
+        ax[2].semilogy(s["steps"], np.maximum(s[key("period", pystr(p), "curve")], 1e-8),
+                       label=f"I={p}")
     ax[2].set(xlabel="step t", ylabel="‖∇Φ(x_t)‖", title="BO-REP, update period I")
     for a in ax:
         a.legend()
@@ -554,14 +552,14 @@ def run_s1(config: Config) -> Results:
     summary: dict[str, Any] = {}
     for p in config.s1_noise:
         data, test, clean, const = _classification_split(config, config.s1_n_train, p)
-        summary[key("s1", p, "constant_acc")] = const
+        summary[key("s1", pystr(p), "constant_acc")] = const
         x0 = np.zeros(config.s1_n_train, config.dtype)
         lam = _run_clf("s1", config, data, test, x0, config.s1_methods, config.s1_upper_lr,
                        config.s1_lower_lrs, config.s1_epochs, config.s1_n_train,
-                       float(np.log(config.s1_reg)), series, summary, (p,))
+                       float(np.log(config.s1_reg)), series, summary, (pystr(p),))
         for method, x in lam.items():
             au = [_auroc(x[s], clean) for s in range(x.shape[0])]
-            summary[key("s1", p, method, "weight_auroc")] = au
+            summary[key("s1", pystr(p), method, "weight_auroc")] = au
     return Results(series, summary, list(config.seeds))
 
 
@@ -597,17 +595,17 @@ def plot_clf(record: Mapping[str, Any]):
     s = record["results"]["series"]
     summ = record["summary"]
     fig_id = record["figure"]
-    prefixes = ([f"{p}/" for p in record["config"]["s1_noise"]] if fig_id == "s1" else [""])
+    prefixes = ([(pystr(p),) for p in record["config"]["s1_noise"]] if fig_id == "s1" else [()])
     methods = record["config"][f"{fig_id}_methods"]
     fig, axes = plt.subplots(1, len(prefixes), figsize=(5.5 * len(prefixes), 3.6), squeeze=False)
     for ax, pre in zip(axes[0], prefixes, strict=True):
         for m in ("erm", *methods):
-            ax.plot(s["epochs"], s[f"{pre}{m}/test_acc"], "o-" if m != "erm" else "k--", ms=3,
+            ax.plot(s["epochs"], s[key(*pre, m, "test_acc")], "o-" if m != "erm" else "k--", ms=3,
                     label=NAMES[m])
-        ax.axhline(summ[f"{fig_id}/{pre}constant_acc"], color="grey", ls=":", lw=0.8,
+        ax.axhline(summ[key(fig_id, *pre, "constant_acc")], color="grey", ls=":", lw=0.8,
                    label="constant predictor")
         ax.set(xlabel="epoch", ylabel="test accuracy (mean over seeds, val-selected steps)",
-               title=f"noise p = {pre[:-1]}" if pre else "HPO (log ℓ2 coefficient)")
+               title=f"noise p = {pre[0]}" if pre else "HPO (log ℓ2 coefficient)")
         ax.legend(fontsize=7)
     fig.suptitle(record["title"])
     return fig

@@ -43,6 +43,7 @@ import optax
 
 from experiments import _harness
 from experiments._harness import Figure, Paper, Results
+from experiments._keys import fmt, key
 from jaxrank import data as D
 from jaxrank.losses import adversarial as A
 from jaxrank.losses import comp_sum as CS
@@ -161,10 +162,6 @@ SMOKE = dataclasses.replace(
 )
 
 
-def _k(x: float) -> str:
-    return f"{x:g}"
-
-
 # --------------------------------------------------------------------------- data
 
 
@@ -258,11 +255,11 @@ def run_theory(config: Config) -> Results:
         sq = np.asarray(CS.comp_sum_bound_inverse_sqrt(eps[None, :], tau=taus, num_classes=n))
         g01 = np.asarray(CS.comp_sum_bound_inverse(e01, tau=taus, num_classes=n))
         for i, tau in enumerate(config.taus):
-            key = f"n{n}/tau{_k(tau)}"
-            series[f"{key}/T"], series[f"{key}/Gamma"] = big_t[i], gam[i]
-            series[f"{key}/Gamma_sqrt"] = sq[i]
-            summary[f"{key}/Gamma_at_0.01"] = float(g01[i, 0])
-            summary[f"{key}/sqrt_minus_gamma_min"] = float(np.min(sq[i] - gam[i]))
+            base = key(f"n{n}", f"tau{fmt(tau)}")
+            series[key(base, "T")], series[key(base, "Gamma")] = big_t[i], gam[i]
+            series[key(base, "Gamma_sqrt")] = sq[i]
+            summary[key(base, "Gamma_at_0.01")] = float(g01[i, 0])
+            summary[key(base, "sqrt_minus_gamma_min")] = float(np.min(sq[i] - gam[i]))
     # tightness at n = 2: p = ((1+t)/2, (1−t)/2) and scores h = (0, s), s > 0, which predict
     # the less likely class (ΔC_{0-1} = t); inf over s of ΔC_τ against T_τ(ΔC_{0-1})
     tt = np.linspace(0.1, 0.9, config.tight_points, dtype=np.float32)
@@ -276,9 +273,9 @@ def run_theory(config: Config) -> Results:
                         - CS.conditional_min_loss(probs, tau=tau))
         bound = np.asarray(CS.comp_sum_bound(dz, tau=tau, num_classes=2))
         ratio = dc.min(axis=1) / bound.max(axis=1)  # inf_s ΔC_τ / T_τ(t) per t
-        series[f"n2/tau{_k(tau)}/tight_ratio"] = ratio
-        summary[f"n2/tau{_k(tau)}/tight_max_ratio"] = float(ratio.max())
-        summary[f"n2/tau{_k(tau)}/tight_min_ratio"] = float(ratio.min())
+        series[key("n2", f"tau{fmt(tau)}", "tight_ratio")] = ratio
+        summary[key("n2", f"tau{fmt(tau)}", "tight_max_ratio")] = float(ratio.max())
+        summary[key("n2", f"tau{fmt(tau)}", "tight_min_ratio")] = float(ratio.min())
     series["tight_t"] = tt
     return Results(series=series, summary=summary)
 
@@ -292,10 +289,10 @@ def plot_theory(record: Mapping[str, Any]):
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(cfg["taus"])))
     for j, n in enumerate(ns):
         for tau, c in zip(cfg["taus"], colors, strict=True):
-            key = f"n{n}/tau{_k(tau)}"
-            axes[0, j].plot(s["t"], s[f"{key}/T"], color=c, label=f"τ={_k(tau)}")
-            axes[1, j].plot(s["eps"], s[f"{key}/Gamma"], color=c, label=f"Γ τ={_k(tau)}")
-            axes[1, j].plot(s["eps"], s[f"{key}/Gamma_sqrt"], color=c, ls=":")
+            base = key(f"n{n}", f"tau{fmt(tau)}")
+            axes[0, j].plot(s["t"], s[key(base, "T")], color=c, label=f"τ={fmt(tau)}")
+            axes[1, j].plot(s["eps"], s[key(base, "Gamma")], color=c, label=f"Γ τ={fmt(tau)}")
+            axes[1, j].plot(s["eps"], s[key(base, "Gamma_sqrt")], color=c, ls=":")
         axes[0, j].set_title(f"T_τ(t), n = {n}")
         axes[0, j].set_yscale("log")
         axes[0, j].set_xlabel("t")
@@ -356,15 +353,15 @@ def run_bound_check(config: Config) -> Results:
             rhs = np.asarray(CS.comp_sum_bound_inverse(jnp.maximum(jnp.asarray(exc), 0),
                                                        tau=tau, num_classes=n))
             left = np.asarray(lhs[i])
-            key = f"n{n}/tau{_k(tau)}"
-            series[f"{key}/lhs"], series[f"{key}/rhs"] = left[idx], rhs[idx]
+            base = key(f"n{n}", f"tau{fmt(tau)}")
+            series[key(base, "lhs")], series[key(base, "rhs")] = left[idx], rhs[idx]
             slack = rhs - left
-            summary[f"{key}/min_slack"] = float(slack.min())
-            summary[f"{key}/violations"] = int(np.sum(slack < -config.bound_tol))
-            summary[f"{key}/min_excess"] = float(exc.min())
-            summary[f"{key}/final_lhs"] = float(left[-1])
-            summary[f"{key}/points"] = int(len(left))
-        summary[f"n{n}/bayes_error"] = float(jnp.mean(1 - probs.max(-1)))
+            summary[key(base, "min_slack")] = float(slack.min())
+            summary[key(base, "violations")] = int(np.sum(slack < -config.bound_tol))
+            summary[key(base, "min_excess")] = float(exc.min())
+            summary[key(base, "final_lhs")] = float(left[-1])
+            summary[key(base, "points")] = int(len(left))
+        summary[key(f"n{n}", "bayes_error")] = float(jnp.mean(1 - probs.max(-1)))
     return Results(series=series, summary=summary)
 
 
@@ -378,9 +375,9 @@ def plot_bound_check(record: Mapping[str, Any]):
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(cfg["taus"])))
     for ax, n in zip(axes, ns, strict=True):
         for tau, c in zip(cfg["taus"], colors, strict=True):
-            key = f"n{n}/tau{_k(tau)}"
-            ax.plot(s["step"], s[f"{key}/rhs"], color=c, label=f"Γ_τ(Δ) τ={_k(tau)}")
-            ax.plot(s["step"], s[f"{key}/lhs"], color=c, ls="--")
+            base = key(f"n{n}", f"tau{fmt(tau)}")
+            ax.plot(s["step"], s[key(base, "rhs")], color=c, label=f"Γ_τ(Δ) τ={fmt(tau)}")
+            ax.plot(s["step"], s[key(base, "lhs")], color=c, ls="--")
         ax.set_xscale("symlog", linthresh=10)
         ax.set_yscale("log")
         ax.set_title(f"n = {n}: excess 0-1 (dashed) ≤ Γ_τ(excess ℓ_τ) (solid)")
@@ -442,12 +439,12 @@ def run_gap(config: Config) -> Results:
                            "tau": np.asarray(config.gap_taus, np.float32)},
                           jnp.asarray(x), jnp.asarray(y), jnp.asarray(w0))
         for i, lam in enumerate(config.gap_bounds):
-            key = f"n{n}/lambda{_k(lam)}"
-            series[f"{key}/gap"] = gap[i]
-            series[f"{key}/risk"] = risk[i]
+            base = key(f"n{n}", f"lambda{fmt(lam)}")
+            series[key(base, "gap")] = gap[i]
+            series[key(base, "risk")] = risk[i]
             d = np.diff(np.asarray(gap[i]))
-            summary[f"{key}/max_increase"] = float(d.max())
-            summary[f"{key}/gaps"] = [float(v) for v in gap[i]]
+            summary[key(base, "max_increase")] = float(d.max())
+            summary[key(base, "gaps")] = [float(v) for v in gap[i]]
     return Results(series=series, summary=summary)
 
 
@@ -460,7 +457,8 @@ def plot_gap(record: Mapping[str, Any]):
     axes = np.atleast_1d(axes)
     for ax, n in zip(axes, ns, strict=True):
         for lam in cfg["gap_bounds"]:
-            ax.plot(s["tau"], s[f"n{n}/lambda{_k(lam)}/gap"], "o-", label=f"Λ = {_k(lam)}")
+            ax.plot(s["tau"], s[key(f"n{n}", f"lambda{fmt(lam)}", "gap")], "o-",
+                    label=f"Λ = {fmt(lam)}")
         ax.set_xlabel("τ")
         ax.set_ylabel("M_τ(H_Λ)")
         ax.set_title(f"minimizability gap, n = {n}")
@@ -577,25 +575,26 @@ def run_e1(config: Config) -> Results:
             *(jnp.asarray(a) for a in (xtr, ytr, xval, yval, xte, yte)))
         curves, test_err = np.asarray(curves, float), np.asarray(test_err, float)
         summary["datasets"].append(name)
-        summary[f"{name}/classes"], summary[f"{name}/epochs"] = n, epochs
-        summary[f"{name}/n_train"], summary[f"{name}/n_val"] = len(ytr), len(yval)
-        summary[f"{name}/n_test"] = len(yte)
+        summary[key(name, "classes")], summary[key(name, "epochs")] = n, epochs
+        summary[key(name, "n_train")], summary[key(name, "n_val")] = len(ytr), len(yval)
+        summary[key(name, "n_test")] = len(yte)
         for i, tau in enumerate(config.taus):
             val_best = curves[:, i].min(-1)  # (lr, seed)
             j = select_lr(val_best, config.e1_lrs)
-            key = f"{name}/tau{_k(tau)}"
-            summary[f"{key}/lr"] = float(config.e1_lrs[j])
-            summary[f"{key}/errors"] = [float(v) for v in test_err[j, i]]
-            summary[f"{key}/val_errors"] = [float(v) for v in val_best[j]]
-            summary[f"{key}/best_epoch"] = [int(v) + 1 for v in np.asarray(best_ep)[j, i]]
-            summary[f"{key}/late_gain"] = [
+            base = key(name, f"tau{fmt(tau)}")
+            summary[key(base, "lr")] = float(config.e1_lrs[j])
+            summary[key(base, "errors")] = [float(v) for v in test_err[j, i]]
+            summary[key(base, "val_errors")] = [float(v) for v in val_best[j]]
+            summary[key(base, "best_epoch")] = [int(v) + 1 for v in np.asarray(best_ep)[j, i]]
+            summary[key(base, "late_gain")] = [
                 float(v) for v in late_gain(curves[j, i], config.e1_late_fraction)]
             for jj, lr in enumerate(config.e1_lrs):
-                summary[f"{key}/lr{_k(lr)}/val_errors"] = [float(v) for v in val_best[jj]]
-            series[f"{key}/val_curve"] = curves[j, i].mean(0)
+                summary[key(base, f"lr{fmt(lr)}", "val_errors")] = [float(v) for v in val_best[jj]]
+            series[key(base, "val_curve")] = curves[j, i].mean(0)
         stats = _harness.seed_summary(
-            np.stack([summary[f"{name}/tau{_k(t)}/errors"] for t in config.taus]), axis=1)
-        series[f"{name}/error_mean"], series[f"{name}/error_std"] = stats["mean"], stats["std"]
+            np.stack([summary[key(name, f"tau{fmt(t)}", "errors")] for t in config.taus]), axis=1)
+        series[key(name, "error_mean")] = stats["mean"]
+        series[key(name, "error_std")] = stats["std"]
     return Results(series=series, summary=summary, seeds=list(config.e1_seeds))
 
 
@@ -607,8 +606,8 @@ def plot_e1(record: Mapping[str, Any]):
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
     ax = axes[0]
     for name in names:
-        ax.errorbar(cfg["taus"], s[f"{name}/error_mean"], yerr=s[f"{name}/error_std"],
-                    marker="o", capsize=2, label=f"{name} (n={summ[f'{name}/classes']})")
+        ax.errorbar(cfg["taus"], s[key(name, "error_mean")], yerr=s[key(name, "error_std")],
+                    marker="o", capsize=2, label=f"{name} (n={summ[key(name, 'classes')]})")
     ax.set_xlabel("τ (0 sum-exp, 1 logistic, 2 MAE)")
     ax.set_ylabel("test error (mean ± std over seeds)")
     ax.set_title("early-stopped test error, lr selected per τ on validation")
@@ -616,9 +615,9 @@ def plot_e1(record: Mapping[str, Any]):
     ax = axes[1]
     for name in names:
         for tau in (1.0, 2.0):
-            curve = np.asarray(s[f"{name}/tau{_k(tau)}/val_curve"])
+            curve = np.asarray(s[key(name, f"tau{fmt(tau)}", "val_curve")])
             ax.plot(np.arange(1, len(curve) + 1) / len(curve), curve,
-                    ls="-" if tau == 1.0 else ":", label=f"{name} τ={_k(tau)}")
+                    ls="-" if tau == 1.0 else ":", label=f"{name} τ={fmt(tau)}")
     ax.axvline(1 - summ["late_fraction"], color="gray", lw=0.8)
     ax.set_xlabel("fraction of the epoch budget (gray: start of the late part)")
     ax.set_ylabel("validation error (mean over seeds)")
@@ -770,13 +769,13 @@ def _record_selected(summary, series, name: str, label: str, hyper: str, grid, o
     """Store a (grid, seed) sweep: the validation-selected value's runs under ``label`` (the
     claims read these) and every grid value's runs under ``label/<hyper><value>``."""
     j = select_on_validation(out[3], grid, hyper)
-    summary[f"{name}/{label}/{hyper}"] = float(grid[j])
+    summary[key(name, label, hyper)] = float(grid[j])
     for metric, v in zip(_E2_METRICS, out, strict=True):
-        summary[f"{name}/{label}/{metric}"] = [float(a) for a in v[j]]
-        series[f"{name}/{label}/{metric}_mean"] = float(np.mean(v[j]))
-        series[f"{name}/{label}/{metric}_by_{hyper}"] = np.mean(v, axis=-1)
+        summary[key(name, label, metric)] = [float(a) for a in v[j]]
+        series[key(name, label, f"{metric}_mean")] = float(np.mean(v[j]))
+        series[key(name, label, f"{metric}_by_{hyper}")] = np.mean(v, axis=-1)
         for jj, g in enumerate(grid):
-            summary[f"{name}/{label}/{hyper}{_k(g)}/{metric}"] = [float(a) for a in v[jj]]
+            summary[key(name, label, f"{hyper}{fmt(g)}", metric)] = [float(a) for a in v[jj]]
 
 
 def run_e2(config: Config) -> Results:
@@ -788,29 +787,29 @@ def run_e2(config: Config) -> Results:
     for name in _harness.progress(config.e2_datasets, "e2 data sets"):
         arrays = _e2_data(name, config)
         n_train = int(arrays[1].shape[0])
-        summary[f"{name}/n_train"], summary[f"{name}/n_val"], summary[f"{name}/n_test"] = (
+        summary[key(name, "n_train")], summary[key(name, "n_val")], summary[key(name, "n_test")] = (
             n_train, int(arrays[3].shape[0]), int(arrays[5].shape[0]))
         batch = config.e2_batch if name == "fmnist" else config.e2_digits_batch
-        key = (config.e2_lr, batch, config.e2_epochs, n_train, config.e2_epsilon,
-               config.e2_train_steps, config.e2_eval_steps)
+        fn_key = (config.e2_lr, batch, config.e2_epochs, n_train, config.e2_epsilon,
+                  config.e2_train_steps, config.e2_eval_steps)
         model = _e2_model_key(config, name, 10)
         # PGD-AT (no hyperparameter): τ = 1 (CE), seeds vmapped
-        out = sweep(_e2_fn("pgd_at", model, key), {"seed": seeds}, *arrays, 1.0)
+        out = sweep(_e2_fn("pgd_at", model, fn_key), {"seed": seeds}, *arrays, 1.0)
         for metric, v in zip(_E2_METRICS, out, strict=True):
-            summary[f"{name}/pgd_at/{metric}"] = [float(a) for a in v]
-            series[f"{name}/pgd_at/{metric}_mean"] = float(np.mean(v))
+            summary[key(name, "pgd_at", metric)] = [float(a) for a in v]
+            series[key(name, "pgd_at", f"{metric}_mean")] = float(np.mean(v))
         # TRADES: every (β, seed) in one vmapped call, β selected on validation
         betas = np.asarray(config.e2_betas, np.float32)
-        out = sweep(_e2_fn("trades", model, key), {"beta": betas, "seed": seeds}, *arrays, 1.0)
+        out = sweep(_e2_fn("trades", model, fn_key), {"beta": betas, "seed": seeds}, *arrays, 1.0)
         _record_selected(summary, series, name, "trades", "beta", config.e2_betas, out)
         # ADV-COMP-SUM: every (τ, ν, seed) in one vmapped call, ν selected per τ on validation
-        out = sweep(_e2_fn("adv_comp_sum", model, key),
+        out = sweep(_e2_fn("adv_comp_sum", model, fn_key),
                     {"tau": np.asarray(config.e2_taus, np.float32),
                      "nu": np.asarray(config.e2_nus, np.float32), "seed": seeds}, *arrays)
         for i, tau in enumerate(config.e2_taus):
-            _record_selected(summary, series, name, f"adv_comp_sum_tau{_k(tau)}", "nu",
+            _record_selected(summary, series, name, f"adv_comp_sum_tau{fmt(tau)}", "nu",
                              config.e2_nus, tuple(v[i] for v in out))
-    summary["methods"] = ["pgd_at", "trades"] + [f"adv_comp_sum_tau{_k(t)}"
+    summary["methods"] = ["pgd_at", "trades"] + [f"adv_comp_sum_tau{fmt(t)}"
                                                  for t in config.e2_taus]
     return Results(series=series, summary=summary, seeds=list(config.e2_seeds))
 
@@ -826,11 +825,11 @@ def plot_e2(record: Mapping[str, Any]):
     for col, name in enumerate(names):
         ax = axes[0, col]
         for j, m in enumerate(methods):
-            vals = [summ[f"{name}/{m}/{k}"] for k in metrics]
+            vals = [summ[key(name, m, k)] for k in metrics]
             means = [np.mean(v) for v in vals]
             stds = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in vals]
-            label = (f"{m} (ν={_k(summ[f'{name}/{m}/nu'])})" if m.startswith("adv") else
-                     f"{m} (β={_k(summ[f'{name}/{m}/beta'])})" if m == "trades" else m)
+            label = (f"{m} (ν={fmt(summ[key(name, m, 'nu')])})" if m.startswith("adv") else
+                     f"{m} (β={fmt(summ[key(name, m, 'beta')])})" if m == "trades" else m)
             ax.bar(np.arange(3) + j * width, means, width, yerr=stds, capsize=2, label=label)
         ax.set_xticks(np.arange(3) + 0.4 - width / 2, ["clean", "PGD-CE", "PGD-margin"])
         ax.set_ylabel("test accuracy")
@@ -838,14 +837,14 @@ def plot_e2(record: Mapping[str, Any]):
         ax.legend(fontsize=6)
         ax = axes[1, col]
         for tau in cfg["e2_taus"]:
-            m = f"adv_comp_sum_tau{_k(tau)}"
+            m = f"adv_comp_sum_tau{fmt(tau)}"
             for metric, ls in (("clean", "-"), ("robust_margin", "--"),
                                ("val_robust_margin", ":")):
-                ax.plot(s["nu"], s[f"{name}/{m}/{metric}_by_nu"], ls, marker="o",
-                        label=f"τ={_k(tau)} {metric}")
+                ax.plot(s["nu"], s[key(name, m, f"{metric}_by_nu")], ls, marker="o",
+                        label=f"τ={fmt(tau)} {metric}")
         for ref, c in (("trades", "k"), ("pgd_at", "gray")):
-            ax.axhline(np.mean(summ[f"{name}/{ref}/clean"]), color=c, lw=0.8)
-            ax.axhline(np.mean(summ[f"{name}/{ref}/robust_margin"]), color=c, lw=0.8, ls="--")
+            ax.axhline(np.mean(summ[key(name, ref, "clean")]), color=c, lw=0.8)
+            ax.axhline(np.mean(summ[key(name, ref, "robust_margin")]), color=c, lw=0.8, ls="--")
         ax.set_xscale("log")
         ax.set_xlabel("ν (lines: TRADES black, PGD-AT gray; solid clean, dashed PGD-margin)")
         ax.set_ylabel("accuracy (mean over seeds)")

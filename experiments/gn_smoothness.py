@@ -48,6 +48,7 @@ import numpy as np
 
 from experiments import _harness
 from experiments._harness import Figure, Paper, Results
+from experiments._keys import key
 from jaxrank.optim import gn_newton as G
 from jaxrank.optim import run
 
@@ -139,11 +140,6 @@ SMOKE = dataclasses.replace(
 
 # Reference iteration counts: re-runs of the official code / plot readings. The
 # claims read them from paper_repro/gn_smoothness.py (the paper's numbers live only there).
-
-
-def key(*parts: Any) -> str:
-    """Summary key shared by the experiments and paper_repro/gn_smoothness.py."""
-    return "/".join(str(p) for p in parts)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -419,16 +415,12 @@ def run_rosenbrock(config: Config) -> Results:
     return _pack(runs, 0.0, config.rosen_tol, config)
 
 
-@functools.cache
-def _nlr_fun(p: float):
-    return G.power_residual(G.rosenbrock_residuals, p)
-
-
 @_one_blas_thread
 def run_nl_rosenbrock(config: Config) -> Results:
     x0 = jnp.array([-2.0, 2.0])
     p = config.nlr_p
-    fun = _nlr_fun(p)
+    # solvers are cached by value (jaxrank/_cache.py): a re-run reuses their compilations
+    fun = G.power_residual(G.rosenbrock_residuals, p)
     inexact = G.gauss_newton_fisher(G.rosenbrock_residuals, p)
     runs = {
         "exact": trajectory(G.grad_reg_newton(fun, eps=config.eps), x0, config.nlr_newton_iters),
@@ -442,15 +434,10 @@ def run_nl_rosenbrock(config: Config) -> Results:
 # --------------------------------------------------------------------------- 5. Chebyshev
 
 
-@functools.cache
-def _cheb_fun(p: float):
-    return G.power_residual(G.chebyshev_residuals, p)
-
-
 def _chebyshev(config: Config, d: int) -> Results:
     x0 = jnp.asarray(np.random.RandomState(config.seed).rand(d))
     p = config.cheb_p
-    fun = _cheb_fun(p)
+    fun = G.power_residual(G.chebyshev_residuals, p)  # cached by value, as in nl_rosenbrock
     inexact = G.gauss_newton_fisher(G.chebyshev_residuals, p)
     runs = {
         "super_newton": trajectory(G.super_universal_newton(fun), x0, config.cheb_iters),
@@ -747,7 +734,6 @@ def _zr_softmax_data(config: Config):
     return np.hstack([X, np.ones((m, 1))]), labels.astype(np.int32)
 
 
-@functools.cache
 def _zr_parts(num_classes: int):
     ls = G.power_residual(G.tanh_residuals, 2.0)
     sm = functools.partial(_softmax_fun, num_classes=num_classes, reg=0.0)

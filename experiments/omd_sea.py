@@ -54,7 +54,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import _harness
+from experiments import _harness, _keys
 from experiments._harness import Figure, Paper, Results
 from jaxrank.online import sea
 from jaxrank.optim import omd
@@ -150,11 +150,6 @@ METHOD_LABELS = {
     "oons": "optimistic ONS",
     "ensemble": "OMD ensemble + optimistic Hedge",
 }
-
-
-def summary_key(*parts: Any) -> str:
-    """The one key builder shared with paper_repro/omd_sea.py: ``f1/iid_noisy/omd/regret``."""
-    return "/".join(str(p) for p in parts)
 
 
 def _seeds(config: Config) -> np.ndarray:
@@ -319,22 +314,22 @@ def run_f1(config: Config) -> Results:
     for j, method in enumerate(F1_METHODS):
         for i, name in enumerate(names):
             st = _harness.seed_summary(regs[i, :, j])
-            series[summary_key(name, method, "mean")] = st["mean"]
-            series[summary_key(name, method, "sem")] = st["sem"]
-            summary[summary_key("f1", name, method, "regret")] = float(st["mean"][-1])
-            summary[summary_key("f1", name, method, "regret_sem")] = float(st["sem"][-1])
-            summary[summary_key("f1", name, method, "regret_tenth")] = float(
+            series[_keys.key(name, method, "mean")] = st["mean"]
+            series[_keys.key(name, method, "sem")] = st["sem"]
+            summary[_keys.key("f1", name, method, "regret")] = float(st["mean"][-1])
+            summary[_keys.key("f1", name, method, "regret_sem")] = float(st["sem"][-1])
+            summary[_keys.key("f1", name, method, "regret_tenth")] = float(
                 st["mean"][K // 10 - 1])
             mask = _last_decade(horizons)
-            summary[summary_key("f1", name, method, "slope")] = _slope(
+            summary[_keys.key("f1", name, method, "slope")] = _slope(
                 horizons[mask], st["mean"][mask])
     for name, p in cases.items():
         s2, v2 = _cumulative(env, p, T, K)
         bound = D * (np.sqrt(s2) + np.sqrt(v2))  # L = 0 for linear losses
-        series[summary_key(name, "bound")] = bound
-        summary[summary_key("f1", name, "sigma2")] = float(s2[-1])
-        summary[summary_key("f1", name, "variation2")] = float(v2[-1])
-        summary[summary_key("f1", name, "bound")] = float(bound[-1])
+        series[_keys.key(name, "bound")] = bound
+        summary[_keys.key("f1", name, "sigma2")] = float(s2[-1])
+        summary[_keys.key("f1", name, "variation2")] = float(v2[-1])
+        summary[_keys.key("f1", name, "bound")] = float(bound[-1])
     return Results(series=series, summary=summary, seeds=_seeds(config).tolist(),
                    allow_nonfinite=_UNDEFINED_SLOPES)
 
@@ -350,9 +345,9 @@ def plot_f1(record: Mapping[str, Any]):
     h = np.asarray(s["horizons"])
     for ax, name in zip(axes.ravel(), names, strict=False):
         for method in F1_METHODS:
-            m = np.asarray(s[summary_key(name, method, "mean")])
+            m = np.asarray(s[_keys.key(name, method, "mean")])
             ax.plot(h, m, label=METHOD_LABELS[method])
-        ax.plot(h, s[summary_key(name, "bound")], "k--", label="D(√σ²₁:T + √Σ²₁:T)")
+        ax.plot(h, s[_keys.key(name, "bound")], "k--", label="D(√σ²₁:T + √Σ²₁:T)")
         ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=1.0)
         ax.set_title(name)
@@ -386,15 +381,15 @@ def run_f2(config: Config) -> Results:
         reg = regs[:, :, j, -1]  # (cases, seeds)
         mean = reg.mean(axis=1)
         ratio = mean / bounds
-        series[summary_key(method, "regret")] = mean.reshape(shape)
-        series[summary_key(method, "ratio")] = ratio.reshape(shape)
+        series[_keys.key(method, "regret")] = mean.reshape(shape)
+        series[_keys.key(method, "ratio")] = ratio.reshape(shape)
         for (s, a), m, r, sem in zip(grid, mean, ratio, reg.std(axis=1, ddof=1)
                                      / np.sqrt(reg.shape[1]), strict=True):
-            summary[summary_key("f2", f"s={s:g}", f"a={a:g}", method, "regret")] = float(m)
-            summary[summary_key("f2", f"s={s:g}", f"a={a:g}", method, "regret_sem")] = float(sem)
-            summary[summary_key("f2", f"s={s:g}", f"a={a:g}", method, "ratio")] = float(r)
+            summary[_keys.key("f2", f"s={s:g}", f"a={a:g}", method, "regret")] = float(m)
+            summary[_keys.key("f2", f"s={s:g}", f"a={a:g}", method, "regret_sem")] = float(sem)
+            summary[_keys.key("f2", f"s={s:g}", f"a={a:g}", method, "ratio")] = float(r)
     for (s, a), b in zip(grid, bounds, strict=True):
-        summary[summary_key("f2", f"s={s:g}", f"a={a:g}", "bound")] = float(b)
+        summary[_keys.key("f2", f"s={s:g}", f"a={a:g}", "bound")] = float(b)
     return Results(series=series, summary=summary, seeds=_seeds(config).tolist(),
                    allow_nonfinite=_UNDEFINED_SLOPES)
 
@@ -449,21 +444,21 @@ def run_f3(config: Config) -> Results:
     for j, method in enumerate(("omd_sc", "ogd_sc")):
         for i, name in enumerate(cases):
             st = _harness.seed_summary(regs[i, :, j])
-            series[summary_key(name, method, "mean")] = st["mean"]
+            series[_keys.key(name, method, "mean")] = st["mean"]
             mask = _last_decade(horizons)
             lo, hi = np.flatnonzero(mask)[0], K - 1
             # slope of E[R_T] against ln T over the last decade, and log-log growth exponent
-            summary[summary_key("f3", name, method, "log_slope")] = float(
+            summary[_keys.key("f3", name, method, "log_slope")] = float(
                 (st["mean"][hi] - st["mean"][lo]) / np.log(horizons[hi] / horizons[lo]))
-            summary[summary_key("f3", name, method, "exponent")] = _slope(
+            summary[_keys.key("f3", name, method, "exponent")] = _slope(
                 horizons[mask], st["mean"][mask])
-            summary[summary_key("f3", name, method, "regret")] = float(st["mean"][-1])
-            summary[summary_key("f3", name, method, "regret_tenth")] = float(st["mean"][lo])
-            summary[summary_key("f3", name, method, "regret_sem")] = float(st["sem"][-1])
+            summary[_keys.key("f3", name, method, "regret")] = float(st["mean"][-1])
+            summary[_keys.key("f3", name, method, "regret_tenth")] = float(st["mean"][lo])
+            summary[_keys.key("f3", name, method, "regret_sem")] = float(st["sem"][-1])
     for name, p in cases.items():
         _, _, s2max, v2max = _cumulative_jit(env, p, T)
-        summary[summary_key("f3", name, "sigma2_max")] = float(s2max)
-        summary[summary_key("f3", name, "variation2_max_after_1")] = float(v2max)
+        summary[_keys.key("f3", name, "sigma2_max")] = float(s2max)
+        summary[_keys.key("f3", name, "variation2_max_after_1")] = float(v2max)
     return Results(series=series, summary=summary, seeds=_seeds(config).tolist(),
                    allow_nonfinite=_UNDEFINED_SLOPES)
 
@@ -477,7 +472,7 @@ def plot_f3(record: Mapping[str, Any]):
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4))
     for ax, name in zip(np.atleast_1d(axes), names, strict=True):
         for method in ("omd_sc", "ogd_sc"):
-            ax.plot(h, s[summary_key(name, method, "mean")], label=METHOD_LABELS[method])
+            ax.plot(h, s[_keys.key(name, method, "mean")], label=METHOD_LABELS[method])
         ax.set_xscale("log")
         ax.set_title(name)
         ax.set_xlabel("T (log)")
@@ -527,18 +522,18 @@ def run_f4(config: Config) -> Results:
     for j, method in enumerate(("ons", "oons")):
         for i, name in enumerate(cases):
             st = _harness.seed_summary(regs[i, :, j])
-            series[summary_key(name, method, "mean")] = st["mean"]
+            series[_keys.key(name, method, "mean")] = st["mean"]
             mask = _last_decade(horizons)
-            summary[summary_key("f4", name, method, "exponent")] = _slope(
+            summary[_keys.key("f4", name, method, "exponent")] = _slope(
                 horizons[mask], st["mean"][mask])
-            summary[summary_key("f4", name, method, "regret")] = float(st["mean"][-1])
-            summary[summary_key("f4", name, method, "regret_sem")] = float(st["sem"][-1])
+            summary[_keys.key("f4", name, method, "regret")] = float(st["mean"][-1])
+            summary[_keys.key("f4", name, method, "regret_sem")] = float(st["sem"][-1])
     for (name, p), (gamma, eps) in zip(cases.items(), consts, strict=True):
         s2, v2, _, _ = _cumulative_jit(env, p, T)
-        summary[summary_key("f4", name, "gamma")] = gamma
-        summary[summary_key("f4", name, "epsilon")] = eps
-        summary[summary_key("f4", name, "noise")] = float(p.noise)
-        summary[summary_key("f4", name, "log_sigma_plus_variation")] = float(
+        summary[_keys.key("f4", name, "gamma")] = gamma
+        summary[_keys.key("f4", name, "epsilon")] = eps
+        summary[_keys.key("f4", name, "noise")] = float(p.noise)
+        summary[_keys.key("f4", name, "log_sigma_plus_variation")] = float(
             np.log(s2[-1] + v2[-1]))
     return Results(series=series, summary=summary, seeds=_seeds(config).tolist(),
                    allow_nonfinite=_UNDEFINED_SLOPES)
@@ -553,7 +548,7 @@ def plot_f4(record: Mapping[str, Any]):
     fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.4))
     for ax, name in zip(np.atleast_1d(axes), names, strict=True):
         for method in ("ons", "oons"):
-            ax.plot(h, s[summary_key(name, method, "mean")], label=METHOD_LABELS[method])
+            ax.plot(h, s[_keys.key(name, method, "mean")], label=METHOD_LABELS[method])
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(f"least squares, {name}")
@@ -626,21 +621,21 @@ def run_f5(config: Config) -> Results:
         bound = float(np.sqrt((1 + path + s2[-1] + v2[-1]) * (1 + path)))
         fixed_mean = fixed[i].mean(axis=0)
         best = int(np.argmin(fixed_mean))
-        summary[summary_key("f5", name, "path_length")] = path
-        summary[summary_key("f5", name, "bound")] = bound
-        summary[summary_key("f5", name, "best_fixed_step")] = float(steps[best])
-        summary[summary_key("f5", name, "best_fixed")] = float(fixed_mean[best])
-        summary[summary_key("f5", name, "best_fixed_sem")] = float(
+        summary[_keys.key("f5", name, "path_length")] = path
+        summary[_keys.key("f5", name, "bound")] = bound
+        summary[_keys.key("f5", name, "best_fixed_step")] = float(steps[best])
+        summary[_keys.key("f5", name, "best_fixed")] = float(fixed_mean[best])
+        summary[_keys.key("f5", name, "best_fixed_sem")] = float(
             fixed[i, :, best].std(ddof=1) / np.sqrt(fixed.shape[1]))
         for method in ("ensemble", "ogd"):
             m = out[method][i]
-            summary[summary_key("f5", name, method)] = float(m.mean())
-            summary[summary_key("f5", name, method, "sem")] = float(
+            summary[_keys.key("f5", name, method)] = float(m.mean())
+            summary[_keys.key("f5", name, method, "sem")] = float(
                 m.std(ddof=1) / np.sqrt(len(m)))
-        series[summary_key(name, "fixed")] = fixed_mean
-        series[summary_key(name, "ensemble")] = float(out["ensemble"][i].mean())
-        series[summary_key(name, "ogd")] = float(out["ogd"][i].mean())
-        series[summary_key(name, "bound")] = bound
+        series[_keys.key(name, "fixed")] = fixed_mean
+        series[_keys.key(name, "ensemble")] = float(out["ensemble"][i].mean())
+        series[_keys.key(name, "ogd")] = float(out["ogd"][i].mean())
+        series[_keys.key(name, "bound")] = bound
     return Results(series=series, summary=summary, seeds=_seeds(config).tolist(),
                    allow_nonfinite=_UNDEFINED_SLOPES)
 
@@ -653,10 +648,10 @@ def plot_f5(record: Mapping[str, Any]):
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.4))
     steps = np.asarray(s["steps"])
     for ax, name in zip(np.atleast_1d(axes), names, strict=True):
-        ax.plot(steps, s[summary_key(name, "fixed")], "o-", label="fixed-step OMD (grid)")
-        ax.axhline(s[summary_key(name, "ensemble")], color="C1", label="ensemble")
-        ax.axhline(s[summary_key(name, "ogd")], color="C2", label="OGD D/(G√t)")
-        ax.axhline(s[summary_key(name, "bound")], color="k", ls="--",
+        ax.plot(steps, s[_keys.key(name, "fixed")], "o-", label="fixed-step OMD (grid)")
+        ax.axhline(s[_keys.key(name, "ensemble")], color="C1", label="ensemble")
+        ax.axhline(s[_keys.key(name, "ogd")], color="C2", label="OGD D/(G√t)")
+        ax.axhline(s[_keys.key(name, "bound")], color="k", ls="--",
                    label="√((1+P+σ²+Σ²)(1+P))")
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -729,18 +724,18 @@ def run_f6(config: Config) -> Results:
     for env_name in F6_ENVS:
         gap, reg = out[env_name]
         for i, s in enumerate(config.f6_noises):
-            name = f"{env_name}/s={s:g}"
+            name = _keys.key(env_name, f"s={s:g}")
             g_st, r_st = _harness.seed_summary(gap[i]), _harness.seed_summary(reg[i])
-            series[summary_key(name, "gap")] = g_st["mean"]
-            series[summary_key(name, "regret_over_T")] = r_st["mean"]
-            summary[summary_key("f6", name, "slope")] = _slope(horizons[mask],
+            series[_keys.key(name, "gap")] = g_st["mean"]
+            series[_keys.key(name, "regret_over_T")] = r_st["mean"]
+            summary[_keys.key("f6", name, "slope")] = _slope(horizons[mask],
                                                                g_st["mean"][mask])
-            summary[summary_key("f6", name, "gap")] = float(g_st["mean"][-1])
+            summary[_keys.key("f6", name, "gap")] = float(g_st["mean"][-1])
             # o2b: E[F(x̄_T)] − F* ≤ E[Σ(f_t(x_t) − f_t(x*))]/T, checked at every horizon
             diff = gap[i] - reg[i]  # per seed, ≤ 0 in expectation
             d_st = _harness.seed_summary(diff)
-            summary[summary_key("f6", name, "o2b_max_excess")] = float(np.max(d_st["mean"]))
-            summary[summary_key("f6", name, "o2b_max_excess_z")] = float(np.max(
+            summary[_keys.key("f6", name, "o2b_max_excess")] = float(np.max(d_st["mean"]))
+            summary[_keys.key("f6", name, "o2b_max_excess_z")] = float(np.max(
                 d_st["mean"] / np.maximum(d_st["sem"], 1e-300)))
     return Results(series=series, summary=summary, seeds=_seeds(config).tolist(),
                    allow_nonfinite=_UNDEFINED_SLOPES)
@@ -758,7 +753,7 @@ def plot_f6(record: Mapping[str, Any]):
             name = k.removesuffix("/gap")
             ax.plot(h, np.maximum(np.asarray(s[k], float), 1e-16), color=f"C{j}",
                     label=f"F(x̄_T) − F*, {name.split('/')[1]}")
-            ax.plot(h, np.maximum(np.asarray(s[summary_key(name, "regret_over_T")], float),
+            ax.plot(h, np.maximum(np.asarray(s[_keys.key(name, "regret_over_T")], float),
                                   1e-16), color=f"C{j}", ls="--", label="E[R_T(x*)]/T")
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -861,26 +856,26 @@ def run_f7(config: Config) -> Results:
         L = _f7_smoothness(p)
         bound = D * (np.sqrt(s2) + np.sqrt(v2)) + L * D**2
         gap = np.asarray(gaps[i]).max(axis=0)  # worst seed per horizon
-        series[summary_key(name, "bound")] = bound
-        series[summary_key(name, "sigma2")] = s2
-        series[summary_key(name, "variation2")] = v2
-        series[summary_key(name, "comparator_gap")] = gap
+        series[_keys.key(name, "bound")] = bound
+        series[_keys.key(name, "sigma2")] = s2
+        series[_keys.key(name, "variation2")] = v2
+        series[_keys.key(name, "comparator_gap")] = gap
         for key_, v in (("sigma2", s2[-1]), ("variation2", v2[-1]), ("bound", bound[-1]),
                         ("smoothness", L), ("grad_bound", grad_bounds[i]),
                         ("comparator_gap_max", gap.max()),
                         ("mc_estimates", mc["num_estimates"])):
-            summary[summary_key("f7", name, key_)] = float(v)
+            summary[_keys.key("f7", name, key_)] = float(v)
         for j, method in enumerate(config.f7_methods):
             st = _harness.seed_summary(regs[i, :, j])
             upper = st["mean"] + gap  # certified: the comparator value is within gap of min
-            series[summary_key(name, method, "mean")] = st["mean"]
-            series[summary_key(name, method, "sem")] = st["sem"]
-            summary[summary_key("f7", name, method, "regret")] = float(st["mean"][-1])
-            summary[summary_key("f7", name, method, "regret_sem")] = float(st["sem"][-1])
-            summary[summary_key("f7", name, method, "slope")] = _slope(
+            series[_keys.key(name, method, "mean")] = st["mean"]
+            series[_keys.key(name, method, "sem")] = st["sem"]
+            summary[_keys.key("f7", name, method, "regret")] = float(st["mean"][-1])
+            summary[_keys.key("f7", name, method, "regret_sem")] = float(st["sem"][-1])
+            summary[_keys.key("f7", name, method, "slope")] = _slope(
                 horizons[mask], st["mean"][mask])
-            summary[summary_key("f7", name, method, "ratio_max")] = float(np.max(upper / bound))
-            summary[summary_key("f7", name, method, "ratio_final")] = float(upper[-1]
+            summary[_keys.key("f7", name, method, "ratio_max")] = float(np.max(upper / bound))
+            summary[_keys.key("f7", name, method, "ratio_final")] = float(upper[-1]
                                                                             / bound[-1])
     return Results(series=series, summary=summary, seeds=_seeds(config).tolist(),
                    allow_nonfinite=_UNDEFINED_SLOPES)
@@ -894,9 +889,9 @@ def plot_f7(record: Mapping[str, Any]):
     fig, axes = plt.subplots(1, len(F7_CASES), figsize=(3.8 * len(F7_CASES), 3.6))
     for ax, name in zip(np.atleast_1d(axes), F7_CASES, strict=True):
         for method in record["config"]["f7_methods"]:
-            ax.plot(h, s[summary_key(name, method, "mean")], "o-", ms=3,
+            ax.plot(h, s[_keys.key(name, method, "mean")], "o-", ms=3,
                     label=METHOD_LABELS[method])
-        ax.plot(h, s[summary_key(name, "bound")], "k--",
+        ax.plot(h, s[_keys.key(name, "bound")], "k--",
                 label="D(√σ²₁:T + √Σ²₁:T) + LD² (Monte Carlo σ², Σ²)")
         ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=1.0)
@@ -945,20 +940,20 @@ def run_f8(config: Config) -> Results:
         old = peak * (1.0 + np.log(T))
         for k, v in (("sigma2", s2), ("variation2", v2), ("sigma2_max", s2max),
                      ("variation2_max", v2max), ("bound_new", new), ("bound_old", old)):
-            summary[summary_key("f8", name, k)] = float(v)
+            summary[_keys.key("f8", name, k)] = float(v)
         for j, method in enumerate(F8_METHODS):
             st = _harness.seed_summary(regs[i, :, j])
             r, se = float(st["mean"][-1]), float(st["sem"][-1])
-            summary[summary_key("f8", name, method, "regret")] = r
-            summary[summary_key("f8", name, method, "regret_sem")] = se
-            summary[summary_key("f8", name, method, "ratio_new")] = r / new
-            summary[summary_key("f8", name, method, "ratio_old")] = r / old
-            series[summary_key(name, method, "mean")] = st["mean"]
+            summary[_keys.key("f8", name, method, "regret")] = r
+            summary[_keys.key("f8", name, method, "regret_sem")] = se
+            summary[_keys.key("f8", name, method, "ratio_new")] = r / new
+            summary[_keys.key("f8", name, method, "ratio_old")] = r / old
+            series[_keys.key(name, method, "mean")] = st["mean"]
     for method in F8_METHODS:
-        series[summary_key(method, "regret")] = [summary[summary_key("f8", n, method, "regret")]
+        series[_keys.key(method, "regret")] = [summary[_keys.key("f8", n, method, "regret")]
                                                  for n in cases]
     for k in ("sigma2", "bound_new", "bound_old"):
-        series[k] = [summary[summary_key("f8", n, k)] for n in cases]
+        series[k] = [summary[_keys.key("f8", n, k)] for n in cases]
     return Results(series=series, summary=summary, seeds=_seeds(config).tolist(),
                    allow_nonfinite=_UNDEFINED_SLOPES)
 
@@ -980,7 +975,7 @@ def plot_f8(record: Mapping[str, Any]):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     ax = axes[0]
     for method in F8_METHODS:
-        ax.plot(x, s[summary_key(method, "regret")], "o-", label=METHOD_LABELS[method])
+        ax.plot(x, s[_keys.key(method, "regret")], "o-", label=METHOD_LABELS[method])
     ax.plot(x, s["bound_new"], "k--", label="(σ²max+Σ²max)(1 + log((σ²₁:T+Σ²₁:T)/(σ²max+Σ²max)))")
     ax.plot(x, s["bound_old"], "k:", label="(σ²max+Σ²max)(1 + log T) (Sachs et al.)")
     ax.set_xscale("log")
@@ -991,7 +986,7 @@ def plot_f8(record: Mapping[str, Any]):
     ax.legend(fontsize=7)
     ax = axes[1]
     for method in F8_METHODS:
-        r = np.asarray(s[summary_key(method, "regret")], float)
+        r = np.asarray(s[_keys.key(method, "regret")], float)
         ax.plot(x, r / np.asarray(s["bound_new"]), "o-", label=f"{method} / new bound")
         ax.plot(x, r / np.asarray(s["bound_old"]), "s:", label=f"{method} / old bound")
     ax.set_xscale("log")
@@ -1032,19 +1027,19 @@ def run_f9(config: Config) -> Results:
     for i, (name, p) in enumerate(cases.items()):
         s2, v2 = _cumulative(env, p, T, K)
         bound = D * (np.sqrt(s2) + np.sqrt(v2)) + L * D**2
-        series[summary_key(name, "bound")] = bound
+        series[_keys.key(name, "bound")] = bound
         for k, v in (("sigma2", s2[-1]), ("variation2", v2[-1]), ("bound", bound[-1])):
-            summary[summary_key("f9", name, k)] = float(v)
+            summary[_keys.key("f9", name, k)] = float(v)
         for j, method in enumerate(config.f9_methods):
             st = _harness.seed_summary(regs[i, :, j])
-            series[summary_key(name, method, "mean")] = st["mean"]
-            series[summary_key(name, method, "sem")] = st["sem"]
-            summary[summary_key("f9", name, method, "regret")] = float(st["mean"][-1])
-            summary[summary_key("f9", name, method, "regret_sem")] = float(st["sem"][-1])
+            series[_keys.key(name, method, "mean")] = st["mean"]
+            series[_keys.key(name, method, "sem")] = st["sem"]
+            summary[_keys.key("f9", name, method, "regret")] = float(st["mean"][-1])
+            summary[_keys.key("f9", name, method, "regret_sem")] = float(st["sem"][-1])
             k = int(np.argmax(st["mean"] / bound))
-            summary[summary_key("f9", name, method, "ratio_max")] = float(st["mean"][k]
+            summary[_keys.key("f9", name, method, "ratio_max")] = float(st["mean"][k]
                                                                           / bound[k])
-            summary[summary_key("f9", name, method, "ratio_max_sem")] = float(st["sem"][k]
+            summary[_keys.key("f9", name, method, "ratio_max_sem")] = float(st["sem"][k]
                                                                               / bound[k])
     return Results(series=series, summary=summary, seeds=_seeds(config).tolist(),
                    allow_nonfinite=_UNDEFINED_SLOPES)
@@ -1058,8 +1053,8 @@ def plot_f9(record: Mapping[str, Any]):
     fig, axes = plt.subplots(1, len(F9_CASES), figsize=(3.8 * len(F9_CASES), 3.6))
     for ax, name in zip(np.atleast_1d(axes), F9_CASES, strict=True):
         for method in record["config"]["f9_methods"]:
-            ax.plot(h, s[summary_key(name, method, "mean")], label=METHOD_LABELS[method])
-        ax.plot(h, s[summary_key(name, "bound")], "k--", label="D(√σ²₁:T + √Σ²₁:T) + LD²")
+            ax.plot(h, s[_keys.key(name, method, "mean")], label=METHOD_LABELS[method])
+        ax.plot(h, s[_keys.key(name, "bound")], "k--", label="D(√σ²₁:T + √Σ²₁:T) + LD²")
         ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=1.0)
         ax.set_title(f"non-convex f_t (κ = {record['config']['f9_curvature']:g}), {name}")

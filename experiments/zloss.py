@@ -40,6 +40,7 @@ import optax
 
 from experiments import _harness
 from experiments._harness import Figure, Paper, Results
+from experiments._keys import key
 from jaxrank import data as jdata
 from jaxrank.data import text as jtext
 from jaxrank.losses import spherical as S
@@ -149,31 +150,31 @@ def _train_loss(name: str, eps: float):
 
 
 def fm_key(loss: str) -> str:
-    return f"fmnist/{loss}/test_error_mean"
+    return key("fmnist", loss, "test_error_mean")
 
 
 def fm_seeds_key(loss: str) -> str:
-    return f"fmnist/{loss}/test_error_seeds"
+    return key("fmnist", loss, "test_error_seeds")
 
 
 def lm_key(loss: str, k: int, split: str = "test") -> str:
-    return f"lm/{loss}/top{k}/{split}_error"
+    return key("lm", loss, f"top{k}", f"{split}_error")
 
 
 def lm_seeds_key(loss: str, k: int) -> str:
-    return f"lm/{loss}/top{k}/test_error_seeds"
+    return key("lm", loss, f"top{k}", "test_error_seeds")
 
 
 def sp_key(method: str, size: int) -> str:
-    return f"speed/{method}/D{size}/s_per_step"
+    return key("speed", method, f"D{size}", "s_per_step")
 
 
-SP_SLOPE = "speed/factored_zloss/loglog_slope"
-SP_NAIVE_SLOPE = "speed/naive_softmax/loglog_slope"
+SP_SLOPE = key("speed", "factored_zloss", "loglog_slope")
+SP_NAIVE_SLOPE = key("speed", "naive_softmax", "loglog_slope")
 
 
 def sp_ratio_key(method: str) -> str:
-    return f"speed/ratio/{method}_over_factored_at_max_D"
+    return key("speed", "ratio", f"{method}_over_factored_at_max_D")
 
 
 # --------------------------------------------------------------------------- invariance
@@ -189,15 +190,15 @@ def run_invariance(config: Config) -> Results:
     batch_scale = o[None] * jnp.asarray(scales, jnp.float32)[:, None]
     series = {"shift": shifts, "scale": scales}
     for name, fn in (("z_loss", S.z_loss), ("log_softmax", S.log_softmax_loss)):
-        series[f"{name}/shift"] = np.asarray(fn(batch_shift, c))
-        series[f"{name}/scale"] = np.asarray(fn(batch_scale, c))
-    base = {n: float(series[f"{n}/shift"][config.inv_points // 2]) for n in ("z_loss",
+        series[key(name, "shift")] = np.asarray(fn(batch_shift, c))
+        series[key(name, "scale")] = np.asarray(fn(batch_scale, c))
+    base = {n: float(series[key(n, "shift")][config.inv_points // 2]) for n in ("z_loss",
                                                                             "log_softmax")}
     summary = {}
     for name in ("z_loss", "log_softmax"):
         for kind in ("shift", "scale"):
-            dev = np.max(np.abs(series[f"{name}/{kind}"] - base[name]))
-            summary[f"invariance/{name}/max_dev_{kind}"] = float(dev)
+            dev = np.max(np.abs(series[key(name, kind)] - base[name]))
+            summary[key("invariance", name, f"max_dev_{kind}")] = float(dev)
     return Results(series, summary)
 
 
@@ -207,8 +208,8 @@ def plot_invariance(record: Mapping[str, Any]):
     s = record["results"]["series"]
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     for name, style in (("z_loss", "-"), ("log_softmax", "--")):
-        axes[0].plot(s["shift"], s[f"{name}/shift"], style, label=name)
-        axes[1].semilogx(s["scale"], s[f"{name}/scale"], style, label=name)
+        axes[0].plot(s["shift"], s[key(name, "shift")], style, label=name)
+        axes[1].semilogx(s["scale"], s[key(name, "scale")], style, label=name)
     axes[0].set(xlabel="shift κ (o + κ1)", ylabel="loss", title="shift")
     axes[1].set(xlabel="scale λ (λo)", title="scale")
     axes[0].legend()
@@ -266,14 +267,14 @@ def run_fmnist(config: Config) -> Results:
         rep = lambda v: np.full(len(seeds), v, np.float32)  # noqa: E731
         out = np.asarray(prog(*data, rep(g["lr"][best]), rep(g["a"][best]), rep(g["b"][best]),
                               seeds))
-        series[f"{name}/grid"] = {k: v.tolist() for k, v in g.items()}
-        series[f"{name}/grid_valid"] = tune[:, 0]
-        series[f"{name}/test_error"] = out[:, 1]
+        series[key(name, "grid")] = {k: v.tolist() for k, v in g.items()}
+        series[key(name, "grid_valid")] = tune[:, 0]
+        series[key(name, "test_error")] = out[:, 1]
         stats = _harness.seed_summary(out[:, 1])
         summary[fm_key(name)] = float(stats["mean"])
-        summary[f"fmnist/{name}/test_error_sem"] = float(stats["sem"])
+        summary[key("fmnist", name, "test_error_sem")] = float(stats["sem"])
         summary[fm_seeds_key(name)] = [float(v) for v in out[:, 1]]
-        summary[f"fmnist/{name}/best_index"] = best
+        summary[key("fmnist", name, "best_index")] = best
     return Results(series, summary, list(config.seeds))
 
 
@@ -283,7 +284,7 @@ def plot_fmnist(record: Mapping[str, Any]):
     s = record["results"]["series"]
     fig, ax = plt.subplots(figsize=(5, 3))
     for i, name in enumerate(ALL_LOSSES):
-        e = 100 * np.asarray(s[f"{name}/test_error"])
+        e = 100 * np.asarray(s[key(name, "test_error")])
         ax.scatter(np.full(e.shape, i), e, s=12)
         ax.errorbar(i, e.mean(), yerr=e.std(ddof=1) if e.size > 1 else 0, fmt="k_", capsize=4)
     ax.set_xticks(range(len(ALL_LOSSES)), [n.replace("_", "\n") for n in ALL_LOSSES], fontsize=7)
@@ -374,7 +375,7 @@ def _lm_program(name: str, D: int, context: int, embed: int, hidden: int, steps:
 
 def lm_flat_key(loss: str, k: int, split: str = "valid") -> str:
     """Relative drop of the mean top-k error over the last FLAT_FRACTION of training steps."""
-    return f"lm/{loss}/top{k}/{split}_rel_drop_last20"
+    return key("lm", loss, f"top{k}", f"{split}_rel_drop_last20")
 
 
 def flat_index(chunks: int) -> int:
@@ -419,10 +420,10 @@ def run_lm_topk(config: Config) -> Results:
         rep = lambda v: np.full(len(seeds), v, np.float32)  # noqa: E731
         c, t = prog(*data, rep(g["lr"][best]), rep(g["a"][best]), rep(g["b"][best]), seeds)
         c, t = np.asarray(c), np.asarray(t)       # seeds × chunks × k (valid, test)
-        series[f"{name}/grid"] = {k: v.tolist() for k, v in g.items()}
-        series[f"{name}/grid_valid_curve"] = curve
-        summary[f"lm/{name}/best_index"] = best
-        summary[f"lm/{name}/best_at_grid_edge"] = best in (0, TUNE_POINTS - 1)
+        series[key(name, "grid")] = {k: v.tolist() for k, v in g.items()}
+        series[key(name, "grid_valid_curve")] = curve
+        summary[key("lm", name, "best_index")] = best
+        summary[key("lm", name, "best_at_grid_edge")] = best in (0, TUNE_POINTS - 1)
         for split, e in (("valid", c), ("test", t)):
             d = rel_drop(e.mean(0), q)             # over the seed-mean curve, per k
             for j, k in enumerate(KS):
@@ -432,10 +433,10 @@ def run_lm_topk(config: Config) -> Results:
             summary[lm_seeds_key(name, k)] = [float(v) for v in t[:, -1, j]]
             summary[lm_key(name, k)] = float(t[:, -1, j].mean())
             summary[lm_key(name, k, "valid")] = float(c[:, -1, j].mean())
-            series[f"{name}/top{k}/valid_curve"] = c[:, :, j]
-            series[f"{name}/top{k}/test_curve"] = t[:, :, j]
-        series[f"{name}/tuned_test"] = [summary[lm_key(name, k)] for k in KS]
-        series[f"{name}/tuned_test_sem"] = [
+            series[key(name, f"top{k}", "valid_curve")] = c[:, :, j]
+            series[key(name, f"top{k}", "test_curve")] = t[:, :, j]
+        series[key(name, "tuned_test")] = [summary[lm_key(name, k)] for k in KS]
+        series[key(name, "tuned_test_sem")] = [
             float(_harness.seed_summary(summary[lm_seeds_key(name, k)])["sem"]) for k in KS]
     summary["lm/max_rel_drop_last20"] = float(np.max(drops))
     return Results(series, summary, list(config.seeds))
@@ -450,15 +451,15 @@ def plot_lm_topk(record: Mapping[str, Any]):
     fig, axes = plt.subplots(1, 1 + len(show), figsize=(3.4 * (1 + len(show)), 3.2))
     for i, name in enumerate(ALL_LOSSES):
         color = f"C{i}"
-        axes[0].errorbar(ks, 100 * np.asarray(s[f"{name}/tuned_test"]),
-                         yerr=100 * np.asarray(s[f"{name}/tuned_test_sem"]), fmt="o-",
+        axes[0].errorbar(ks, 100 * np.asarray(s[key(name, "tuned_test")]),
+                         yerr=100 * np.asarray(s[key(name, "tuned_test_sem")]), fmt="o-",
                          label=name, ms=3, capsize=2, color=color)
         for ax, k in zip(axes[1:], show, strict=True):
             for split, style in (("valid", "-"), ("test", ":")):
-                key = f"{name}/top{k}/{split}_curve"
-                if key not in s:
+                curve_key = key(name, f"top{k}", f"{split}_curve")
+                if curve_key not in s:
                     continue
-                c = 100 * np.asarray(s[key])   # seeds × checkpoints
+                c = 100 * np.asarray(s[curve_key])   # seeds × checkpoints
                 ax.plot(steps, c.mean(0), style, color=color,
                         label=f"{name} ({split})" if k == show[0] else None)
                 if split == "valid":
@@ -554,11 +555,11 @@ def run_speed(config: Config) -> Results:
             times.append(min(rep))  # best of the repeats: the least disturbed measurement
             reps.append(rep)
             summary[sp_key(method, size)] = min(rep)
-        series[f"{method}/s_per_step"] = times
-        series[f"{method}/s_per_step_repeats"] = reps
+        series[key(method, "s_per_step")] = times
+        series[key(method, "s_per_step_repeats")] = reps
         slope, se = loglog_slope_se(sizes, reps)
-        summary[f"speed/{method}/loglog_slope"] = slope
-        summary[f"speed/{method}/loglog_slope_se"] = se
+        summary[key("speed", method, "loglog_slope")] = slope
+        summary[key("speed", method, "loglog_slope_se")] = se
     big = max(sizes)
     for method in ("naive_softmax", "hsoftmax"):
         summary[sp_ratio_key(method)] = (summary[sp_key(method, big)]
@@ -572,8 +573,8 @@ def plot_speed(record: Mapping[str, Any]):
     s, sm = record["results"]["series"], record["summary"]
     fig, ax = plt.subplots(figsize=(5, 3.3))
     for method in METHODS:
-        ax.loglog(s["D"], np.asarray(s[f"{method}/s_per_step"]) * 1e3, "o-",
-                  label=f"{method} (slope {sm[f'speed/{method}/loglog_slope']:.2f})")
+        ax.loglog(s["D"], np.asarray(s[key(method, "s_per_step")]) * 1e3, "o-",
+                  label=f"{method} (slope {sm[key('speed', method, 'loglog_slope')]:.2f})")
     ax.set(xlabel="number of classes D", ylabel="ms per SGD step",
            title=f"output layer step, d={sm['speed/dim']}, m={sm['speed/batch']} "
                  f"({sm['speed/backend']})")

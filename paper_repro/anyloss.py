@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from experiments._keys import fmt, key
 from experiments.anyloss import replica_prefixes
 from paper_repro import stats
 from paper_repro.check import CHAOTIC, PAPER, READING, TIMING, Claim, Outcome
@@ -56,7 +57,7 @@ ACC_DELTA = 0.02  # C8: L_A non-inferior to BCE on accuracy by this (paper: −0
 
 
 def _sign(s: Mapping[str, Any], met: str, base: str) -> dict[str, float]:
-    return {side: float(s[f"sign/{met}/{base}/rope{ROPE:g}/{side}"])
+    return {side: float(s[key("sign", met, base, f"rope{fmt(ROPE)}", side)])
             for side in ("left", "rope", "right")}
 
 
@@ -92,9 +93,9 @@ def c3(records: Mapping[str, Any], fig: str = "e1") -> Outcome:
     s = records[fig]["summary"]
     cases, parts = {}, []
     for met in C3_METRICS:
-        hi, lo = s[f"gain/{met}/{BIN_HIGH}/mean"], s[f"gain/{met}/{BIN_LOW}/mean"]
-        n_hi, n_lo = s[f"gain/{met}/{BIN_HIGH}/n"], s[f"gain/{met}/{BIN_LOW}/n"]
-        rho, pval = float(s[f"gain/{met}/spearman"]), float(s[f"gain/{met}/spearman_p"])
+        hi, lo = s[key("gain", met, BIN_HIGH, "mean")], s[key("gain", met, BIN_LOW, "mean")]
+        n_hi, n_lo = s[key("gain", met, BIN_HIGH, "n")], s[key("gain", met, BIN_LOW, "n")]
+        rho, pval = float(s[key("gain", met, "spearman")]), float(s[key("gain", met, "spearman_p")])
         if min(n_hi, n_lo) < MIN_BIN or math.isnan(hi) or math.isnan(lo):
             cases[met] = None
         elif hi <= lo or rho <= 0:
@@ -115,8 +116,8 @@ def _fmt(d) -> str:
 
 
 def _over_sets(s: Mapping[str, Any], names, loss: str, met: str) -> list[float]:
-    """``summary[f"{set}/{loss}/{met}"]`` for every set (a missing key raises KeyError)."""
-    return [float(s[f"{name}/{loss}/{met}"]) for name in names]
+    """``summary[key(set, loss, met)]`` for every set (a missing key raises KeyError)."""
+    return [float(s[key(name, loss, met)]) for name in names]
 
 
 def c4(records: Mapping[str, Any], fig: str = "e2") -> Outcome:
@@ -142,7 +143,7 @@ def c4(records: Mapping[str, Any], fig: str = "e2") -> Outcome:
 
 def _sweep(s: Mapping[str, Any], name: str, loss: str, amps) -> dict[float, float]:
     met = SWEEP[loss]
-    return {a: float(s[f"{name}/sweep/{loss}/L{a:g}/{met}"]) for a in amps}
+    return {a: float(s[key(name, "sweep", loss, f"L{fmt(a)}", met)]) for a in amps}
 
 
 def c5(records: Mapping[str, Any], fig: str = "e2") -> Outcome:
@@ -221,9 +222,9 @@ def _ratios(rec: Mapping[str, Any], name: str) -> tuple[float, float | None, flo
     losses involved (from the interleaved repeats)."""
     s = rec["summary"]
     losses = rec["config"]["timing_losses"]
-    anyl = [float(s[f"{name}/{n}/ratio_to_bce"]) for n in losses if n.startswith("anyloss")]
-    sol = [float(s[f"{name}/{n}/ratio_to_bce"]) for n in losses if n.startswith("sol")]
-    se = max(float(s[f"{name}/{n}/log_ratio_se"]) for n in losses
+    anyl = [float(s[key(name, n, "ratio_to_bce")]) for n in losses if n.startswith("anyloss")]
+    sol = [float(s[key(name, n, "ratio_to_bce")]) for n in losses if n.startswith("sol")]
+    se = max(float(s[key(name, n, "log_ratio_se")]) for n in losses
              if n.startswith(("anyloss", "sol")))
     return sum(anyl) / len(anyl), (sum(sol) / len(sol) if sol else None), se
 
@@ -275,8 +276,8 @@ def c8(records: Mapping[str, Any], fig: str = "e1",
         else:
             cases[met] = stats.better(ours, bce, margin=MEAN_MARGIN)
         d, se = stats.mean_se(ours - bce)
-        parts.append(f"{met}: BCE {s[f'mean/bce/{met}']:.3f} → AnyLoss "
-                     f"{s[f'mean/{TARGET[met]}/{met}']:.3f} (paired Δ {d:+.3f} ± {se:.3f} SE; "
+        parts.append(f"{met}: BCE {s[key('mean', 'bce', met)]:.3f} → AnyLoss "
+                     f"{s[key('mean', TARGET[met], met)]:.3f} (paired Δ {d:+.3f} ± {se:.3f} SE; "
                      f"paper {p_bce:.3f} → {p_ours:.3f})")
     return Outcome.from_cases(cases, f"{table.shape[0]} sets; " + "; ".join(parts),
                               "paired over our sets: target AnyLoss better than BCE ("

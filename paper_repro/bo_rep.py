@@ -21,7 +21,7 @@ import statistics
 from collections.abc import Mapping
 from typing import Any
 
-from experiments.bo_rep import key
+from experiments._keys import key, pystr
 from paper_repro import stats
 from paper_repro.check import CHAOTIC, PAPER, Claim, Outcome
 
@@ -55,9 +55,9 @@ def c1(records: Mapping[str, Any]) -> Outcome:
     r = records["s0"]
     s = r["summary"]
     eps = _f(s[key("s0", "eps")])
-    calls = _seed_values(s[key("s0", "bo_rep", "calls_to_eps", eps)])
+    calls = _seed_values(s[key("s0", "bo_rep", "calls_to_eps", pystr(eps))])
     finite = all(math.isfinite(c) for c in calls)
-    finals = [_f(s[key("s0", "bo_rep", "final_grad_norm", lr)])
+    finals = [_f(s[key("s0", "bo_rep", "final_grad_norm", pystr(lr))])
               for lr in s[key("s0", "bo_rep", "step_sizes")]]
     cases: dict[str, bool | None] = {
         # never reached on a seed: a budget case unless every step size diverged
@@ -65,7 +65,7 @@ def c1(records: Mapping[str, Any]) -> Outcome:
                                            else None)}
     pts = []
     for e in s[key("s0", "eps_grid")]:
-        c = _seed_values(s[key("s0", "bo_rep", "calls_to_eps", e)])
+        c = _seed_values(s[key("s0", "bo_rep", "calls_to_eps", pystr(e))])
         if all(math.isfinite(v) for v in c):
             pts.append((math.log(1 / _f(e)), math.log(statistics.median(c))))
     if len(pts) >= 3:
@@ -75,7 +75,7 @@ def c1(records: Mapping[str, Any]) -> Outcome:
     else:
         cases["slope ≤ 4"] = None
         shown = f"only {len(pts)} ε of the grid reached on every seed: slope undecided"
-    best = s[key("s0", "bo_rep", "best_step_size", eps)]
+    best = s[key("s0", "bo_rep", "best_step_size", pystr(eps))]
     return Outcome.from_cases(
         cases, f"ε = {eps:g}: calls {', '.join(f'{c:g}' for c in calls)} at η = {best:g} "
         f"(best of its grid); {shown}",
@@ -89,12 +89,12 @@ def c2(records: Mapping[str, Any]) -> Outcome:
     r = records["s0"]
     s, cfg = r["summary"], r["config"]
     eps = _f(s[key("s0", "eps")])
-    bo = _seed_values(s[key("s0", "bo_rep", "calls_to_eps", eps)])
+    bo = _seed_values(s[key("s0", "bo_rep", "calls_to_eps", pystr(eps))])
     cases, parts = {}, [f"BO-REP {statistics.median(bo):g} calls (median)"]
     for m in cfg["s0_methods"]:
         if m == "bo_rep":
             continue
-        base = _seed_values(s[key("s0", m, "calls_to_eps", eps)])
+        base = _seed_values(s[key("s0", m, "calls_to_eps", pystr(eps))])
         cap = _f(s[key("s0", m, "oracle_calls_total")])
         censored = [c if math.isfinite(c) else cap for c in base]  # a lower bound where never
         if not all(math.isfinite(c) for c in bo):
@@ -109,7 +109,7 @@ def c2(records: Mapping[str, Any]) -> Outcome:
         parts.append(f"{m} {statistics.median(censored):g}"
                      + (f" ({never} seed(s) never, counted at the {cap:g}-call budget)"
                         if never else "")
-                     + f" @α={_f(s[key('s0', m, 'best_step_size', eps)]):g}")
+                     + f" @α={_f(s[key('s0', m, 'best_step_size', pystr(eps))]):g}")
     return Outcome.from_cases(cases, "; ".join(parts),
                               f"paired over seeds on log calls-to-ε: baseline needs more than "
                               f"BO-REP by > max(2 SE, ×{CALLS_FACTOR}) (`better`); each method "
@@ -122,16 +122,16 @@ def c3(records: Mapping[str, Any]) -> Outcome:
     r = records["s0"]
     s, cfg = r["summary"], r["config"]
     eps = _f(s[key("s0", "eps")])
-    base = _f(s[key("s0", "period", 1, "final_grad_norm")])
+    base = _f(s[key("s0", "period", pystr(1), "final_grad_norm")])
     cases, parts = {}, []
     for p in cfg["s0_periods"]:
         if p == 1:
             continue
-        v = _f(s[key("s0", "period", p, "final_grad_norm")])
+        v = _f(s[key("s0", "period", pystr(p), "final_grad_norm")])
         cases[f"I={p}"] = stats.below(v, PERIOD_FACTOR * base + eps / 10)
-        parts.append(f"I={p}: {v:.3g} ({s[key('s0', 'period', p, 'oracle_calls')]} calls)")
+        parts.append(f"I={p}: {v:.3g} ({s[key('s0', 'period', pystr(p), 'oracle_calls')]} calls)")
     return Outcome.from_cases(
-        cases, f"I=1: {base:.3g} ({s[key('s0', 'period', 1, 'oracle_calls')]} calls); "
+        cases, f"I=1: {base:.3g} ({s[key('s0', 'period', pystr(1), 'oracle_calls')]} calls); "
         + "; ".join(parts),
         f"final ‖∇Φ‖(I) ≤ {PERIOD_FACTOR}·‖∇Φ‖(I=1) + eps/10")
 
@@ -197,7 +197,7 @@ def c4(records: Mapping[str, Any]) -> Outcome:
     cfg = records["s1"]["config"]
     cases, parts = {}, []
     for p in cfg["s1_noise"]:
-        _beats(records, "s1", ("s1", p), cfg["s1_methods"], "final_test_acc", cases, parts,
+        _beats(records, "s1", ("s1", pystr(p)), cfg["s1_methods"], "final_test_acc", cases, parts,
                tag=f"p={p}: ")
     return Outcome.from_cases(cases, "; ".join(parts),
                               NONINF)
@@ -208,8 +208,8 @@ def c5(records: Mapping[str, Any]) -> Outcome:
     r = records["s1"]
     cases, parts = {}, []
     for p in r["config"]["s1_noise"]:
-        au, se = stats.mean_se(_f(x) for x in r["summary"][key("s1", p, "bo_rep",
-                                                                  "weight_auroc")])
+        au, se = stats.mean_se(_f(x) for x in r["summary"][key("s1", pystr(p), "bo_rep",
+                                                                "weight_auroc")])
         cases[f"p={p}"] = stats.above(au, AUROC_MIN, se=se)
         parts.append(f"p={p}: AUROC {au:.3f} ± {se:.3f}")
     return Outcome.from_cases(cases, "; ".join(parts),
@@ -238,7 +238,7 @@ def c7(records: Mapping[str, Any]) -> Outcome:
 def c8(records: Mapping[str, Any]) -> Outcome:
     """S1-S3 are learnable: the best method's final test accuracy exceeds the constant
     predictor's by ≥ LEARN_MARGIN on every task (else the accuracy claims say nothing)."""
-    tasks = [("s1", ("s1", p), "final_test_acc", f"S1 p={p}")
+    tasks = [("s1", ("s1", pystr(p)), "final_test_acc", f"S1 p={p}")
              for p in records["s1"]["config"]["s1_noise"]]
     tasks += [("s2", ("s2",), "final_test_acc", "S2"), ("s3", ("s3",), "final_meta_test_acc", "S3")]
     cases, parts = {}, []

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from experiments._keys import fmt, key
 from paper_repro import stats
 from paper_repro.check import CHAOTIC, PAPER, READING, Claim, Outcome
 
@@ -33,22 +34,18 @@ TIGHT_TOL = 1e-3
 CONVERGED_TOL = 0.01
 
 
-def _k(x: float) -> str:
-    return f"{x:g}"
-
-
 def c1(records: Mapping[str, Any]) -> Outcome:
     rec = records["theory"]
     s, cfg = rec["summary"], rec["config"]
     ns = cfg["theory_classes"]
     cases, parts = {}, []
     for tau in cfg["taus"]:
-        g = [s[f"n{n}/tau{_k(tau)}/Gamma_at_0.01"] for n in ns]
+        g = [s[key(f"n{n}", f"tau{fmt(tau)}", "Gamma_at_0.01")] for n in ns]
         if tau <= 1:
-            cases[f"τ={_k(tau)} flat"] = max(g) - min(g) <= N_INDEPENDENT_TOL
+            cases[f"τ={fmt(tau)} flat"] = max(g) - min(g) <= N_INDEPENDENT_TOL
         else:
-            cases[f"τ={_k(tau)} grows"] = all(b > a for a, b in zip(g, g[1:], strict=False))
-        parts.append(f"τ={_k(tau)}: " + "/".join(f"{v:.3g}" for v in g))
+            cases[f"τ={fmt(tau)} grows"] = all(b > a for a, b in zip(g, g[1:], strict=False))
+        parts.append(f"τ={fmt(tau)}: " + "/".join(f"{v:.3g}" for v in g))
     return Outcome.from_cases(cases, "Γ_τ(0.01) for n = " + "/".join(map(str, ns)) + ": "
                               + "; ".join(parts),
                               f"τ ≤ 1: spread over n ≤ {N_INDEPENDENT_TOL:g}; τ > 1: strictly "
@@ -58,9 +55,9 @@ def c1(records: Mapping[str, Any]) -> Outcome:
 def c2(records: Mapping[str, Any]) -> Outcome:
     rec = records["theory"]
     s, cfg = rec["summary"], rec["config"]
-    cases = {f"n{n}/τ{_k(t)}": s[f"n{n}/tau{_k(t)}/sqrt_minus_gamma_min"] >= -SQRT_TOL
+    cases = {f"n{n}/τ{fmt(t)}": s[key(f"n{n}", f"tau{fmt(t)}", "sqrt_minus_gamma_min")] >= -SQRT_TOL
              for n in cfg["theory_classes"] for t in cfg["taus"]}
-    worst = min(s[f"n{n}/tau{_k(t)}/sqrt_minus_gamma_min"]
+    worst = min(s[key(f"n{n}", f"tau{fmt(t)}", "sqrt_minus_gamma_min")]
                 for n in cfg["theory_classes"] for t in cfg["taus"])
     return Outcome.from_cases(cases, f"min over ε of (√-form − Γ_τ) = {worst:.3g} (worst case)",
                               f"√-form ≥ Γ_τ − {SQRT_TOL:g} on ε ∈ [0, 0.5]")
@@ -72,11 +69,12 @@ def c3(records: Mapping[str, Any]) -> Outcome:
     cases, slacks = {}, []
     for n in cfg["bound_classes"]:
         for t in cfg["taus"]:
-            key = f"n{n}/tau{_k(t)}"
-            cases[key] = s[f"{key}/violations"] == 0
-            slacks.append((s[f"{key}/min_slack"], key))
+            base = key(f"n{n}", f"tau{fmt(t)}")
+            cases[base] = s[key(base, "violations")] == 0
+            slacks.append((s[key(base, "min_slack")], base))
     lo = min(slacks)
-    pts = sum(s[f"n{n}/tau{_k(t)}/points"] for n in cfg["bound_classes"] for t in cfg["taus"])
+    pts = sum(s[key(f"n{n}", f"tau{fmt(t)}", "points")]
+              for n in cfg["bound_classes"] for t in cfg["taus"])
     return Outcome.from_cases(cases, f"{pts} recorded points; smallest slack RHS − LHS = "
                               f"{lo[0]:.3g} ({lo[1]})",
                               f"LHS ≤ RHS + {cfg['bound_tol']:g} at every recorded step")
@@ -88,17 +86,18 @@ def c4(records: Mapping[str, Any]) -> Outcome:
     cases, parts = {}, []
     for n in cfg["gap_classes"]:
         for lam in cfg["gap_bounds"]:
-            key = f"n{n}/lambda{_k(lam)}"
-            cases[key] = s[f"{key}/max_increase"] <= cfg["gap_tol"]
-            g = s[f"{key}/gaps"]
-            parts.append(f"{key}: {g[0]:.3f}→{g[-1]:.3f} (max rise {s[f'{key}/max_increase']:.3g})")
+            base = key(f"n{n}", f"lambda{fmt(lam)}")
+            cases[base] = s[key(base, "max_increase")] <= cfg["gap_tol"]
+            g = s[key(base, "gaps")]
+            parts.append(f"{base}: {g[0]:.3f}→{g[-1]:.3f} (max rise "
+                         f"{s[key(base, 'max_increase')]:.3g})")
     return Outcome.from_cases(cases, "; ".join(parts),
                               f"M_τ non-increasing along τ = {cfg['gap_taus'][0]:g}…"
                               f"{cfg['gap_taus'][-1]:g} up to {cfg['gap_tol']:g}")
 
 
 def _errors(s, name, tau):
-    return np.asarray(s[f"{name}/tau{_k(tau)}/errors"], float)
+    return np.asarray(s[key(name, f"tau{fmt(tau)}", "errors")], float)
 
 
 def converged(s: Mapping[str, Any], name: str, taus) -> bool | None:
@@ -107,7 +106,7 @@ def converged(s: Mapping[str, Any], name: str, taus) -> bool | None:
     is decidedly above, else undecided."""
     ds = []
     for tau in taus:
-        m, se = stats.mean_se(s[f"{name}/tau{_k(tau)}/late_gain"])
+        m, se = stats.mean_se(s[key(name, f"tau{fmt(tau)}", "late_gain")])
         ds.append(stats.below(m, CONVERGED_TOL, se=se))
     if any(d is False for d in ds):
         return False
@@ -133,7 +132,7 @@ def c5(records: Mapping[str, Any]) -> Outcome:
             case = None
         conv = converged(s, name, cfg["taus"])
         cases[name] = case if conv is True else None
-        parts.append(f"{name}: logistic {logi.mean():.4f}, best other τ={_k(worst)} "
+        parts.append(f"{name}: logistic {logi.mean():.4f}, best other τ={fmt(worst)} "
                      f"{_errors(s, name, worst).mean():.4f} (Δ {d:+.4f}, SE {se:.4f})"
                      + ("" if conv is True else " [not converged: undecided]"))
     return Outcome.from_cases(cases, "; ".join(parts),
@@ -185,11 +184,12 @@ def _selected(s: Mapping[str, Any], name: str, label: str, hyper: str, grid_key:
     value. Recomputed here from the per-value validation numbers, so test numbers cannot select
     it, and checked against the value the record stores."""
     grid = s[grid_key]
-    val = [float(np.mean(s[f"{name}/{label}/{hyper}{_k(g)}/val_robust_margin"])) for g in grid]
+    val = [float(np.mean(s[key(name, label, f"{hyper}{fmt(g)}", "val_robust_margin")]))
+           for g in grid]
     best = float(grid[int(np.argmax(val))])
-    if best != s[f"{name}/{label}/{hyper}"]:
+    if best != s[key(name, label, hyper)]:
         raise ValueError(f"e2 record: {name} {label} selected {hyper} = "
-                         f"{s[f'{name}/{label}/{hyper}']} but its validation numbers select "
+                         f"{s[key(name, label, hyper)]} but its validation numbers select "
                          f"{hyper} = {best}")
     return best
 
@@ -211,12 +211,12 @@ def c7(records: Mapping[str, Any]) -> Outcome:
     for name in s["datasets"]:
         nu, beta = selected_nu(s, name), selected_beta(s, name)
         for metric in ("clean", "robust_margin"):
-            a = np.asarray(s[f"{name}/adv_comp_sum_tau1/nu{_k(nu)}/{metric}"], float)
-            b = np.asarray(s[f"{name}/trades/beta{_k(beta)}/{metric}"], float)
+            a = np.asarray(s[key(name, "adv_comp_sum_tau1", f"nu{fmt(nu)}", metric)], float)
+            b = np.asarray(s[key(name, "trades", f"beta{fmt(beta)}", metric)], float)
             m, se = stats.mean_se(a - b)
             cases[f"{name}/{metric}"] = stats.better(a, b, margin=C7_MARGIN)
-            parts.append(f"{name} {metric}: ADV-COMP-SUM (ν={_k(nu)}) {a.mean():.4f} vs TRADES "
-                         f"(β={_k(beta)}) {b.mean():.4f} (Δ {m:+.4f}, SE {se:.4f})")
+            parts.append(f"{name} {metric}: ADV-COMP-SUM (ν={fmt(nu)}) {a.mean():.4f} vs TRADES "
+                         f"(β={fmt(beta)}) {b.mean():.4f} (Δ {m:+.4f}, SE {se:.4f})")
     return Outcome.from_cases(cases, "; ".join(parts),
                               "ν and β selected on validation (PGD-40-margin) from the record's "
                               f"grids; paired over seeds, better by > max(2 SE, {C7_MARGIN:g}) "
@@ -228,14 +228,14 @@ def c8(records: Mapping[str, Any]) -> Outcome:
     s, cfg = rec["summary"], rec["config"]
     cases, parts = {}, []
     for tau in cfg["taus"]:
-        key = f"n2/tau{_k(tau)}"
-        hi, lo = s[f"{key}/tight_max_ratio"], s[f"{key}/tight_min_ratio"]
+        base = key("n2", f"tau{fmt(tau)}")
+        hi, lo = s[key(base, "tight_max_ratio")], s[key(base, "tight_min_ratio")]
         # tight: the bound is attained (ratio → 1 from above) and never violated
         reach = stats.below(hi - 1.0, TIGHT_TOL)
         valid = stats.above(lo - 1.0, -TIGHT_TOL)
-        cases[f"τ={_k(tau)}"] = (False if False in (reach, valid) else
+        cases[f"τ={fmt(tau)}"] = (False if False in (reach, valid) else
                                  None if None in (reach, valid) else True)
-        parts.append(f"τ={_k(tau)}: {lo:.6f}…{hi:.6f}")
+        parts.append(f"τ={fmt(tau)}: {lo:.6f}…{hi:.6f}")
     return Outcome.from_cases(cases, "n = 2, inf over scores of ΔC_τ / T_τ(ΔC_{0-1}) on t ∈ "
                               "[0.1, 0.9]: " + "; ".join(parts),
                               f"ratio ∈ [1 − {TIGHT_TOL:g}, 1 + {TIGHT_TOL:g}] for every t")
@@ -248,9 +248,9 @@ def c9(records: Mapping[str, Any]) -> Outcome:
     cases, parts = {}, []
     for name in s["datasets"]:
         cases[name] = converged(s, name, cfg["taus"])
-        worst = max(cfg["taus"], key=lambda t: np.mean(s[f"{name}/tau{_k(t)}/late_gain"]))
-        g = np.asarray(s[f"{name}/tau{_k(worst)}/late_gain"], float)
-        parts.append(f"{name} ({s[f'{name}/epochs']} epochs): largest late gain τ={_k(worst)} "
+        worst = max(cfg["taus"], key=lambda t: np.mean(s[key(name, f"tau{fmt(t)}", "late_gain")]))
+        g = np.asarray(s[key(name, f"tau{fmt(worst)}", "late_gain")], float)
+        parts.append(f"{name} ({s[key(name, 'epochs')]} epochs): largest late gain τ={fmt(worst)} "
                      f"{g.mean():.4f} (max seed {g.max():.4f})")
     return Outcome.from_cases(cases, "; ".join(parts),
                               f"per data set and τ: the best validation error fell by ≤ "

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.gn_smoothness import key
+from experiments._keys import key
 from paper_repro import stats
 from paper_repro.check import PAPER, TIMING, Claim, Outcome
 

@@ -22,8 +22,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from experiments._keys import key
 from experiments.omd_sea import f4_identity_name, f8_name
-from experiments.omd_sea import summary_key as key
 from paper_repro import stats
 from paper_repro.check import PAPER, Claim, Outcome
 
@@ -267,7 +267,7 @@ def c13(records):
 
 def _f6_names(records):
     cfg = records["f6"]["config"]
-    return [f"{e}/s={n:g}" for e in ("quadratic", "linear") for n in cfg["f6_noises"]]
+    return [key(e, f"s={n:g}") for e in ("quadratic", "linear") for n in cfg["f6_noises"]]
 
 
 def c14(records):

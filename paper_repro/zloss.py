@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from experiments._keys import key
 from experiments.zloss import (
     KS,
     OTHER_LOSSES,
@@ -149,8 +150,8 @@ ALL = ("log_softmax", "log_taylor_softmax", "log_spherical_softmax", "z_loss")
 
 def s1(records: Mapping[str, Any]) -> Outcome:
     s = records["speed"]["summary"]
-    slope = s["speed/factored_zloss/loglog_slope"]
-    se = s["speed/factored_zloss/loglog_slope_se"]
+    slope = s[key("speed", "factored_zloss", "loglog_slope")]
+    se = s[key("speed", "factored_zloss", "loglog_slope_se")]
     big = int(s["speed/max_D"])
     ratio = s[sp_ratio_key("naive_softmax")]
     cases = {f"factored slope ≤ {MAX_SLOPE:g}":

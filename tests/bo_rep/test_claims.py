@@ -4,8 +4,13 @@ import copy
 
 import pytest
 
-from experiments.bo_rep import key
+from experiments import _keys
 from paper_repro import bo_rep as C
+
+
+def key(*parts):
+    """bo_rep's keys write a number as ``str`` does (``pystr``: frozen record text, 1.0 -> 1.0)."""
+    return _keys.key(*(p if isinstance(p, str) else _keys.pystr(p) for p in parts))
 
 GRID = (0.01, 0.1, 1.0)
 PERIODS = (1, 2, 4)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from experiments._keys import fmt
 from paper_repro import compsum as P
 
 RECORDS = Path(__file__).resolve().parents[2] / "figures" / "compsum"
@@ -79,7 +80,7 @@ def _converge(rec, gain=0.0):
     s = rec["e1"]["summary"]
     for name in s["datasets"]:
         for tau in rec["e1"]["config"]["taus"]:
-            s[f"{name}/tau{P._k(tau)}/late_gain"] = [gain] * len(s[f"{name}/tau1/errors"])
+            s[f"{name}/tau{fmt(tau)}/late_gain"] = [gain] * len(s[f"{name}/tau1/errors"])
 
 
 def test_c5_flips_when_logistic_is_far_worse():
@@ -110,13 +111,13 @@ def test_c5_within_delta_holds_and_beyond_it_fails():
         rec = copy.deepcopy(recs)
         _converge(rec)
         for tau in taus:
-            _set_errors(rec, name, P._k(tau), [0.2, 0.2, 0.2])
+            _set_errors(rec, name, fmt(tau), [0.2, 0.2, 0.2])
         _set_errors(rec, name, "1", [0.2 + extra] * 3)
         assert dict(_status("C5", rec).by_case)[name] is expect
     noisy = copy.deepcopy(recs)
     _converge(noisy)
     for tau in taus:
-        _set_errors(noisy, name, P._k(tau), [0.2, 0.2, 0.2])
+        _set_errors(noisy, name, fmt(tau), [0.2, 0.2, 0.2])
     _set_errors(noisy, name, "1", [0.1, 0.3, 0.25])
     assert dict(_status("C5", noisy).by_case)[name] is None
 
@@ -186,14 +187,14 @@ def test_e1_record_learning_rates_are_selected_on_validation():
     lrs = tuple(s["lrs"])
     for name in s["datasets"]:
         for tau in recs["e1"]["config"]["taus"]:
-            key = f"{name}/tau{P._k(tau)}"
-            val = [s[f"{key}/lr{P._k(lr)}/val_errors"] for lr in lrs]
+            key = f"{name}/tau{fmt(tau)}"
+            val = [s[f"{key}/lr{fmt(lr)}/val_errors"] for lr in lrs]
             assert s[f"{key}/lr"] == lrs[E.select_lr(val, lrs)]
 
 
 def _c7_set(rec, name, method, metric, vals, nu=None, beta=None):
-    key = (method if nu is None and beta is None else f"{method}/nu{P._k(nu)}" if beta is None
-           else f"{method}/beta{P._k(beta)}")
+    key = (method if nu is None and beta is None else f"{method}/nu{fmt(nu)}" if beta is None
+           else f"{method}/beta{fmt(beta)}")
     rec["e2"]["summary"][f"{name}/{key}/{metric}"] = vals
 
 

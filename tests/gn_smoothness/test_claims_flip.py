@@ -6,7 +6,7 @@ import copy
 import numpy as np
 import pytest
 
-from experiments.gn_smoothness import key
+from experiments._keys import key
 from paper_repro import gn_smoothness as P
 from paper_repro.check import PAPER, READING
 

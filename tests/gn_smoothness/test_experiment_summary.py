@@ -3,7 +3,7 @@
 import numpy as np
 
 from experiments import gn_smoothness as E
-from experiments.gn_smoothness import key
+from experiments._keys import key
 
 
 def _traj(f, trials, time=None, converged=None):

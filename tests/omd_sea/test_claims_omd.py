@@ -9,7 +9,7 @@ import math
 import pytest
 
 from experiments import omd_sea as E
-from experiments.omd_sea import summary_key as k
+from experiments._keys import key as k
 from paper_repro import omd_sea as C
 from paper_repro.check import NOT_REPRODUCED, PARTLY, REPRODUCED, UNDECIDED
 
@@ -62,7 +62,7 @@ def good_records():
     f6 = {}
     for e in ("quadratic", "linear"):
         for s in CFG["f6_noises"]:
-            n = f"{e}/s={s:g}"
+            n = k(e, f"s={s:g}")
             f6.update({k("f6", n, "o2b_max_excess"): -0.1, k("f6", n, "o2b_max_excess_z"): -5.0,
                        k("f6", n, "slope"): -1.0 if s == 0 else -0.5})
     f7 = {}
