@@ -10,6 +10,7 @@ importable from :mod:`jaxrank.optim._base`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import numbers
 import types
@@ -32,7 +33,8 @@ def _hyper_key(value: Any) -> Any:
     Python functions (losses, schedules, oracles, lambdas) by *value*: their code object, the
     module they were defined in, their defaults and the keys of the values their closure
     captured (so ``lambda x: x**2`` written twice at one place, or ``optax.sgd(0.1)`` built
-    twice, give equal keys, while closures over different constants do not); ``functools.partial``
+    twice, give equal keys, while closures over different constants do not); frozen dataclasses
+    by class and field values; ``functools.partial``
     / ``jax.tree_util.Partial`` by function and bound arguments; bound methods by their object's
     identity and function; any other callable by identity, holding a reference so that an id is
     never reused by another object while its entry lives.
@@ -71,6 +73,12 @@ def _key(value: Any, depth: int) -> Any:
     if isinstance(value, functools.partial):
         return ("partial", type(value), _key(value.func, depth + 1),
                 _key(value.args, depth + 1), _key(value.keywords, depth + 1))
+    if (dataclasses.is_dataclass(value) and not isinstance(value, type)
+            and type(value).__dataclass_params__.frozen):
+        # a frozen dataclass (an experiment Config, say) by its class and field values
+        return ("dataclass", _Identity(type(value)),
+                tuple((f.name, _key(getattr(value, f.name), depth + 1))
+                      for f in dataclasses.fields(value)))
     if isinstance(value, types.MethodType):
         return ("method", _Identity(value.__self__), _key(value.__func__, depth + 1))
     if callable(value):

@@ -33,6 +33,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxrank import _validate
+from jaxrank._cache import _Static
 
 __all__ = ["sweep", "grid_points"]
 
@@ -44,10 +45,16 @@ def _shardings(devices: tuple[jax.Device, ...]) -> tuple[NamedSharding, NamedSha
     return NamedSharding(mesh, PartitionSpec(_AXIS)), NamedSharding(mesh, PartitionSpec())
 
 
-@functools.lru_cache(maxsize=128)
 def _compiled(fn: Callable[..., Any], devices: tuple[jax.Device, ...]) -> Callable[..., Any]:
-    """One jitted ``vmap(fn)`` per (function, devices): repeated sweeps of the same ``fn`` on
-    same-shaped inputs reuse the compilation. Pass a stable ``fn`` object to benefit."""
+    """One jitted ``vmap(fn)`` per (function *value*, devices): repeated sweeps of equal
+    functions on same-shaped inputs reuse one compilation. ``fn`` is keyed like a solver's
+    hyperparameters (:class:`jaxrank._cache._Static`: code and captured values), so a closure
+    rebuilt on every call, ``lambda g: run(lr_gd(g), ...)`` in a loop, does not recompile."""
+    return _compiled_static(_Static(fn), devices)
+
+
+@functools.lru_cache(maxsize=128)
+def _compiled_static(fn: _Static, devices: tuple[jax.Device, ...]) -> Callable[..., Any]:
     mapped = jax.vmap(lambda kw, shared: fn(*shared, **kw), in_axes=(0, None))
     if len(devices) == 1:
         return jax.jit(mapped)

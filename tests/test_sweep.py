@@ -86,6 +86,27 @@ def test_pytree_outputs():
     assert all(isinstance(leaf, np.ndarray) for leaf in jax.tree.leaves(out))
 
 
+def test_rebuilt_closures_share_one_compilation():
+    """sweep caches by the function's value (code + captured values), like the solver
+    factories: a closure rebuilt per call compiles once; another captured value compiles anew."""
+    from jaxrank import sweep as sweep_module
+
+    def make(offset, config):
+        return lambda x, a: a * x + offset + config.shift
+
+    Cfg = __import__("dataclasses").make_dataclass("Cfg", [("shift", float)], frozen=True)
+    x = jnp.arange(3.0)
+    programs = lambda: sweep_module._compiled_static.cache_info().misses  # noqa: E731
+    before = programs()
+    first = sweep(make(2.0, Cfg(1.0)), {"a": [1.0, 2.0]}, x)
+    again = sweep(make(2.0, Cfg(1.0)), {"a": [1.0, 2.0]}, x)
+    assert programs() == before + 1, "an equal rebuilt closure must not recompile"
+    np.testing.assert_array_equal(first, again)
+    other = sweep(make(2.0, Cfg(5.0)), {"a": [1.0, 2.0]}, x)
+    assert programs() == before + 2, "a different captured value must compile its own program"
+    np.testing.assert_allclose(other - first, 4.0, **IDENTITY.kw())
+
+
 def test_uneven_grid_and_integer_axis():
     out = sweep(lambda seed: jax.random.uniform(jax.random.key(seed)), {"seed": np.arange(5)})
     assert out.shape == (5,)
