@@ -186,6 +186,7 @@ def _split(x, y, n_train, n_test, seed=0):
     return x[tr], y[tr], x[te], y[te]
 
 
+# cached: loads each data set once (a rerun of e1 reuses it)
 @functools.cache
 def _e1_data(name: str, config: Config):
     """(x_train, y_train, x_test, y_test, n_classes) as float32 / int32, or None if missing."""
@@ -307,7 +308,6 @@ def plot_theory(record: Mapping[str, Any]):
 # --------------------------------------------------------------------------- bound check
 
 
-@functools.cache
 def _bound_fn(steps: int, lr: float):
     """Per τ: train a linear model by full-batch Adam on sampled labels, record LHS and ε."""
 
@@ -411,7 +411,6 @@ def _projected_adam(lr: float, bound):
     return Solver(init, update), loss
 
 
-@functools.cache
 def _gap_fn(steps: int, lr: float):
     def one(x, y, w0, bound, tau):
         solver, loss = _projected_adam(lr, bound)
@@ -488,7 +487,6 @@ def e1_epochs(config: Config, name: str) -> int:
     return int(table[name])
 
 
-@functools.cache
 def _e1_fn(hidden: tuple[int, ...], n: int, batch: int, epochs: int, n_train: int):
     """One E1 run as a function of (lr, τ, seed): Adam minibatch training for ``epochs`` epochs,
     the validation error after every epoch, and the test error of the checkpoint with the lowest
@@ -640,7 +638,6 @@ def _e2_model_key(config: Config, name: str, n: int) -> tuple:
             _E2_IMAGES[name], n)
 
 
-@functools.cache
 def _e2_fn(method: str, model_key: tuple, cfg_key: tuple):
     """One E2 training run as a function of (τ, seed, ν, β), vmappable over all of them."""
     (lr, batch, epochs, n_train, eps, train_steps, eval_steps) = cfg_key
