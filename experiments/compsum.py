@@ -487,6 +487,8 @@ def e1_epochs(config: Config, name: str) -> int:
     return int(table[name])
 
 
+# cached: the closure captures a flax module, which sweep can key by identity only
+@functools.cache
 def _e1_fn(hidden: tuple[int, ...], n: int, batch: int, epochs: int, n_train: int):
     """One E1 run as a function of (lr, τ, seed): Adam minibatch training for ``epochs`` epochs,
     the validation error after every epoch, and the test error of the checkpoint with the lowest
@@ -638,6 +640,8 @@ def _e2_model_key(config: Config, name: str, n: int) -> tuple:
             _E2_IMAGES[name], n)
 
 
+# cached: the closure captures a flax module, which sweep can key by identity only
+@functools.cache
 def _e2_fn(method: str, model_key: tuple, cfg_key: tuple):
     """One E2 training run as a function of (τ, seed, ν, β), vmappable over all of them."""
     (lr, batch, epochs, n_train, eps, train_steps, eval_steps) = cfg_key
