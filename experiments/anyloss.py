@@ -372,6 +372,7 @@ def _evaluate(theta, x, y, test):
     return jnp.stack([m[k] for k in METRICS])
 
 
+# cached: returns a jax.jit program (jit keys by identity); e4 and bench.anyloss call it again
 @functools.cache
 def _cv_fn(loss_names: tuple[str, ...], steps: int):
     """cv(index, lr, x, y, valid, heldout, amp) -> (B, F, metrics): jit(vmap over data sets
@@ -425,6 +426,7 @@ def _fit_multi(entries: tuple[str, ...], lrs, amps, steps: int, x, y, w):
     return theta
 
 
+# cached: returns a jax.jit program (jit keys by identity); shared by e1, e2, e3 and buckets
 @functools.cache
 def _cv_multi_fn(entries: tuple[str, ...], steps: int):
     """cv(lrs, amps, x, y, valid, heldout) -> (B, E, F, metrics): jit(vmap over data sets) of
@@ -580,6 +582,7 @@ def _per_model_loss(entries: tuple[str, ...]):
     return per_model
 
 
+# cached: returns a jax.jit program (jit keys by identity); shared by size buckets and figures
 @functools.cache
 def _mlp_cv_fn(epochs: int, hidden: int, fraction: float, entries: tuple[str, ...],
                fast_compile: bool = False, curve: bool = False):
@@ -679,6 +682,7 @@ def warm_chains(entries) -> list[list[tuple[str, list[int | None], list[float]]]
     return chains
 
 
+# cached: returns a jax.jit program (jit keys by identity); shared by size buckets and figures
 @functools.cache
 def _mlp_warm_fn(epochs: int, hidden: int, stages: tuple[tuple[str, float], ...], num: int,
                  fast_compile: bool = False, trace: bool = False):
@@ -1166,6 +1170,7 @@ def _resampled_folds(x, y, held, method: str, seed: int):
     return X, Y, W
 
 
+# cached: returns a jax.jit program (jit keys by identity); shared by e3's sets and methods
 @functools.cache
 def _resampled_cv_fn(steps: int):
     """BCE fit on each fold's resampled training set, evaluated on the original test fold."""

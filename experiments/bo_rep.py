@@ -208,7 +208,6 @@ def _s0_record(params, state, data, key):
     return (jnp.linalg.norm(T.quartic_hypergradient(params[0], data)), state.oracle_calls)
 
 
-@functools.cache
 def _s0_fn(method: str, config: Config, period: int | None = None):
     def one(data, step_size, seed):
         solver = make_solver(
@@ -329,6 +328,7 @@ def plot_s0(record: Mapping[str, Any]):
 # --------------------------------------------------------------------------- digits data
 
 
+# cached: loads the digits once (the classification splits and s3's tasks read them)
 @functools.cache
 def _digits(config: Config):
     """sklearn's 8×8 digits as (N, 8, 8) row sequences in [0, 1], shuffled by ``data_seed``."""
@@ -476,7 +476,6 @@ def _erm_loss(params, data, key, *, sampler):
     return T.hpo_lower(jnp.log(batch["reg"]), params[1], batch)
 
 
-@functools.cache
 def _clf_fn(task: str, method: str, config: Config, steps: int, every: int):
     """``one(data, x0, ups, lows, point=, seed=) -> {curve, val, test, x, move}`` at the step
     pair ``(ups[point], lows[point])`` (traced, so a grid × seeds is one vmap). For ``erm``
@@ -638,7 +637,6 @@ def _pair_tasks(config: Config, num: int, part: int, seed: int):
     return {n: np.stack(v) for n, v in out.items()}
 
 
-@functools.cache
 def _s3_fn(method: str, config: Config):
     sampler = T.task_sampler(config.s3_tasks_per_batch)
     every = max(1, config.s3_steps // config.s3_evals)

@@ -186,6 +186,7 @@ def _split(x, y, n_train, n_test, seed=0):
     return x[tr], y[tr], x[te], y[te]
 
 
+# cached: loads each data set once (a rerun of e1 reuses it)
 @functools.cache
 def _e1_data(name: str, config: Config):
     """(x_train, y_train, x_test, y_test, n_classes) as float32 / int32, or None if missing."""
@@ -307,7 +308,6 @@ def plot_theory(record: Mapping[str, Any]):
 # --------------------------------------------------------------------------- bound check
 
 
-@functools.cache
 def _bound_fn(steps: int, lr: float):
     """Per τ: train a linear model by full-batch Adam on sampled labels, record LHS and ε."""
 
@@ -411,7 +411,6 @@ def _projected_adam(lr: float, bound):
     return Solver(init, update), loss
 
 
-@functools.cache
 def _gap_fn(steps: int, lr: float):
     def one(x, y, w0, bound, tau):
         solver, loss = _projected_adam(lr, bound)
@@ -488,6 +487,7 @@ def e1_epochs(config: Config, name: str) -> int:
     return int(table[name])
 
 
+# cached: the closure captures a flax module, which sweep can key by identity only
 @functools.cache
 def _e1_fn(hidden: tuple[int, ...], n: int, batch: int, epochs: int, n_train: int):
     """One E1 run as a function of (lr, τ, seed): Adam minibatch training for ``epochs`` epochs,
@@ -640,6 +640,7 @@ def _e2_model_key(config: Config, name: str, n: int) -> tuple:
             _E2_IMAGES[name], n)
 
 
+# cached: the closure captures a flax module, which sweep can key by identity only
 @functools.cache
 def _e2_fn(method: str, model_key: tuple, cfg_key: tuple):
     """One E2 training run as a function of (τ, seed, ν, β), vmappable over all of them."""

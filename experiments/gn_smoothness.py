@@ -610,10 +610,9 @@ def _softmax_fun(x, A, labels, num_classes, reg):
     return G.softmax_regression(x, A, labels, num_classes, reg)
 
 
-@functools.cache
 def _softmax_parts(num_classes: int, reg: float):
-    """The objective, weighted-GN and diagonal approximations as one object per (K, ρ), so the
-    two softmax figures share solver objects and, at equal shapes (SMOKE), their compilations."""
+    """The objective, weighted-GN and diagonal approximations for (K, ρ); the solver factories key
+    them by value, so the two softmax figures share, at equal shapes (SMOKE), their compilations."""
     f = functools.partial(_softmax_fun, num_classes=num_classes, reg=reg)
     wgn = functools.partial(softmax_weighted_gn, num_classes=num_classes, reg=reg)
     diag = functools.partial(G.softmax_hessian_diag, num_classes=num_classes, reg=reg)

@@ -208,10 +208,10 @@ def _env(env_name: str, dim: int, config: Config) -> sea.Environment:
     return sea.ENVIRONMENTS[env_name](dim, config.radius)
 
 
-@functools.cache
 def _regret_fn(env_name: str, methods: tuple[str, ...], num_rounds: int, config: Config):
-    """A stable per-point function ``(table, grad_bound, extra, case, seed) -> R_{T_k}`` of every
-    method, shape (methods, K), for sweep: one compilation per figure, comparator shared."""
+    """The per-point function ``(table, grad_bound, extra, case, seed) -> R_{T_k}`` of every
+    method, shape (methods, K), for sweep (which keys it by value): one compilation per figure,
+    comparator shared."""
     dim = config.f4_dim if env_name == "least_squares" else config.dim
     env = _env(env_name, dim, config)
     K = config.num_chunks
@@ -571,7 +571,6 @@ def _dynamic_record(env):
     return record
 
 
-@functools.cache
 def _dynamic_fn(config: Config):
     """Per point: dynamic regret of the ensemble, of OGD and of fixed-step OMD on every step of
     the ensemble's grid (vmapped), one compiled function."""
@@ -667,7 +666,6 @@ def plot_f5(record: Mapping[str, Any]):
 # --------------------------------------------------------------------------- f6
 
 
-@functools.cache
 def _o2b_fn(config: Config):
     """Per point: F(x̄_{T_k}) − F* and E[Σ_t (f_t(x_t) − f_t(x*))]/T_k for OMD on the iid
     quadratic and linear environments (one compiled function for both)."""
@@ -808,7 +806,6 @@ def _f7_points(config: Config) -> np.ndarray:
     return np.vstack([R * u, 0.5 * R * u, np.zeros((1, d))])
 
 
-@functools.cache
 def _logistic_fn(config: Config):
     """Per point: R_{T_k} of every method at the log-spaced horizons (methods, K) and the
     comparator's certificate gaps (K,), one compiled function."""

@@ -134,6 +134,7 @@ SMOKE = dataclasses.replace(
 # --------------------------------------------------------------------------- data
 
 
+# cached: loads data once (most figures read the same sets)
 @functools.cache
 def _dataset(name: str, config: Config) -> tuple[np.ndarray, np.ndarray]:
     """(features, labels ±1) of a named data set, in the config's dtype."""
@@ -205,9 +206,9 @@ def _metrics(features, labels):
     return record
 
 
-@functools.cache
 def _trajectory_fn(method: str, num_steps: int):
-    """A stable per-point function, so repeated sweeps on same-shaped data reuse one compile."""
+    """The per-point function; ``sweep`` keys its compilation by the closure's value (code,
+    ``method``, ``num_steps``), so repeated sweeps on same-shaped data reuse one compile."""
 
     def one(a, y, step_size):
         theta0 = jnp.zeros(a.shape[1], a.dtype)
@@ -218,7 +219,6 @@ def _trajectory_fn(method: str, num_steps: int):
     return one
 
 
-@functools.cache
 def _count_fn(method: str, max_iters: int):
     def one(a, y, step_size):
         return P.iterations_to_separate(SOLVERS[method](step_size), a, y, max_iters=max_iters)
@@ -259,7 +259,6 @@ def row_orders(n: int, config: Config) -> np.ndarray:
     return np.stack([np.arange(n), *perms]).astype(np.int32)
 
 
-@functools.cache
 def _order_count_fn(method: str, max_iters: int):
     def one(a, y, step_sizes, orders, order):
         a_o, y_o = a[orders[order]], y[orders[order]]

@@ -219,6 +219,7 @@ def plot_invariance(record: Mapping[str, Any]):
 # --------------------------------------------------------------------------- fmnist
 
 
+# cached: returns a jax.jit program (jit keys by identity); a rerun reuses it
 @functools.lru_cache(maxsize=16)
 def _fm_program(name: str, hidden: tuple[int, ...], steps: int, batch: int, eps: float):
     loss = _train_loss(name, eps)
@@ -315,6 +316,7 @@ def lm_data(config: Config):
         config.lm_vocab
 
 
+# cached: returns a jax.jit program (jit keys by identity); a rerun reuses it
 @functools.lru_cache(maxsize=16)
 def _lm_program(name: str, D: int, context: int, embed: int, hidden: int, steps: int,
                 chunks: int, batch: int, eps: float):

@@ -390,3 +390,39 @@ def test_log_grid_and_seed_summary():
     np.testing.assert_allclose(s["mean"], [3.0, 6.0])
     np.testing.assert_allclose(s["std"], [2.0, 4.0])
     np.testing.assert_allclose(s["hi"] - s["lo"], 2 * 1.96 * s["std"] / np.sqrt(3))
+
+
+# ------------------------------------------------------------------ cache wrappers carry a reason
+
+
+def _caches_without_reason(src: str) -> list[str]:
+    """Functions decorated with functools.cache / lru_cache whose decorator is not directly
+    preceded by a ``# cached: <why>`` line (sweep and the solver factories key by value, so a
+    cache in an experiment must say why identity matters: data loaded once, a jax.jit program)."""
+    import ast
+
+    lines = src.splitlines()
+    bad = []
+    for node in ast.walk(ast.parse(src)):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for dec in node.decorator_list:
+            if "cache" in ast.unparse(dec):
+                above = lines[dec.lineno - 2].strip() if dec.lineno >= 2 else ""
+                if not (above.startswith("# cached:") and len(above) > len("# cached:") + 3):
+                    bad.append(node.name)
+    return bad
+
+
+def test_every_experiment_cache_says_why_it_stays():
+    bad = {p.name: names for p in sorted((REPO / "experiments").glob("*.py"))
+           if (names := _caches_without_reason(p.read_text()))}
+    assert not bad, f"cache wrappers without a '# cached: <why>' line above them: {bad}"
+
+
+def test_cache_reason_check_catches_a_bare_cache():
+    bare = "import functools\n\n\n@functools.cache\ndef f(n):\n    return n\n"
+    lru = ("import functools\n# cached: loads data once\n@functools.lru_cache(maxsize=4)\n"
+           "def g(n):\n    return n\n")
+    assert _caches_without_reason(bare) == ["f"]
+    assert _caches_without_reason(lru) == []
