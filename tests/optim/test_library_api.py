@@ -65,6 +65,7 @@ def test_implicit_omd_takes_a_schedule():
     assert int(state.count) == 4
 
 
+@pytest.mark.slow  # test budget: the factored-under-trunk example and doctest stay fast
 def test_factored_layer_schedule_matches_naive_and_constant():
     rng = np.random.default_rng(0)
     W = rng.normal(size=(30, 4)).astype(np.float32)
@@ -193,6 +194,7 @@ def test_closure_over_a_large_array_keeps_identity():
 # --------------------------------------------------------------------------- output layer + trunk
 
 
+@pytest.mark.slow  # test budget: the factored-under-trunk example and doctest stay fast
 def test_with_trunk_is_sgd_on_the_composed_loss():
     from jaxrank.losses import spherical as S
     from jaxrank.models import naive_output_layer, with_trunk
