@@ -50,9 +50,9 @@ def _key(value: Any, depth: int) -> Any:
     if isinstance(value, (np.ndarray, np.generic, jax.Array)):
         if not _checks.is_concrete(value):
             raise TypeError("traced")
-        arr = np.asarray(value)
-        if arr.size > 64:
+        if np.size(value) > 64:  # before any host copy: a captured data array has no value key
             raise TypeError("large array")
+        arr = np.asarray(value)
         weak = bool(getattr(value, "weak_type", False))
         return ("array", str(arr.dtype), arr.shape, weak, arr.tobytes())
     if isinstance(value, float):
