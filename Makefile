@@ -98,10 +98,10 @@ verify: data
 
 # The suite is compile-bound (XLA compiles one program at a time), so two pytest-xdist workers
 # on this 2-core machine cut it by about a third; each paper's smoke figures still run once
-# (tests/conftest.py: SmokeRuns shares them between workers under a file lock, and
-# `--dist loadgroup` keeps each paper's smoke-reading tests on one worker).
+# (tests/conftest.py: SmokeRuns shares them between workers under a file lock; a worker that
+# needs a paper the other one is running runs a pending paper meanwhile).
 PYTEST_WORKERS ?= 2
-PYTEST_PAR := -n $(PYTEST_WORKERS) --dist loadgroup
+PYTEST_PAR := -n $(PYTEST_WORKERS) --dist load
 
 test: setup
 	$(PY) -m pytest -q $(PYTEST_PAR)

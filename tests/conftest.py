@@ -147,19 +147,20 @@ def smoke_runs(fake_fashion_mnist, tmp_path_factory):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Every test that reads a paper's smoke runs goes to one xdist group per paper (``make test``
-    runs ``--dist loadgroup``), so one worker runs that paper's smoke figures and its other
-    tests reuse them, instead of the second worker idling on the file lock while they run."""
+    """Longest work first: each paper's smoke figures are the suite's largest indivisible units
+    (up to a minute each), so a paper started last leaves the other worker idle that long. xdist
+    hands tests out in collection order; the small tests then fill the tail.
+
+    Papers are not pinned to a worker: xdist 3.8's ``--dist loadgroup`` renames ``item._nodeid``,
+    which pytest 9 no longer reads, so its groups never form. :class:`SmokeRuns` balances instead:
+    a worker that needs a paper another worker is running runs a pending paper meanwhile.
+    """
     smoke_slug = {}
     for item in items:
         if "smoke_runs" in getattr(item, "fixturenames", ()):
             callspec = getattr(item, "callspec", None)
             slug = callspec.params.get("slug") if callspec is not None else None
-            smoke_slug[item.nodeid] = slug = slug or "perceptron"
-            item.add_marker(pytest.mark.xdist_group(f"smoke-{slug}"))
-    # Longest work first: the smoke groups are the suite's largest indivisible units (about a
-    # minute each), so a group handed out last leaves the other worker idle for that long. xdist
-    # hands out scopes in collection order; the small tests then fill the tail.
+            smoke_slug[item.nodeid] = slug or "perceptron"
     items.sort(key=lambda it: -SMOKE_COST_S.get(smoke_slug.get(it.nodeid), -1.0))
 
 
