@@ -233,7 +233,7 @@ REGISTRY: dict[str, tuple[Family, Callable[[], Any]]] = {
 NAMES = sorted(REGISTRY)
 # One representative per family runs in the default suite (the suite's 10-minute budget: every
 # entry is a few compilations); every registered method runs under `make test-all`.
-DEFAULT = {"perceptron.lr_gd", "from_optax(lbfgs)", "omd.optimistic_omd(adaptive)",
+DEFAULT = {"perceptron.lr_gd", "from_optax(adam)", "omd.optimistic_omd(adaptive)",
            "gn.grad_reg_newton", "bilevel.soba", "factored_output_layer"}
 SLOW = set(NAMES) - DEFAULT
 PARAMS = [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in NAMES]
@@ -266,6 +266,21 @@ def _init(name, seed):
 
 
 # --------------------------------------------------------------------------- the checks
+
+
+def test_from_optax_lbfgs_state_is_stable_and_does_not_recompile():
+    """Checks (a) and (b) for optax.lbfgs, whose state had weak-typed leaves that a step made
+    strong (a recompile per call until from_optax normalised them). The default suite runs only
+    these two checks: the whole battery costs lbfgs's zoom line search compiled three times
+    (jit, op by op, vmap), so it runs under `make test-all`."""
+    name = "from_optax(lbfgs)"
+    step = jitted_step(name)
+    p0, s0 = _init(name, 0)
+    p1, s1 = step(p0, s0, 0)
+    assert signature(s1) == signature(s0) and signature(p1) == signature(p0)
+    size = step._cache_size()
+    step(p1, s1, 1)
+    assert step._cache_size() == size, "from_optax(lbfgs) recompiled on its second call"
 
 
 def test_registry_covers_every_family():
