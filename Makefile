@@ -28,7 +28,13 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c $(CONSTRAINTS) -e ".[all]"
+	$(PY) -m pip install -q --no-compile -c $(CONSTRAINTS) -e ".[all]"
+	@# pip byte-compiles everything it installs, one file at a time (29 s of the 55 s set-up);
+	@# compileall on every core, skipping the packages' own test suites, takes 15 s. The .pyc
+	@# files matter: where PYTHONDONTWRITEBYTECODE is set, a module without one is compiled from
+	@# source at every import (jax + flax + optax + matplotlib + scipy + sklearn: 14 s vs 4 s).
+	-@$(PY) -m compileall -q -j 0 -x '/tests?/' \
+	  "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" > /dev/null
 	@touch $(STAMP)
 
 # Rewrite the pins from the current venv (after an upgrade; see the file's header).
