@@ -254,7 +254,9 @@ def progress(iterable: Iterable[Any], desc: str, total: int | None = None) -> It
 
 # --------------------------------------------------------------------------- environment
 
-DIRTY_EXCLUDES = ("figures", "paper_repro/REPORT.md")
+# Outputs, not code: a record written earlier in the same session must not mark the next run's
+# record dirty (figures, the claims report, the benchmark records).
+DIRTY_EXCLUDES = ("figures", "paper_repro/REPORT.md", "bench/results")
 
 
 def _git(*args: str) -> str | None:

@@ -204,13 +204,13 @@ def test_precision_rejects_unknown_dtype():
 # ------------------------------------------------------------------ git state, SMOKE mark
 
 
-def test_git_dirty_ignores_figures_and_report(tmp_path, monkeypatch):
+def test_git_dirty_ignores_figures_report_and_bench_records(tmp_path, monkeypatch):
     def git(*args):
         subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
                        cwd=tmp_path, check=True, capture_output=True)
 
     git("init", "-q")
-    for rel in ("figures/p/f.json", "paper_repro/REPORT.md", "code.py"):
+    for rel in ("figures/p/f.json", "paper_repro/REPORT.md", "bench/results/b.json", "code.py"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("0\n")
     git("add", "-A")
@@ -219,6 +219,7 @@ def test_git_dirty_ignores_figures_and_report(tmp_path, monkeypatch):
     assert _harness.environment()["git_dirty"] is False
     (tmp_path / "figures/p/f.json").write_text("1\n")  # writing a record
     (tmp_path / "paper_repro/REPORT.md").write_text("1\n")  # and the report
+    (tmp_path / "bench/results/b.json").write_text("1\n")  # one benchmark's record, then another
     assert _harness.environment()["git_dirty"] is False
     (tmp_path / "code.py").write_text("1\n")
     assert _harness.environment()["git_dirty"] is True
