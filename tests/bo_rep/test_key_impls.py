@@ -10,6 +10,7 @@ import pytest
 from jaxrank.optim import bilevel as B
 from jaxrank.optim import bilevel_tasks as T
 from jaxrank.optim import run
+from tests._tolerances import IDENTITY
 
 DIM = 4
 NOISE = 0.1
@@ -50,7 +51,10 @@ def test_sampler_with_other_key_impls_is_deterministic_and_well_distributed(impl
     np.testing.assert_allclose(float(jnp.std(b["fx"])), NOISE, rtol=0.05)
     np.testing.assert_allclose(float(jnp.std(b["e"])), NOISE / np.sqrt(DIM), rtol=0.05)
     assert abs(float(jnp.mean(b["gy"]))) < 0.01 and abs(float(jnp.mean(b["e"]))) < 0.005
-    np.testing.assert_array_equal(b["s"], jnp.swapaxes(b["s"], -1, -2))
+    # S = σ(s + sᵀ)/(2√d) is symmetric; with XLA's optimisations on (`make test-all`) the scale
+    # can be distributed over the sum and contracted into FMAs, which rounds S_ij and S_ji
+    # differently in the last bit (seen: 1.3e-12 relative), so symmetry holds to rounding
+    np.testing.assert_allclose(b["s"], jnp.swapaxes(b["s"], -1, -2), **IDENTITY.kw())
 
 
 @pytest.mark.slow  # three compilations of a BO-REP run (> 10 s on 2 shared cores)
