@@ -25,6 +25,7 @@ import dataclasses
 import datetime as _dt
 import fnmatch
 import importlib
+import importlib.metadata
 import json
 import math
 import os
@@ -319,10 +320,14 @@ def environment(compiler_options: Mapping[str, Any] | None = None) -> dict[str, 
     import jax
 
     versions = {}
-    for name in ("jax", "jaxlib", "optax", "flax", "numpy", "scipy", "matplotlib", "sklearn"):
+    # from the installed distributions' metadata: importing scikit-learn only for its version
+    # costs ~2.5 s per process
+    for name, dist in (("jax", "jax"), ("jaxlib", "jaxlib"), ("optax", "optax"),
+                       ("flax", "flax"), ("numpy", "numpy"), ("scipy", "scipy"),
+                       ("matplotlib", "matplotlib"), ("sklearn", "scikit-learn")):
         try:
-            versions[name] = importlib.import_module(name).__version__
-        except Exception:  # pragma: no cover - optional packages
+            versions[name] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:  # pragma: no cover - optional packages
             versions[name] = None
     # the records and the report are outputs: writing the first record must not make the next
     # one "dirty", so figures/ and paper_repro/REPORT.md are left out of the check
@@ -394,12 +399,14 @@ _METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None}}
 
 
 def save_figure(fig: Any, stem: Path, *, formats: Sequence[str] = FIGURE_FORMATS,
-                dpi: float | None = None) -> list[Path]:
+                dpi: float | None = None, tight: bool = True) -> list[Path]:
     """Write ``stem.png`` and ``stem.pdf`` atomically with reproducible bytes.
 
-    ``formats`` and ``dpi`` (default: the plot style's 130) exist for the test suite, which draws
-    every smoke figure but saves only a low-resolution PNG: rasterising and writing a PDF cost
-    about 1.5 s of CPU per figure, and the PDF path is tested once on its own.
+    ``formats``, ``dpi`` (default: the plot style's 130) and ``tight`` exist for the test suite,
+    which draws every smoke figure but saves only a low-resolution PNG without the tight bounding
+    box: rasterising and writing a PDF cost about 1.5 s of CPU per figure, and the tight box
+    (a second pass that measures every text extent) about 1 s more; the full path is tested once
+    on its own.
     """
     import io
 
@@ -412,7 +419,8 @@ def save_figure(fig: Any, stem: Path, *, formats: Sequence[str] = FIGURE_FORMATS
     out = []
     for ext in formats:
         buf = io.BytesIO()
-        fig.savefig(buf, format=ext, metadata=_METADATA[ext], bbox_inches="tight",
+        fig.savefig(buf, format=ext, metadata=_METADATA[ext],
+                    bbox_inches="tight" if tight else None,
                     **({} if dpi is None else {"dpi": dpi}))
         path = stem.with_suffix(f".{ext}")
         atomic_write_bytes(path, buf.getvalue())
@@ -422,7 +430,8 @@ def save_figure(fig: Any, stem: Path, *, formats: Sequence[str] = FIGURE_FORMATS
 
 
 def render(fig_entry: Figure, record: Mapping[str, Any], stem: Path, *,
-           formats: Sequence[str] = FIGURE_FORMATS, dpi: float | None = None) -> list[Path]:
+           formats: Sequence[str] = FIGURE_FORMATS, dpi: float | None = None,
+           tight: bool = True) -> list[Path]:
     """Plot a record with the repository's plot style and save it (see :func:`save_figure`)."""
     import matplotlib
 
@@ -433,7 +442,7 @@ def render(fig_entry: Figure, record: Mapping[str, Any], stem: Path, *,
         fig = fig_entry.plot(record)
         if record.get("mode") == "smoke":
             smoke_mark(fig)
-        return save_figure(fig, stem, formats=formats, dpi=dpi)
+        return save_figure(fig, stem, formats=formats, dpi=dpi, tight=tight)
 
 
 def smoke_mark(fig: Any) -> None:
@@ -478,11 +487,12 @@ def precision(dtype: str | None) -> Iterator[None]:
 
 def run_figure(
     paper: Paper, fig_id: str, *, smoke: bool, out_dir: Path, command: str | None = None,
-    formats: Sequence[str] = FIGURE_FORMATS, dpi: float | None = None,
+    formats: Sequence[str] = FIGURE_FORMATS, dpi: float | None = None, tight: bool = True,
 ) -> dict[str, Any]:
     """Compute one figure, write its record, PNG and PDF into ``out_dir``; return the record.
 
-    ``formats``/``dpi``: which images to write, at what resolution (:func:`save_figure`).
+    ``formats``/``dpi``/``tight``: which images to write, at what resolution, with the tight
+    bounding box or not (:func:`save_figure`).
     """
     config = paper.smoke if smoke else paper.full
     entry = paper.figures[fig_id]
@@ -524,7 +534,7 @@ def run_figure(
     }
     record = from_json_number(json.loads(json.dumps(to_jsonable(record))))
     write_record(out_dir / f"{fig_id}.json", record)
-    render(entry, record, out_dir / fig_id, formats=formats, dpi=dpi)
+    render(entry, record, out_dir / fig_id, formats=formats, dpi=dpi, tight=tight)
     return record
 
 

