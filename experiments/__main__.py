@@ -5,7 +5,8 @@
     python -m experiments SLUG [--figure ID|all] [--smoke] [--out DIR] [--replot]
     python -m experiments all  [--figure ID|all] [--smoke] [--out DIR] [--replot]
 
-``all`` runs every paper in turn; each figure runs under its own paper's precision
+``all`` runs every paper in turn, each in a fresh process (one process for all seven runs out
+of memory maps for XLA's compiled code); each figure runs under its own paper's precision
 (``Config.dtype``), so the order of papers does not change any record.
 """
 
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     head, rest = argv[0], argv[1:]
     if head == "all":
-        return _harness.main_for(papers, rest, prog="python -m experiments all")
+        return _harness.main_all(papers, rest, prog="python -m experiments all")
     if head in papers:
         paper = papers[head]
         return _harness.main_for({head: paper}, rest, prog=f"python -m experiments {head}",

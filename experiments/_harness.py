@@ -621,6 +621,38 @@ def main_for(
     return 0
 
 
+def main_all(papers: Mapping[str, Paper], argv: Sequence[str] | None, prog: str) -> int:
+    """``python -m experiments all``: every paper in a fresh process of its own, in turn.
+
+    One process for all seven papers does not survive: XLA:CPU keeps the machine code of every
+    program it compiled mapped, and after anyloss and bo_rep (thousands of programs) LLVM failed
+    with "Cannot allocate memory" and the process segfaulted, with 23 GB of RAM free (session 11,
+    the first `make verify` in one piece; vm.max_map_count is 65530 here). A process per paper
+    starts each paper clean, as ``python -m experiments SLUG`` does. ``--replot`` compiles
+    nothing and runs here. The first paper that fails stops the run with its exit status.
+    """
+    args = build_parser(papers, prog).parse_args(argv)
+    if args.replot:
+        return main_for(papers, argv, prog)
+    root = str(Path(__file__).resolve().parent.parent)  # the folder that holds `experiments`
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    for paper in papers.values():
+        if args.figure != "all" and args.figure not in paper.figures:
+            continue
+        cmd = [sys.executable, "-m", f"experiments.{paper.slug}", "--figure", args.figure]
+        if args.smoke:
+            cmd.append("--smoke")
+        if args.out is not None:
+            cmd += ["--out", str(args.out / paper.slug)]
+        returncode = subprocess.run(cmd, env=env, check=False).returncode
+        if returncode:
+            print(f"{prog}: {paper.slug} failed (exit status {returncode}); stopped",
+                  file=sys.stderr, flush=True)
+            return returncode
+    return 0
+
+
 def make_main(paper: Paper) -> Callable[[Sequence[str] | None], int]:
     """The ``main`` of ``experiments/<slug>.py``."""
 

@@ -195,6 +195,43 @@ def test_all_papers_give_the_same_records_in_any_order(tmp_path, monkeypatch):
     assert fwd["a32"]["summary"]["third"] != fwd["b64"]["summary"]["third"]
 
 
+def test_all_runs_each_paper_in_a_process_of_its_own(tmp_path, monkeypatch):
+    """`experiments all` spawns `python -m experiments.SLUG` per selected paper (one process for
+    seven papers ran out of memory maps for XLA's code); the first failure stops the run."""
+    import subprocess
+
+    calls = []
+
+    def fake_run(cmd, env, check):
+        calls.append(cmd)
+        assert str(Path(_harness.__file__).resolve().parent.parent) in env["PYTHONPATH"]
+        return subprocess.CompletedProcess(cmd, 3 if cmd[2] == "experiments.b64" else 0)
+
+    monkeypatch.setattr(_harness.subprocess, "run", fake_run)
+    papers = {p.slug: p for p in (_precision_paper("a32", "float32"),
+                                  _precision_paper("b64", "float64"),
+                                  _precision_paper("c64", "float64"))}
+    assert _harness.main_all(papers, ["--smoke", "--out", str(tmp_path)], prog="t") == 3
+    assert [c[1:] for c in calls] == [
+        ["-m", "experiments.a32", "--figure", "all", "--smoke", "--out", str(tmp_path / "a32")],
+        ["-m", "experiments.b64", "--figure", "all", "--smoke", "--out", str(tmp_path / "b64")],
+    ]  # stopped after b64 failed; c64 never ran
+    calls.clear()
+    assert _harness.main_all(papers, ["--figure", "f"], prog="t") == 3
+    assert [c[2:] for c in calls] == [["experiments.a32", "--figure", "f"],
+                                      ["experiments.b64", "--figure", "f"]]
+
+
+def test_all_runs_a_real_paper_in_a_subprocess(tmp_path, monkeypatch):
+    """End to end: only compsum has a figure `gap`; it lands in OUT/compsum."""
+    from experiments import __main__ as cli
+
+    monkeypatch.setenv("JAXRANK_PROGRESS", "0")
+    assert cli.main(["all", "--figure", "gap", "--smoke", "--out", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compsum"]
+    assert json.loads((tmp_path / "compsum" / "gap.json").read_text())["mode"] == "smoke"
+
+
 def test_precision_rejects_unknown_dtype():
     with pytest.raises(ValueError, match="Config.dtype"):
         with _harness.precision("bfloat16"):
