@@ -51,13 +51,13 @@ def test_sampler_with_other_key_impls_is_deterministic_and_well_distributed(impl
     np.testing.assert_allclose(float(jnp.std(b["fx"])), NOISE, rtol=0.05)
     np.testing.assert_allclose(float(jnp.std(b["e"])), NOISE / np.sqrt(DIM), rtol=0.05)
     assert abs(float(jnp.mean(b["gy"]))) < 0.01 and abs(float(jnp.mean(b["e"]))) < 0.005
-    # S = σ(s + sᵀ)/(2√d) is symmetric; with XLA's optimisations on (`make test-all`) the scale
-    # can be distributed over the sum and contracted into FMAs, which rounds S_ij and S_ji
-    # differently in the last bit (seen: 1.3e-12 relative), so symmetry holds to rounding.
-    # Exact symmetry was tried (session 11) and is not reachable in the sampler: mirroring the
-    # upper triangle after scaling, and an optimization_barrier on the draw, both leave ~24 % of
-    # the entries asymmetric, because XLA:CPU fuses the normal draw (its erf_inv polynomial) into
-    # every read and recomputes it, and the two copies of s_ij round differently.
+    # S = σ(s + sᵀ)/(2√d) is symmetric in exact arithmetic; with XLA's optimisations on
+    # (`make test-all`) S_ij and S_ji differ in the last bits (seen: 1.3e-12 relative), so
+    # symmetry holds to rounding. The cause (session 11, from the compiled HLO): XLA:CPU fuses the
+    # normal draw (its erf_inv polynomial) into every read of s and recomputes it, and the two
+    # copies of s_ij round differently, so even s + sᵀ is not bit-symmetric. Mirroring the upper
+    # triangle after scaling and an optimization_barrier on the draw were tried; both still left
+    # ~24 % of the entries asymmetric.
     np.testing.assert_allclose(b["s"], jnp.swapaxes(b["s"], -1, -2), **IDENTITY.kw())
 
 
