@@ -6,6 +6,7 @@ from jaxrank.online.sea import (
     SCHEDULES,
     Environment,
     SEAParams,
+    absolute,
     cumulative_sea,
     drift,
     least_squares,
@@ -24,8 +25,8 @@ from jaxrank.online.sea import (
 )
 
 __all__ = [
-    "sea", "ENVIRONMENTS", "SCHEDULES", "Environment", "SEAParams", "cumulative_sea", "drift",
-    "least_squares", "linear", "logistic", "monte_carlo_sea", "noise_scale", "nonconvex_quadratic",
-    "play", "prefix_best_fixed",
+    "sea", "ENVIRONMENTS", "SCHEDULES", "Environment", "SEAParams", "absolute", "cumulative_sea",
+    "drift", "least_squares", "linear", "logistic", "monte_carlo_sea", "noise_scale",
+    "nonconvex_quadratic", "play", "prefix_best_fixed",
     "quadratic", "regret_curve", "round_key", "sample_rounds", "sea_params",
 ]

@@ -33,6 +33,7 @@ from jaxrank.problems.sea_environments import (  # noqa: F401  (re-exported)
     _mix32,
     _rademacher,
     _variation,
+    absolute,
     drift,
     least_squares,
     linear,
@@ -58,6 +59,7 @@ __all__ = [
     "least_squares",
     "logistic",
     "logistic_pool",
+    "absolute",
     "ENVIRONMENTS",
     "round_key",
     "sample_rounds",
@@ -147,7 +149,9 @@ def prefix_best_fixed(
     r"""Best fixed points in hindsight at the horizons :math:`T_k = kT/K`, k = 1..K.
 
     Accumulates ``env.stats`` of the rounds chunk by chunk (memory O(T/K · d) per call, not
-    O(T d)) and solves ``env.best_fixed`` at each prefix.
+    O(T d)) and solves ``env.best_fixed`` at each prefix. An environment without a sufficient
+    statistic but with ``env.prefix_best`` (e.g. :func:`absolute`, whose comparator is a
+    median) gets it from the T rounds drawn by :func:`sample_rounds` (memory O(T d)).
 
     Returns:
       ``(horizons (K,), points (K, d), values (K,))`` with ``values[k] =``
@@ -155,13 +159,22 @@ def prefix_best_fixed(
     """
     _checks.check_positive_int(num_rounds, "prefix_best_fixed(num_rounds=...)")
     _checks.check_positive_int(num_chunks, "prefix_best_fixed(num_chunks=...)")
-    if env.stats is None:
+    if env.stats is None and env.prefix_best is None:
         raise ValueError(f"`prefix_best_fixed(env=...)`: {env.name} has no sufficient statistic; "
                          "use best_fixed_newton")
     if num_rounds % num_chunks:
         raise ValueError(
             f"`num_rounds` ({num_rounds}) must be a multiple of `num_chunks` ({num_chunks})")
+    if env.stats is None:
+        return _prefix_best_from_rounds(env, params, key, num_rounds, num_chunks)
     return _prefix_best_fixed(env, params, key, num_rounds, num_chunks)
+
+
+@functools.partial(jax.jit, static_argnames=("env", "num_rounds", "num_chunks"))
+def _prefix_best_from_rounds(env, params, key, num_rounds, num_chunks):
+    horizons = (num_rounds // num_chunks) * jnp.arange(1, num_chunks + 1)
+    points, values = env.prefix_best(_sample_rounds(env, params, key, num_rounds), horizons)
+    return horizons, points, values
 
 
 @functools.partial(jax.jit, static_argnames=("env", "num_rounds", "num_chunks"))

@@ -80,10 +80,13 @@ __all__ = [
     "ons",
     "MIRROR_MAPS",
     "HINTS",
+    "IMPLICIT_HINTS",
 ]
 
 MIRROR_MAPS = ("euclidean", "entropy", "online_newton")
 HINTS = ("last_gradient", "none")
+# the implicit update's hints: also the subgradient of f_t at x̂_{t+1} that its prox step returns
+IMPLICIT_HINTS = (*HINTS, "prox_gradient")
 
 
 def _euclidean_projection(projection: Any, where: str) -> Callable[[jax.Array], jax.Array]:
@@ -639,6 +642,7 @@ def implicit_omd(
     hint: str = "last_gradient",
     inner_steps: int = 100,
     inner_learning_rate: Any = None,
+    prox: Callable[..., jax.Array] | None = None,
 ) -> Solver:
     r"""Optimistic OMD with the implicit (proximal) update, for non-smooth :math:`f_t`.
 
@@ -646,21 +650,30 @@ def implicit_omd(
         x_t = \Pi_X(\hat x_t - \eta M_t), \qquad
         \hat x_{t+1} = \arg\min_{x\in X}\ \eta f_t(x) + \tfrac12\|x - \hat x_t\|^2
 
-    with :math:`M_t` the (sub)gradient of :math:`f_{t-1}` at :math:`x_{t-1}` ([UNVERIFIED]: the
-    JMLR version's exact hint for the implicit case). The proximal problem (1-strongly convex)
-    is solved by ``inner_steps`` projected (sub)gradient steps from :math:`\hat x_t` with step
-    :math:`1/(k+1)` at inner step k (the first is the explicit OMD step) or a constant
+    with the hint :math:`M_t` ([UNVERIFIED]: the JMLR version's exact hint for the implicit
+    case) one of: ``"last_gradient"``, the (sub)gradient of :math:`f_{t-1}` at
+    :math:`x_{t-1}`; ``"prox_gradient"``, :math:`(\hat x_{t-1} - \hat x_t)/\eta`, the
+    subgradient of :math:`f_{t-1}` (plus the normal cone of X) at :math:`\hat x_t` that the
+    proximal step's optimality condition certifies; ``"none"``, 0 (the implicit analogue of
+    OGD). With ``prox`` the proximal step is exact; otherwise the proximal problem (1-strongly
+    convex) is solved by ``inner_steps`` projected (sub)gradient steps from :math:`\hat x_t`
+    with step :math:`1/(k+1)` at inner step k (the first is the explicit OMD step) or a constant
     ``inner_learning_rate`` (use :math:`1/(1 + \eta L)` for L-smooth :math:`f_t`), run with
-    :func:`jaxrank.optim.run`.
+    :func:`jaxrank.optim.run`. On a kinked :math:`f_t` the inner solve's error (of order
+    :math:`\eta\sqrt{d\log k/k}`) does not vanish, so an exact ``prox`` is what makes the
+    implicit update land on a kink.
 
     Args:
       learning_rate: η > 0: a constant, or a schedule ``count -> η`` of the rounds done (e.g.
         an ``optax`` schedule), used for both the proximal step and the hint step of the round.
       loss_fn: ``loss_fn(x, *args, *step) -> scalar``, :math:`f_t` of the round.
       projection: None, :func:`ball`, :func:`box` or a callable (Euclidean).
-      hint: ``"last_gradient"`` or ``"none"``.
-      inner_steps: iterations of the proximal solve.
-      inner_learning_rate: None (1/(k+1)) or a constant in (0, 1].
+      hint: ``"last_gradient"``, ``"prox_gradient"`` or ``"none"``.
+      inner_steps: iterations of the proximal solve (unused with ``prox``).
+      inner_learning_rate: None (1/(k+1)) or a constant in (0, 1] (unused with ``prox``).
+      prox: None, or ``prox(v, eta, *args) -> argmin_{x∈X} η f_t(x) + ½‖x − v‖²`` on the
+        flat vector, exact and inside X (e.g. an environment's ``round_prox``:
+        :func:`jaxrank.online.sea.absolute`).
 
     Returns:
       A :class:`~jaxrank.optim.Solver`; ``update(x_t, state, *args, *step)`` evaluates
@@ -673,12 +686,19 @@ def implicit_omd(
       >>> x, s = solver.update(x, s, jnp.array([2.0]))
       >>> round(float(s.x_hat[0]), 6)  # prox: (x̂ + ηc)/(1 + η) = 1
       1.0
+      >>> exact = implicit_omd(1.0, lambda x, c: 0.5 * jnp.sum((x - c) ** 2),
+      ...                      prox=lambda v, eta, c: (v + eta * c) / (1 + eta))
+      >>> x0 = jnp.zeros(1)
+      >>> float(exact.update(x0, exact.init(x0), jnp.array([2.0]))[1].x_hat[0])
+      1.0
     """
     if not callable(learning_rate):  # else a schedule of the round count
         _checks.check_positive(learning_rate, "implicit_omd(learning_rate=...)")
     if not callable(loss_fn):
         raise TypeError(f"`implicit_omd(loss_fn=...)` must be callable, got {type(loss_fn)}")
-    _check_choice(hint, HINTS, "implicit_omd(hint=...)")
+    _check_choice(hint, IMPLICIT_HINTS, "implicit_omd(hint=...)")
+    if prox is not None and not callable(prox):
+        raise TypeError(f"`implicit_omd(prox=...)` must be None or callable, got {prox!r}")
     _checks.check_positive_int(inner_steps, "implicit_omd(inner_steps=...)")
     if inner_learning_rate is not None:
         _checks.check_in_range(inner_learning_rate, 0.0, 1.0,
@@ -704,9 +724,17 @@ def implicit_omd(
             alpha = 1.0 / (k + 1.0) if inner_learning_rate is None else inner_learning_rate
             return project(y - alpha * phi_grad), k + 1
 
-        prox = Solver(lambda y: jnp.zeros((), x.dtype), prox_step)
-        x_hat, _, _ = run(prox, center, inner_steps)
-        m_next = g if hint == "last_gradient" else jnp.zeros_like(g)
+        if prox is None:
+            solve = Solver(lambda y: jnp.zeros((), x.dtype), prox_step)
+            x_hat, _, _ = run(solve, center, inner_steps)
+        else:
+            x_hat = prox(center, learning_rate, *args).astype(x.dtype)
+        if hint == "last_gradient":
+            m_next = g
+        elif hint == "prox_gradient":
+            m_next = (center - x_hat) / learning_rate
+        else:
+            m_next = jnp.zeros_like(g)
         x_next = project(x_hat - learning_rate * m_next)
         new = ImplicitOMDState(state.count + 1, x_hat, m_next, loss.astype(x.dtype))
         return unravel(x_next), new

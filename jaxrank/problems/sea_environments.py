@@ -41,6 +41,8 @@ Environments (noise ξ = s·Rademacher, so :math:`\|\xi\|^2 = ds^2` exactly):
 * :func:`logistic`: :math:`f_t(x) = \log(1 + e^{-b_t\langle a_t, x\rangle})`,
   :math:`a_t = b_t c_t + s\,\mathcal N(0, I)` (σ², Σ² by Monte Carlo,
   :func:`monte_carlo_sea`, :func:`monte_carlo_cumulative`; comparator :func:`best_fixed_newton`);
+* :func:`absolute`: :math:`f_t(x) = \|x - c_t - \xi_t\|_1` on the *box* :math:`[-R, R]^d`
+  (non-smooth; exact proximal step and comparator: the implicit update's test bed);
 * :func:`logistic_pool`: the same loss on rows of a fixed pool (e.g. sklearn digits features,
   :func:`jaxrank.data.load_digits`), the schedule flipping the labels.
 """
@@ -73,6 +75,7 @@ __all__ = [
     "least_squares",
     "logistic",
     "logistic_pool",
+    "absolute",
     "ENVIRONMENTS",
 ]
 
@@ -253,6 +256,13 @@ class Environment(NamedTuple):
       smoothness: L of :math:`F_t`.
       round_loss: ``(x, params, t, key) -> f_t(x)``, the loss revealed at round t.
       round_record: ``(x, state, params, t, key) -> f_t(x_t)``, a ``run`` record.
+      prox: ``(v, eta, z) -> argmin_{x∈X} η f(x; z) + ½‖x − v‖²``, the exact proximal step of
+        a round's loss on X (None: none in closed form). :func:`absolute` has one.
+      round_prox: ``(v, eta, params, t, key)``, ``prox`` of the loss revealed at round t: the
+        ``prox`` argument of :func:`jaxrank.optim.omd.implicit_omd` under :func:`play`.
+      prefix_best: ``(rounds z_{1:T}, horizons (K,)) -> (points (K, d), values (K,))``, the
+        exact best fixed points of the prefixes from the round data, for losses with no
+        finite sufficient statistic (None: use ``stats``/``best_fixed``).
     """
 
     name: str
@@ -270,6 +280,9 @@ class Environment(NamedTuple):
     smoothness: float
     round_loss: Callable[..., jax.Array]
     round_record: Callable[..., jax.Array]
+    prox: Callable[..., jax.Array] | None = None
+    round_prox: Callable[..., jax.Array] | None = None
+    prefix_best: Callable[..., Any] | None = None
 
 
 def _check_env(dim: Any, radius: Any, where: str) -> None:
@@ -284,6 +297,12 @@ def _finish(name, dim, radius, sample, loss, **kw) -> Environment:
     def round_record(x, state, params, t, key):
         return round_loss(x, params, t, key)
 
+    prox = kw.get("prox")
+    if prox is not None:
+        def round_prox(v, eta, params, t, key):
+            return prox(v, eta, sample(params, key, t))
+
+        kw["round_prox"] = round_prox
     return Environment(name, dim, radius, sample, loss, round_loss=round_loss,
                        round_record=round_record, **kw)
 
@@ -592,5 +611,124 @@ def logistic_pool(features: Any, labels: Any, radius: float) -> Environment:
     )
 
 
+@jax.custom_jvp
+def _l1_distance(x, y):
+    return jnp.sum(jnp.abs(x - y))
+
+
+@_l1_distance.defjvp
+def _l1_distance_jvp(primals, tangents):
+    # the minimum-norm subgradient, sign(x − y) (0 at a kink); jnp.abs differentiates to 1 at 0,
+    # which would make an exactly optimal point look non-stationary to a (sub)gradient hint
+    x, y = primals
+    dx, dy = tangents
+    return _l1_distance(x, y), jnp.sum(jnp.sign(x - y) * (dx - dy))
+
+
+def _l1_slope(x, center, noise):
+    """F'(x) of F(x) = E|x − c − sε| (ε = ±1), per coordinate: ½(sign(x−c−s) + sign(x−c+s))."""
+    return 0.5 * (jnp.sign(x - center - noise) + jnp.sign(x - center + noise))
+
+
+def _staircase_gap2(a, s_a, b, s_b):
+    """sup over x of (F'_a(x) − F'_b(x))², per coordinate, for two noise staircases (see
+    :func:`absolute`): both are constant between consecutive breakpoints a ± s_a, b ± s_b (and
+    equal beyond them), so the sup is attained at the midpoint of a gap; a breakpoint's value is
+    the mean of its two sides, so midpoints of empty gaps never exceed the sup."""
+    knots = jnp.sort(jnp.stack([a - s_a, a + s_a, b - s_b, b + s_b]), axis=0)
+    mids = 0.5 * (knots[1:] + knots[:-1])
+    gap = _l1_slope(mids, a[None], s_a) - _l1_slope(mids, b[None], s_b)
+    return jnp.max(jnp.square(gap), axis=0)
+
+
+@functools.cache
+def absolute(dim: int, radius: float) -> Environment:
+    r"""Non-smooth SEA losses :math:`f_t(x) = \|x - c_t - \xi_t\|_1` on the box
+    :math:`X = [-R, R]^d`.
+
+    The implicit-update setting of the JMLR version (convex, non-smooth :math:`f_t`): no
+    gradient is Lipschitz (``smoothness`` is ∞), and an explicit (sub)gradient step oscillates
+    around the kink even when :math:`f_t` never changes. Unlike the other environments, X is
+    the *box* (use :func:`~jaxrank.optim.omd.box` ``(-R, R)``; diameter
+    :math:`D = 2R\sqrt d`): there the proximal step is exact and separable,
+    :math:`\operatorname{prox}(v) = \Pi_X(y + \operatorname{soft}_\eta(v - y))`
+    (the prox of a 1-D convex function plus an interval is the clipped unconstrained prox).
+
+    The gradient is the minimum-norm subgradient :math:`\operatorname{sign}(x - y)` (0 at a
+    kink). Per coordinate, :math:`F_t'(x) = \tfrac12(\operatorname{sign}(x - c - s) +
+    \operatorname{sign}(x - c + s))` (ε Rademacher). Closed forms, assuming every
+    :math:`[c_{t,i} - s, c_{t,i} + s]` lies inside :math:`(-R, R)`:
+
+    * :math:`\sigma_t^2 = d` if :math:`s_t > 0`, else 0: on :math:`(c - s, c + s)` the
+      deviation :math:`f' - F'` is ±1 for *every* draw, elsewhere 0, so here the JMLR
+      version's :math:`\tilde\sigma_t^2 = \mathbb E\sup_x\|\nabla f_t - \nabla F_t\|^2`
+      equals :math:`\sigma_t^2`;
+    * :math:`\Sigma_1^2 = d` (:math:`\nabla F_0 \equiv 0`, :math:`|F'| = 1` outside the
+      intervals); for t ≥ 2, per coordinate, the largest squared gap between the two staircases
+      :math:`F_t'`, :math:`F_{t-1}'`: 0 if they coincide, 4 if the intervals are disjoint, else
+      1 (Σ̃² = Σ²: the :math:`F_t` are deterministic);
+    * best fixed point of a prefix: the coordinate-wise median of :math:`y_{1:n}`, clipped to
+      the box (``prefix_best``, exact; there is no finite sufficient statistic).
+
+    Example:
+      >>> env = absolute(2, 1.0)
+      >>> p = sea_params(jnp.array([0.5, 0.0]), horizon=4, noise=0.1)
+      >>> float(env.sigma2(p, 1)), float(env.variation2(p, 1)), float(env.variation2(p, 2))
+      (2.0, 2.0, 0.0)
+      >>> np.asarray(env.prox(jnp.array([2.0, -0.3]), 0.5, jnp.array([0.5, 0.0]))).tolist()
+      [1.0, 0.0]
+    """
+    _check_env(dim, radius, "absolute")
+    lower, upper = -float(radius), float(radius)
+
+    def sample(params, key, t):
+        c = drift(params, t)
+        return c + noise_scale(params, t) * _rademacher(key, c.shape, c.dtype)
+
+    def prox(v, eta, y):
+        d = v - y
+        soft = jnp.sign(d) * jnp.maximum(jnp.abs(d) - eta, 0)
+        return jnp.clip(y + soft, lower, upper)
+
+    def expected_grad(x, params, t):
+        return _l1_slope(x, drift(params, t), noise_scale(params, t))
+
+    def variation2(params, t):
+        t = jnp.asarray(t)
+        gap = _staircase_gap2(drift(params, t), noise_scale(params, t),
+                              drift(params, t - 1), noise_scale(params, t - 1))
+        return jnp.where(t <= 1, jnp.asarray(dim, gap.dtype), jnp.sum(gap))
+
+    def prefix_best(rounds, horizons):
+        y = rounds  # (T, d)
+        order = jnp.argsort(y, axis=0)
+        ys = jnp.take_along_axis(y, order, axis=0)
+        cols = jnp.arange(y.shape[1])
+        rows = jnp.arange(y.shape[0])[:, None]
+
+        def at(n):
+            # the lower median of y_{1:n} per coordinate: the first position of the sorted
+            # column at which (m + 1) of the first n rounds have been passed, m = ⌊(n−1)/2⌋
+            passed = jnp.cumsum(order < n, axis=0)
+            pos = jnp.argmax(passed > (n - 1) // 2, axis=0)
+            u = jnp.clip(ys[pos, cols], lower, upper)
+            return u, jnp.sum(jnp.where(rows < n, jnp.abs(u[None, :] - y), 0))
+
+        return jax.lax.map(at, horizons)
+
+    def sigma2(params, t):
+        s = noise_scale(params, t)
+        return jnp.where(s > 0, jnp.asarray(dim, s.dtype), jnp.zeros_like(s))
+
+    return _finish(
+        "absolute", dim, radius, sample, _l1_distance,
+        expected_grad=expected_grad, sigma2=sigma2, variation2=variation2, stats=None,
+        best_fixed=None, grad_bound=lambda params: jnp.sqrt(jnp.asarray(dim, params.noise.dtype)),
+        minimizer=lambda params, t: jnp.clip(drift(params, t), lower, upper),
+        smoothness=float("inf"), prox=prox, prefix_best=prefix_best,
+    )
+
+
 ENVIRONMENTS = {"quadratic": quadratic, "linear": linear, "least_squares": least_squares,
-                "logistic": logistic, "nonconvex_quadratic": nonconvex_quadratic}
+                "logistic": logistic, "nonconvex_quadratic": nonconvex_quadratic,
+                "absolute": absolute}

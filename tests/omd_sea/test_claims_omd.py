@@ -81,9 +81,15 @@ def good_records():
     f9 = {}
     for n in C.F9_CASES:
         f9.update({k("f9", n, "omd", "ratio_max"): 0.5, k("f9", n, "omd", "ratio_max_sem"): 0.01})
+    f10 = {}
+    for n in C.F10_CASES:
+        for m, r in (("implicit", 2.0), ("implicit_opt", 3.0), ("ogd", 200.0), ("omd", 300.0)):
+            f10.update({k("f10", n, m, "regret"): r, k("f10", n, m, "regret_tenth"): r,
+                        k("f10", n, m, "regret_sem"): 0.1, k("f10", n, m, "ratio_max"): 0.05,
+                        k("f10", n, m, "ratio_max_sem"): 0.01})
     return {f: {"summary": s, "config": CFG, "mode": "full"}
-            for f, s in zip(("f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9"),
-                            (f1, f2, f3, f4, f5, f6, f7, f8, f9), strict=True)}
+            for f, s in zip(("f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10"),
+                            (f1, f2, f3, f4, f5, f6, f7, f8, f9, f10), strict=True)}
 
 
 def evaluate(cid, records):
@@ -127,6 +133,10 @@ FLIPS = {
     "C19": (2, "f8", {k("f8", "B=1", m, "regret"): 0.3 * 12.25 * (1 + math.log(20_000))
                       for m in ("omd_sc", "ogd_sc")}, NOT_REPRODUCED),
     "C20": (3, "f9", {k("f9", "alternation", "omd", "ratio_max"): 1.2}, PARTLY),
+    # the implicit update's regret grows by a quarter over the last decade: not O(1)
+    "C21": (2, "f10", {k("f10", "fixed", "implicit", "regret"): 2.5}, PARTLY),
+    "C22": (6, "f10", {k("f10", "iid", "implicit_opt", "ratio_max"): 1.2}, PARTLY),
+    "C23": (6, "f10", {k("f10", "corrupted", "implicit", "regret"): 250.0}, PARTLY),
 }
 
 

@@ -331,6 +331,43 @@ def test_implicit_equals_explicit_on_linear_losses():
     np.testing.assert_allclose(np.array(xs), want, **NUMERICAL.kw())
 
 
+def test_implicit_exact_prox_equals_the_inner_solve_on_a_smooth_loss():
+    """prox= replaces the inner solve: the quadratic's closed-form prox gives the iterates the
+    converged inner solve gives, for every hint."""
+    loss = lambda x, c: 0.5 * jnp.sum((x - c) ** 2)  # noqa: E731
+    prox = lambda v, eta, c: (v + eta * c) / (1 + eta)  # noqa: E731
+    cs = np.random.default_rng(3).normal(size=(6, 2))
+    for hint in omd.IMPLICIT_HINTS:
+        runs = []
+        for kw in ({"prox": prox}, {"inner_steps": 300, "inner_learning_rate": 1 / 1.5}):
+            solver = omd.implicit_omd(0.5, loss, hint=hint, **kw)
+            x = jnp.zeros(2)
+            s, xs = solver.init(x), []
+            for c in cs:
+                x, s = solver.update(x, s, jnp.asarray(c))
+                xs.append(np.asarray(x))
+            runs.append(np.array(xs))
+        np.testing.assert_allclose(runs[0], runs[1], **NUMERICAL.kw())
+
+
+def test_prox_gradient_hint_is_the_certified_subgradient():
+    """M_{t+1} = (x̂_t − x̂_{t+1})/η ∈ ∂f_t(x̂_{t+1}): on f = |x − c| it is sign(x̂_{t+1} − c)
+    away from the kink and 0 once the prox lands on c; the next decision is x̂ − ηM."""
+    prox = lambda v, eta, c: c + jnp.sign(v - c) * jnp.maximum(jnp.abs(v - c) - eta, 0)  # noqa
+    solver = omd.implicit_omd(0.25, lambda x, c: jnp.sum(jnp.abs(x - c)), hint="prox_gradient",
+                              prox=prox)
+    x = jnp.array([1.0])
+    s = solver.init(x)
+    c = jnp.array([0.4])
+    x, s = solver.update(x, s, c)  # x̂: 1 → 0.75, M = +1, x = 0.5
+    np.testing.assert_allclose([s.x_hat[0], s.hint[0], x[0]], [0.75, 1.0, 0.5], **IDENTITY.kw())
+    x, s = solver.update(x, s, c)  # x̂: 0.75 → 0.5
+    x, s = solver.update(x, s, c)  # x̂: 0.5 → 0.4 (the kink), M = 0.1/0.25
+    np.testing.assert_allclose([s.x_hat[0], s.hint[0]], [0.4, 0.4], **IDENTITY.kw())
+    x, s = solver.update(x, s, c)  # at the kink: M = 0, x = x̂ = c
+    np.testing.assert_allclose([s.x_hat[0], s.hint[0], x[0]], [0.4, 0.0, 0.4], **IDENTITY.kw())
+
+
 # --------------------------------------------------------------------------- bad inputs
 
 
@@ -353,11 +390,18 @@ def test_implicit_equals_explicit_on_linear_losses():
         (lambda: omd.omd_ensemble(0.1, 0, meta_learning_rate=1.0), r"num_learners"),
         (lambda: omd.ons(0.0, 1.0), r"ons\(gamma"),
         (lambda: omd.implicit_omd(0.1, lambda x: x, inner_steps=0), r"inner_steps"),
+        (lambda: omd.implicit_omd(0.1, lambda x: x, hint="oracle"),
+         r"implicit_omd\(hint=...\)` must be one of .*prox_gradient"),
     ],
 )
 def test_bad_inputs_raise_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_implicit_prox_must_be_callable():
+    with pytest.raises(TypeError, match=r"`implicit_omd\(prox=...\)` must be None or callable"):
+        omd.implicit_omd(0.1, lambda x: x, prox=1.0)
 
 
 def test_bad_types_raise_type_error():

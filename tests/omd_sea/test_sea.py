@@ -8,6 +8,7 @@ import pytest
 
 from jaxrank.online import sea
 from jaxrank.optim import omd
+from tests._tolerances import IDENTITY
 
 D, R = 4, 1.0
 CENTER = jnp.array([0.6, -0.3, 0.2, 0.1])
@@ -397,3 +398,93 @@ def test_nonconvex_quadratic_is_nonconvex_and_its_comparator_exact():
     assert float(values[-1]) <= float(jnp.min(total(cand))) + 1e-12
     assert float(total(points[-1:])[0]) == pytest.approx(float(values[-1]), rel=1e-12)
     assert float(env.sigma2(p, 1)) == pytest.approx(D * 0.4**2 + kappa**2 * R**2)
+
+
+# --------------------------------------------------------------------------- absolute (f10)
+
+
+def test_absolute_prox_is_the_brute_force_minimiser():
+    """prox(v) = argmin_{x∈[−R,R]^d} η‖x − y‖₁ + ½‖x − v‖², separable: a dense grid per
+    coordinate (spacing 1e-4) finds the same point, inside and outside the box."""
+    env = sea.absolute(3, 1.0)
+    rng = np.random.default_rng(0)
+    grid = np.linspace(-1.0, 1.0, 20_001)
+    for _ in range(5):
+        v, y, eta = rng.uniform(-2, 2, 3), rng.uniform(-1.5, 1.5, 3), rng.uniform(0.05, 1.0)
+        got = np.asarray(env.prox(jnp.asarray(v), eta, jnp.asarray(y)))
+        obj = eta * np.abs(grid[:, None] - y) + 0.5 * (grid[:, None] - v) ** 2
+        np.testing.assert_allclose(got, grid[np.argmin(obj, axis=0)], atol=1e-4)
+
+
+def test_absolute_subgradient_is_minimum_norm_at_the_kink():
+    env = sea.absolute(2, 1.0)
+    y = jnp.array([0.3, -0.2])
+    g = jax.grad(env.loss)(jnp.array([0.3, 0.5]), y)
+    np.testing.assert_array_equal(np.asarray(g), [0.0, 1.0])
+
+
+def test_absolute_prefix_best_is_the_exact_median_comparator():
+    """The comparator min_{u∈box} Σ_{t≤n} ‖u − y_t‖₁ at every prefix, against brute force over
+    the candidates {y_t} ∪ {±R} (a minimiser of a 1-D sum of |u − y_t| on an interval is a data
+    point or an end point), on a schedule whose centre leaves the box on some rounds."""
+    env = sea.absolute(3, 1.0)
+    T = 40
+    p = sea.sea_params(jnp.array([0.9, -0.2, 0.0]), horizon=T, noise=0.4, schedule="switches",
+                       switches=3)
+    key = jax.random.key(2)
+    ys = np.asarray(sea.sample_rounds(env, p, key, T))
+    horizons, points, values = sea.prefix_best_fixed(env, p, key, T, 8)
+    for k, n in enumerate(np.asarray(horizons)):
+        cand = np.concatenate([ys[:n], -np.ones((1, 3)), np.ones((1, 3))])
+        cand = np.clip(cand, -1.0, 1.0)
+        per = np.abs(cand[:, None, :] - ys[None, :n, :]).sum(axis=1)  # (candidates, d)
+        assert float(values[k]) == pytest.approx(per.min(axis=0).sum(), rel=1e-12)
+        assert float(np.abs(np.asarray(points[k]) - ys[:n]).sum()) == pytest.approx(
+            float(values[k]), rel=1e-12)
+
+
+def test_absolute_closed_forms_match_monte_carlo_and_a_dense_sup():
+    """∇F_t exact over the two noise values; σ_t² = d (deviation ±1 on the noise intervals);
+    Σ_t² = sup_x ‖∇F_t − ∇F_{t−1}‖² on a dense grid of the box, for a switch with intervals
+    disjoint (4 per coordinate) and overlapping (1), and noise that stops (burst)."""
+    d = 2
+    env = sea.absolute(d, 1.0)
+    grid = np.linspace(-0.999, 0.999, 4001)
+
+    def slope(x, c, s):  # E sign(x − c − sε), ε = ±1
+        return 0.5 * (np.sign(x - c - s) + np.sign(x - c + s))
+
+    for noise, c in ((0.1, [0.5, 0.0]), (0.3, [0.2, -0.1])):
+        p = sea.sea_params(jnp.array(c), horizon=10, noise=noise, schedule="alternation")
+        for t in (2, 3):
+            ct, cp = np.asarray(sea.drift(p, t)), np.asarray(sea.drift(p, t - 1))
+            gap = (slope(grid[:, None], ct, noise) - slope(grid[:, None], cp, noise)) ** 2
+            assert float(env.variation2(p, t)) == pytest.approx(gap.max(axis=0).sum())
+            x = jnp.array([ct[0] + 0.5 * noise, 0.9])
+            np.testing.assert_allclose(env.expected_grad(x, p, t),
+                                       slope(np.asarray(x), ct, noise), **IDENTITY.kw())
+        assert float(env.sigma2(p, 4)) == d
+        assert float(env.variation2(p, 1)) == d
+    burst = sea.sea_params(jnp.array([0.5, 0.0]), horizon=10, noise=0.2, noisy_rounds=3)
+    assert [float(env.sigma2(burst, t)) for t in (3, 4)] == [d, 0.0]
+    # the noise stops: F' goes from the staircase to sign(x − c), a gap of 1 per coordinate
+    assert float(env.variation2(burst, 4)) == pytest.approx(2.0)
+
+
+def test_absolute_implicit_update_has_bounded_regret_where_ogd_grows():
+    """The f10 mechanism on a short run: with f_t fixed (s = 0) the exact implicit step lands
+    on the kink and stays (regret = f_1(x_1)), while OGD's subgradient step oscillates."""
+    d, R, T = 3, 1.0, 400
+    env = sea.absolute(d, R)
+    p = sea.sea_params(jnp.array([0.5, 0.0, 0.0]), horizon=T)
+    D, G = 2 * R * np.sqrt(d), np.sqrt(d)
+    x1 = jnp.array([0.0, 0.0, R])
+    key = jax.random.key(0)
+    _, _, best = sea.prefix_best_fixed(env, p, key, T, 4)
+    implicit = omd.implicit_omd(omd.sqrt_decay_step(D, G), env.round_loss,
+                                projection=omd.box(-R, R), hint="none", prox=env.round_prox)
+    ogd = omd.ogd(omd.sqrt_decay_step(D, G), projection=omd.box(-R, R))
+    r_imp = np.asarray(sea.regret_curve(sea.play(implicit, env, p, x1, key, T)[2], best, 4))
+    r_ogd = np.asarray(sea.regret_curve(sea.play(ogd, env, p, x1, key, T)[2], best, 4))
+    np.testing.assert_allclose(r_imp, 1.5, **IDENTITY.kw())  # ‖x_1 − c‖₁, then zero loss
+    assert r_ogd[-1] > 1.5 * r_ogd[0] > 10 * r_imp[0]
