@@ -143,7 +143,8 @@ SMOKE = dataclasses.replace(
     f7_newton_iters=3, f7_hessian_updates=1, f7_mc_samples=64, f7_mc_directions=2,
     # f8 shares f3's compiled program (same rounds, 4 cases × 3 seeds)
     f8_rounds=1000, f8_noisy_rounds=(1, 16, 256, 1000), f9_rounds=500,
-    f9_methods=("omd",), f10_rounds=500, f10_methods=("implicit", "ogd"),
+    f9_methods=("omd",), f10_rounds=500,
+    f10_methods=("implicit", "implicit_opt", "ogd", "omd"),  # the methods C21-C23 read
 )
 
 METHOD_LABELS = {
