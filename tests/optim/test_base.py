@@ -469,7 +469,10 @@ def test_run_with_fresh_factory_call_compiles_once():
     compiles = []
 
     def listener(event, duration, **_):
-        if event == "/jax/core/compile/backend_compile_duration":
+        # a compile, or its stand-in: the suite's run-scoped compilation cache (conftest) loads
+        # a program another test already compiled instead of compiling it
+        if event in ("/jax/core/compile/backend_compile_duration",
+                     "/jax/compilation_cache/cache_retrieval_time_sec"):
             compiles.append(duration)
 
     jax.monitoring.register_event_duration_secs_listener(listener)
