@@ -26,6 +26,7 @@ __all__ = [
     "power_residual",
     "linear_residuals",
     "linear_equations",
+    "linear_equations_hessian",
     "rosenbrock",
     "rosenbrock_residuals",
     "chebyshev_residuals",
@@ -102,6 +103,31 @@ def linear_equations(x: Array, A: Array, b: Array, p: float = 4.0) -> Array:
     r""":math:`f(x) = \frac1p\|Ax - b\|^p` (the paper's "equations with linear operator")."""
     u = A @ x - b
     return jnp.vdot(u, u) ** (p / 2) / p
+
+
+def linear_equations_hessian(x: Array, A: Array, b: Array, p: float = 4.0) -> Array:
+    r"""Closed form :math:`\nabla^2 f = \|u\|^{p-2}A^\top A + (p-2)\|u\|^{p-4}(A^\top u)
+    (A^\top u)^\top`, :math:`u = Ax - b`, of :func:`linear_equations` (the second term is 0
+    where u = 0, its limit for p > 4; p = 4 has no singularity).
+
+    One Gram product and an outer product, where ``jax.hessian`` pushes n tangents through the
+    gradient (two products with A per tangent): the same matrix up to rounding, the form
+    the official notebook and ``bench.gn_smoothness``'s NumPy reference use.
+
+    Example:
+      >>> A = jnp.array([[1.0, 2.0], [0.0, 1.0], [1.0, -1.0]]); b = jnp.array([1.0, 0.0, 2.0])
+      >>> x = jnp.array([0.5, -0.5])
+      >>> bool(jnp.allclose(linear_equations_hessian(x, A, b),
+      ...                   jax.hessian(linear_equations)(x, A, b)))
+      True
+    """
+    u = A @ x - b
+    s = jnp.vdot(u, u)
+    safe = jnp.where(s > 0, s, 1.0)
+    Atu = A.T @ u
+    rank_one = jnp.where(s > 0, (p - 2) * safe ** ((p - 4) / 2), 0.0)
+    gram = _weighted_gram(A, jnp.ones(A.shape[0], A.dtype))
+    return s ** ((p - 2) / 2) * gram + rank_one * jnp.outer(Atu, Atu)
 
 
 def rosenbrock(x: Array, a: float = 1.0, b: float = 100.0) -> Array:

@@ -14,7 +14,8 @@ def test_tiny_record(tmp_path):
     assert bg.main(["--tiny", "--out", str(out)]) == 0
     rec = json.loads(out.read_text())
     assert rec["mode"] == "tiny" and rec["benchmark"] == "gn_smoothness"
-    assert set(rec["ratios"]) == {"lse_exact", "lse_wgn", "p4_exact", "p4_fisher"}
+    assert set(rec["ratios"]) == {"lse_exact", "lse_wgn", "p4_exact", "p4_exact_closed_form",
+                                  "p4_fisher"}
     assert all(v["passed"] for v in rec["agreement"].values())
     assert all(np.isfinite(v) and v > 0 for v in rec["ratios"].values())
 
