@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import numbers
 import types
 from collections.abc import Callable
@@ -24,12 +25,21 @@ from jaxrank import _checks
 
 __all__ = ["cached_factory"]
 
+# Arrays up to this many elements get a value key (larger: none; the factory or closure is then
+# keyed by identity). Up to 64 elements the key holds the bytes; above, a 128-bit BLAKE2b digest
+# of them, so a metric like B = AᵀA (200 × 200: 40,000 elements, 0.1 ms to hash) passed again
+# with equal values reuses the solver and its compilation (session 12: gn's p = 4 figure
+# recompiled its solvers on every rerun). 2^20 float64 elements hash in about 2 ms; a data set
+# (Fashion-MNIST: 47M) is not hashed at each call.
+DIGEST_MAX_SIZE = 1 << 20
+
 
 def _hyper_key(value: Any) -> Any:
     """A hashable key for a concrete hyperparameter, or raise TypeError when there is none.
 
     Python floats are keyed by their bits (``float.hex``), so ``nan`` hits the cache and ``-0.0``
-    and ``0.0`` stay apart; NumPy/JAX scalars and small concrete arrays by dtype, shape and bytes;
+    and ``0.0`` stay apart; NumPy/JAX scalars and concrete arrays up to :data:`DIGEST_MAX_SIZE`
+    elements by dtype, shape and bytes (a digest of them above 64 elements);
     Python functions (losses, schedules, oracles, lambdas) by *value*: their code object, the
     module they were defined in, their defaults and the keys of the values their closure
     captured (so ``lambda x: x**2`` written twice at one place, or ``optax.sgd(0.1)`` built
@@ -50,10 +60,14 @@ def _key(value: Any, depth: int) -> Any:
     if isinstance(value, (np.ndarray, np.generic, jax.Array)):
         if not _checks.is_concrete(value):
             raise TypeError("traced")
-        if np.size(value) > 64:  # before any host copy: a captured data array has no value key
+        size = np.size(value)
+        if size > DIGEST_MAX_SIZE:  # before any host copy: a data set has no value key
             raise TypeError("large array")
         arr = np.asarray(value)
         weak = bool(getattr(value, "weak_type", False))
+        if size > 64:  # a metric or a problem matrix: keyed by a digest of its bytes
+            digest = hashlib.blake2b(np.ascontiguousarray(arr).tobytes(), digest_size=16)
+            return ("array-digest", str(arr.dtype), arr.shape, weak, digest.digest())
         return ("array", str(arr.dtype), arr.shape, weak, arr.tobytes())
     if isinstance(value, float):
         return ("float", value.hex())

@@ -201,6 +201,10 @@ def _mix32(x):
     return x ^ (x >> 16)
 
 
+# jitted: called op by op (a sweep's validation pass evaluates drift eagerly), the cycle walk's
+# while_loop, built from fresh closures, compiled again on every call (4–7 programs per omd_sea
+# figure on a rerun); unsigned integer arithmetic only, so inlined or not the bits are the same
+@jax.jit
 def random_order_index(i: Any, n: Any, seed: Any) -> jax.Array:
     """π(i) of a pseudo-random permutation π of {0, …, n−1} keyed by ``seed``, in O(1) memory.
 

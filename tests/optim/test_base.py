@@ -12,6 +12,7 @@ import numpy as np
 import optax
 import pytest
 
+from jaxrank import _cache
 from jaxrank.data import planted_margin, thm41_dataset
 from jaxrank.optim import OptaxSolverState, Solver, _base, from_optax, perceptron, run, run_until
 from tests._tolerances import IDENTITY, assert_trees_close
@@ -505,8 +506,14 @@ def test_cached_factory_keys():
     assert make(float("nan")) is make(float("nan"))  # nan != nan, yet one entry
     assert make(jnp.array([1.0, 2.0])) is make(jnp.array([1.0, 2.0]))
     assert make(h=1) is make(h=1) and make(1, a=2) is not make(1, a=3)
-    big = np.zeros(100)
-    assert make(big) is not make(big)  # large arrays bypass the cache
+    metric = np.arange(40_000.0).reshape(200, 200)  # a 200 × 200 metric: keyed by a digest
+    assert make(metric) is make(metric.copy()) is make(jnp.asarray(metric))
+    other = metric.copy()
+    other[123, 45] = np.nextafter(other[123, 45], np.inf)  # one ulp
+    assert make(other) is not make(metric)  # one element differs: another solver
+    assert make(metric.astype(np.float32)) is not make(metric)  # dtype is part of the key
+    big = np.zeros(_cache.DIGEST_MAX_SIZE + 1)
+    assert make(big) is not make(big)  # data sets bypass the cache (no hashing per call)
     f = lambda t: t
     assert make(f) is make(f) and make(f) is not make(lambda t: t)  # callables by identity
     n = len(calls)
