@@ -30,7 +30,8 @@ __all__ = ["cached_factory"]
 # of them, so a metric like B = AᵀA (200 × 200: 40,000 elements, 0.1 ms to hash) passed again
 # with equal values reuses the solver and its compilation (session 12: gn's p = 4 figure
 # recompiled its solvers on every rerun). 2^20 float64 elements hash in about 2 ms; a data set
-# (Fashion-MNIST: 47M) is not hashed at each call.
+# (Fashion-MNIST: 47M) is not hashed at each call. As with any closure that jit traces, a NumPy
+# array changed in place after it was passed to a factory is not seen by the solver built from it.
 DIGEST_MAX_SIZE = 1 << 20
 
 

@@ -217,8 +217,8 @@ def run(
     Repeated calls with equal ``solver.update``, ``num_steps`` and ``record`` reuse one
     compilation; functions are compared by value (same code object, equal captured values, see
     :func:`_hyper_key`), so a solver or a ``record`` lambda rebuilt on every call does not
-    recompile, while one capturing a large array or an arbitrary object is compared by
-    identity.
+    recompile (arrays up to 2^20 elements are compared by a digest of their bytes), while one
+    capturing a larger array (a data set) or an arbitrary object is compared by identity.
 
     Example:
       >>> import jax, jax.numpy as jnp

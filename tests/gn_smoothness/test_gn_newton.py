@@ -589,3 +589,16 @@ def test_empirical_fishers_are_mean_gradient_outer_products_and_gauss_newton_is_
     R2 = float(np.max(np.sum(np.asarray(A) ** 2, axis=1)))
     assert np.linalg.norm(H_log - (F_log - 0.1 * np.eye(3)), 2) <= R2 * float(f_log)
     np.testing.assert_allclose(H_gn, H_ls, **NUMERICAL.kw())
+
+
+def test_a_solver_rebuilt_with_an_equal_metric_is_the_same_solver():
+    """Issue 19: gn_smoothness's p = 4 figure recompiled every solver on a rerun, because its
+    200 × 200 metric B had no value key. Equal B (another object) now gives the same solver, so
+    ``run`` reuses its compilation; another B gives another solver."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((30, 200))
+    B = A.T @ A + 1e-8 * np.eye(200)
+    fun = functools.partial(G.linear_equations, p=4.0)
+    solver = G.grad_reg_newton(fun, metric=B, eps=1e-8)
+    assert G.grad_reg_newton(fun, metric=B.copy(), eps=1e-8) is solver
+    assert G.grad_reg_newton(fun, metric=B + np.eye(200), eps=1e-8) is not solver
