@@ -1043,39 +1043,53 @@ def run_f9(config: Config) -> Results:
         for k, v in (("sigma2", s2[-1]), ("variation2", v2[-1]), ("bound", bound[-1])):
             summary[_keys.key("f9", name, k)] = float(v)
         for j, method in enumerate(config.f9_methods):
-            st = _harness.seed_summary(regs[i, :, j])
-            series[_keys.key(name, method, "mean")] = st["mean"]
-            series[_keys.key(name, method, "sem")] = st["sem"]
-            summary[_keys.key("f9", name, method, "regret")] = float(st["mean"][-1])
-            summary[_keys.key("f9", name, method, "regret_sem")] = float(st["sem"][-1])
-            k = int(np.argmax(st["mean"] / bound))
-            summary[_keys.key("f9", name, method, "ratio_max")] = float(st["mean"][k]
-                                                                          / bound[k])
-            summary[_keys.key("f9", name, method, "ratio_max_sem")] = float(st["sem"][k]
-                                                                              / bound[k])
+            _regret_against_bound("f9", name, method, regs[i, :, j], bound, series, summary)
     return Results(series=series, summary=summary, seeds=_seeds(config).tolist(),
                    allow_nonfinite=_UNDEFINED_SLOPES)
 
 
-def plot_f9(record: Mapping[str, Any]):
+def _regret_against_bound(fig_id, name, method, regrets, bound, series, summary):
+    """E[R_{T_k}] over seeds (mean and SE series), its value at T and the largest ratio to
+    ``bound`` over the horizons (with the SE at that horizon); returns the seed summary."""
+    st = _harness.seed_summary(regrets)
+    series[_keys.key(name, method, "mean")] = st["mean"]
+    series[_keys.key(name, method, "sem")] = st["sem"]
+    summary[_keys.key(fig_id, name, method, "regret")] = float(st["mean"][-1])
+    summary[_keys.key(fig_id, name, method, "regret_sem")] = float(st["sem"][-1])
+    k = int(np.argmax(st["mean"] / bound))
+    summary[_keys.key(fig_id, name, method, "ratio_max")] = float(st["mean"][k] / bound[k])
+    summary[_keys.key(fig_id, name, method, "ratio_max_sem")] = float(st["sem"][k] / bound[k])
+    return st
+
+
+def _plot_regret_panels(record, cases, methods, bound_label, title, yscale):
+    """One panel per case: each method's E[R_T] and the bound against T (log T axis)."""
     import matplotlib.pyplot as plt
 
     s = record["results"]["series"]
     h = np.asarray(s["horizons"])
-    fig, axes = plt.subplots(1, len(F9_CASES), figsize=(3.8 * len(F9_CASES), 3.6))
-    for ax, name in zip(np.atleast_1d(axes), F9_CASES, strict=True):
-        for method in record["config"]["f9_methods"]:
+    fig, axes = plt.subplots(1, len(cases), figsize=(3.8 * len(cases), 3.6))
+    for ax, name in zip(np.atleast_1d(axes), cases, strict=True):
+        for method in methods:
             ax.plot(h, s[_keys.key(name, method, "mean")], label=METHOD_LABELS[method])
-        ax.plot(h, s[_keys.key(name, "bound")], "k--", label="D(√σ²₁:T + √Σ²₁:T) + LD²")
+        ax.plot(h, s[_keys.key(name, "bound")], "k--", label=bound_label)
         ax.set_xscale("log")
-        ax.set_yscale("symlog", linthresh=1.0)
-        ax.set_title(f"non-convex f_t (κ = {record['config']['f9_curvature']:g}), {name}")
+        ax.set_yscale(*yscale[:1], **yscale[1])
+        ax.set_title(title(name))
         ax.set_xlabel("T")
         ax.set_ylabel("E[R_T]")
     np.atleast_1d(axes)[0].legend(fontsize=7)
     fig.suptitle(record["title"])
     fig.tight_layout()
     return fig
+
+
+def plot_f9(record: Mapping[str, Any]):
+    kappa = record["config"]["f9_curvature"]
+    return _plot_regret_panels(record, F9_CASES, record["config"]["f9_methods"],
+                               "D(√σ²₁:T + √Σ²₁:T) + LD²",
+                               lambda name: f"non-convex f_t (κ = {kappa:g}), {name}",
+                               ("symlog", {"linthresh": 1.0}))
 
 
 # --------------------------------------------------------------------------- f10
@@ -1116,43 +1130,21 @@ def run_f10(config: Config) -> Results:
         for k, v in (("sigma2", s2[-1]), ("variation2", v2[-1]), ("bound", bound[-1])):
             summary[_keys.key("f10", name, k)] = float(v)
         for j, method in enumerate(config.f10_methods):
-            st = _harness.seed_summary(regs[i, :, j])
-            series[_keys.key(name, method, "mean")] = st["mean"]
-            series[_keys.key(name, method, "sem")] = st["sem"]
-            summary[_keys.key("f10", name, method, "regret")] = float(st["mean"][-1])
-            summary[_keys.key("f10", name, method, "regret_sem")] = float(st["sem"][-1])
+            st = _regret_against_bound("f10", name, method, regs[i, :, j], bound, series,
+                                       summary)
             summary[_keys.key("f10", name, method, "regret_tenth")] = float(
                 st["mean"][K // 10 - 1])
             summary[_keys.key("f10", name, method, "slope")] = _slope(
                 horizons[mask], st["mean"][mask])
-            k = int(np.argmax(st["mean"] / bound))
-            summary[_keys.key("f10", name, method, "ratio_max")] = float(st["mean"][k]
-                                                                           / bound[k])
-            summary[_keys.key("f10", name, method, "ratio_max_sem")] = float(st["sem"][k]
-                                                                               / bound[k])
     return Results(series=series, summary=summary, seeds=_seeds(config).tolist(),
                    allow_nonfinite=_UNDEFINED_SLOPES)
 
 
 def plot_f10(record: Mapping[str, Any]):
-    import matplotlib.pyplot as plt
-
-    s = record["results"]["series"]
-    h = np.asarray(s["horizons"])
-    fig, axes = plt.subplots(1, len(F10_CASES), figsize=(3.8 * len(F10_CASES), 3.6))
-    for ax, name in zip(np.atleast_1d(axes), F10_CASES, strict=True):
-        for method in record["config"]["f10_methods"]:
-            ax.plot(h, s[_keys.key(name, method, "mean")], label=METHOD_LABELS[method])
-        ax.plot(h, s[_keys.key(name, "bound")], "k--", label="D(√σ̃²₁:T + √Σ̃²₁:T) + D²")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(f"f_t = ‖x − c_t − ξ_t‖₁ on a box, {name}")
-        ax.set_xlabel("T")
-        ax.set_ylabel("E[R_T]")
-    np.atleast_1d(axes)[0].legend(fontsize=7)
-    fig.suptitle(record["title"])
-    fig.tight_layout()
-    return fig
+    return _plot_regret_panels(record, F10_CASES, record["config"]["f10_methods"],
+                               "D(√σ̃²₁:T + √Σ̃²₁:T) + D²",
+                               lambda name: f"f_t = ‖x − c_t − ξ_t‖₁ on a box, {name}",
+                               ("log", {}))
 
 
 # --------------------------------------------------------------------------- registry
