@@ -180,15 +180,21 @@ def test_equal_factory_arguments_share_one_solver():
         f_up, g_low, learning_rate=sched(0.1, 10), lower_learning_rate=0.5)
 
 
-def test_closure_over_a_large_array_keeps_identity():
-    big = jnp.arange(100.0)
-    TRACES.clear()
-    for _ in range(2):
-        halve = lambda x, s: (_counted(x) / 2 + 0 * big[0], s)  # noqa: E731
-        from jaxrank.optim import Solver
+def test_closures_over_arrays_are_keyed_by_value_up_to_the_digest_limit():
+    """A rebuilt closure over an equal 100-element array (a digest key) reuses the compilation;
+    one over an array past ``DIGEST_MAX_SIZE`` (a data set, not hashed per call) keeps its
+    identity, so each new function object compiles."""
+    from jaxrank import _cache
+    from jaxrank.optim import Solver
 
-        run(Solver(lambda x: None, halve), jnp.ones(2), 2)
-    assert len(TRACES) == 2  # no value key for a 100-element array: each function compiles
+    def halving(a):
+        return lambda x, s: (_counted(x) / 2 + 0 * a[0], s)
+
+    for arr, traces in ((jnp.arange(100.0), 1), (jnp.zeros(_cache.DIGEST_MAX_SIZE + 1), 2)):
+        TRACES.clear()
+        for _ in range(2):
+            run(Solver(lambda x: None, halving(arr)), jnp.ones(2), 2)
+        assert len(TRACES) == traces, arr.shape
 
 
 # --------------------------------------------------------------------------- output layer + trunk
