@@ -289,6 +289,13 @@ class Environment(NamedTuple):
     prefix_best: Callable[..., Any] | None = None
 
 
+def _noisy_center(params, key, t):
+    """Round data y_t = c_t + s_t ε_t, ε Rademacher (the ``sample`` of quadratic, linear and
+    absolute)."""
+    c = drift(params, t)
+    return c + noise_scale(params, t) * _rademacher(key, c.shape, c.dtype)
+
+
 def _check_env(dim: Any, radius: Any, where: str) -> None:
     _checks.check_positive_int(dim, f"{where}(dim=...)")
     _checks.check_positive(radius, f"{where}(radius=...)")
@@ -334,10 +341,6 @@ def quadratic(dim: int, radius: float) -> Environment:
     _check_env(dim, radius, "quadratic")
     proj = Ball(radius).project
 
-    def sample(params, key, t):
-        c = drift(params, t)
-        return c + noise_scale(params, t) * _rademacher(key, c.shape, c.dtype)
-
     def loss(x, y):
         return 0.5 * jnp.sum(jnp.square(x - y))
 
@@ -347,7 +350,7 @@ def quadratic(dim: int, radius: float) -> Environment:
         return u, 0.5 * n * jnp.sum(u * u) - jnp.dot(u, s) + q
 
     return _finish(
-        "quadratic", dim, radius, sample, loss,
+        "quadratic", dim, radius, _noisy_center, loss,
         expected_grad=lambda x, params, t: x - drift(params, t),
         sigma2=lambda params, t: dim * noise_scale(params, t) ** 2,
         variation2=lambda params, t: _variation(
@@ -442,10 +445,6 @@ def linear(dim: int, radius: float) -> Environment:
     """
     _check_env(dim, radius, "linear")
 
-    def sample(params, key, t):
-        c = drift(params, t)
-        return c + noise_scale(params, t) * _rademacher(key, c.shape, c.dtype)
-
     def best_fixed(s, n):
         norm = safe_norm(s)
         u = -radius * s / jnp.where(norm > 0, norm, 1)
@@ -457,7 +456,7 @@ def linear(dim: int, radius: float) -> Environment:
         return -radius * c / jnp.where(norm > 0, norm, 1)
 
     return _finish(
-        "linear", dim, radius, sample, lambda x, y: jnp.dot(x, y),
+        "linear", dim, radius, _noisy_center, lambda x, y: jnp.dot(x, y),
         expected_grad=lambda x, params, t: drift(params, t) + 0 * x,
         sigma2=lambda params, t: dim * noise_scale(params, t) ** 2,
         variation2=lambda params, t: _variation(
@@ -685,10 +684,6 @@ def absolute(dim: int, radius: float) -> Environment:
     _check_env(dim, radius, "absolute")
     lower, upper = -float(radius), float(radius)
 
-    def sample(params, key, t):
-        c = drift(params, t)
-        return c + noise_scale(params, t) * _rademacher(key, c.shape, c.dtype)
-
     def prox(v, eta, y):
         d = v - y
         soft = jnp.sign(d) * jnp.maximum(jnp.abs(d) - eta, 0)
@@ -725,7 +720,7 @@ def absolute(dim: int, radius: float) -> Environment:
         return jnp.where(s > 0, jnp.asarray(dim, s.dtype), jnp.zeros_like(s))
 
     return _finish(
-        "absolute", dim, radius, sample, _l1_distance,
+        "absolute", dim, radius, _noisy_center, _l1_distance,
         expected_grad=expected_grad, sigma2=sigma2, variation2=variation2, stats=None,
         best_fixed=None, grad_bound=lambda params: jnp.sqrt(jnp.asarray(dim, params.noise.dtype)),
         minimizer=lambda params, t: jnp.clip(drift(params, t), lower, upper),
