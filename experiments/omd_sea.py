@@ -182,37 +182,33 @@ def _x1(dim: int, radius: float, dtype=jnp.float64) -> jax.Array:
 
 def _learner(method: str, env: sea.Environment, p: sea.SEAParams, grad_bound, config: Config,
              extra: Any = None):
-    R = env.radius
-    D = 2 * R
-    ball = omd.ball(R)
-    if env.name == "absolute":  # f10: X is the box [-R, R]^d (exact prox), D = 2R√d
-        D, ball = 2 * R * np.sqrt(env.dim), omd.box(-R, R)
+    D, domain = env.diameter, env.feasible_set  # the ball of radius R; f10: the box [-R, R]^d
     if method in IMPLICIT_HINT:
         return omd.implicit_omd(omd.sqrt_decay_step(D, grad_bound), env.round_loss,
-                                projection=ball, hint=IMPLICIT_HINT[method],
+                                projection=domain, hint=IMPLICIT_HINT[method],
                                 prox=env.round_prox)
     if method == "omd":
-        return omd.optimistic_omd(omd.adaptive_step(D, grad_bound, config.delta), projection=ball)
+        return omd.optimistic_omd(omd.adaptive_step(D, grad_bound, config.delta), projection=domain)
     if method == "oftrl":
         return omd.optimistic_ftrl(omd.adaptive_step(D, grad_bound, config.delta),
-                                   projection=ball)
+                                   projection=domain)
     if method == "ogd":
-        return omd.ogd(omd.sqrt_decay_step(D, grad_bound), projection=ball)
+        return omd.ogd(omd.sqrt_decay_step(D, grad_bound), projection=domain)
     if method == "adagrad":
-        return omd.adagrad_norm(D, projection=ball)
+        return omd.adagrad_norm(D, projection=domain)
     if method == "omd_sc":
-        return omd.optimistic_omd(omd.strongly_convex_step(1.0), projection=ball)
+        return omd.optimistic_omd(omd.strongly_convex_step(1.0), projection=domain)
     if method == "ogd_sc":
-        return omd.ogd(omd.strongly_convex_step(1.0), projection=ball)
+        return omd.ogd(omd.strongly_convex_step(1.0), projection=domain)
     if method in ("ons", "oons"):
         gamma, eps = extra
-        return omd.ons(gamma, eps, projection=ball, optimistic=method == "oons")
+        return omd.ons(gamma, eps, projection=domain, optimistic=method == "oons")
     if method == "omd_fixed":
-        return omd.optimistic_omd(extra, projection=ball)
+        return omd.optimistic_omd(extra, projection=domain)
     if method == "ensemble":
         return omd.omd_ensemble(config.f5_min_step, config.f5_num_learners,
                                 meta_learning_rate=config.f5_meta_rate / (grad_bound * D),
-                                projection=ball)
+                                projection=domain)
     raise ValueError(f"unknown method {method!r}")
 
 
@@ -1116,7 +1112,7 @@ def run_f10(config: Config) -> Results:
     cases = _f10_cases(config)
     params = list(cases.values())
     T, K = config.f10_rounds, config.num_chunks
-    D = 2 * config.radius * np.sqrt(config.dim)  # the box's diameter
+    D = env.diameter  # the box's: 2R√d
     G = max(float(env.grad_bound(p)) for p in params)
     horizons = (T // K) * np.arange(1, K + 1)
     series: dict[str, Any] = {"horizons": horizons}

@@ -21,7 +21,7 @@ import numpy as np
 from jaxrank import _checks
 from jaxrank._numerics import safe_norm
 from jaxrank.optim._base import from_optax, run, step_inputs
-from jaxrank.problems.domains import ball_qp
+from jaxrank.problems.domains import Ball, ball_qp
 from jaxrank.problems.sea_environments import (  # noqa: F401  (re-exported)
     _FEISTEL_ROUNDS,
     ENVIRONMENTS,
@@ -403,6 +403,9 @@ def best_fixed_newton(
       >>> np.round(np.asarray(pts[0], float), 6).tolist(), bool(gaps[0] < 1e-9)
       ([0.6, 0.8], True)
     """
+    if not isinstance(env.feasible_set, Ball):
+        raise ValueError(f"`best_fixed_newton(env=...)` must be an environment on a ball "
+                         f"(`domain` = ball(R)), got domain {env.feasible_set!r}")
     _checks.check_positive_int(num_iters, "best_fixed_newton(num_iters=...)")
     _checks.check_positive_int(hessian_updates, "best_fixed_newton(hessian_updates=...)")
     num_rounds = jax.tree.leaves(rounds)[0].shape[0]

@@ -59,7 +59,7 @@ import numpy as np
 
 from jaxrank import _checks
 from jaxrank._numerics import binary_logistic, safe_norm
-from jaxrank.problems.domains import Ball, ball_qp
+from jaxrank.problems.domains import Ball, Box, ball_qp
 
 __all__ = [
     "SCHEDULES",
@@ -244,10 +244,15 @@ def _rademacher(key, shape, dtype):
 
 
 class Environment(NamedTuple):
-    r"""One SEA environment on the ball of radius R (a NamedTuple of pure functions).
+    r"""One SEA environment on a feasible set X (a NamedTuple of pure functions).
 
     Attributes:
       name, dim, radius: static description (d, R).
+      domain: the feasible set X the learners play on: :func:`~jaxrank.optim.omd.ball` ``(R)``
+        (every environment but :func:`absolute`, and ``None``, read as that ball) or
+        :func:`~jaxrank.optim.omd.box` ``(-R, R)`` with scalar bounds, one interval per
+        coordinate. ``feasible_set`` resolves ``None``; ``diameter`` is the Euclidean diameter
+        D of X in :math:`\mathbb R^d`.
       sample: ``sample(params, key, t) -> z_t`` (round data).
       loss: ``loss(x, z) -> f_t(x)``.
       expected_grad: ``(x, params, t) -> ∇F_t(x)`` (None: Monte Carlo only).
@@ -287,6 +292,21 @@ class Environment(NamedTuple):
     prox: Callable[..., jax.Array] | None = None
     round_prox: Callable[..., jax.Array] | None = None
     prefix_best: Callable[..., Any] | None = None
+    domain: Ball | Box | None = None
+
+    @property
+    def feasible_set(self) -> Ball | Box:
+        """X: ``domain``, or the ball of radius ``radius`` when it is ``None``."""
+        return Ball(self.radius) if self.domain is None else self.domain
+
+    @property
+    def diameter(self) -> float:
+        r"""D = max ‖x − y‖ over X in :math:`\mathbb R^d`: 2R for the ball, ‖u − l‖√d for a box
+        with scalar bounds (``Box.diameter`` alone cannot know d)."""
+        x = self.feasible_set
+        if isinstance(x, Ball):
+            return 2 * x.radius
+        return float(x.upper - x.lower) * float(np.sqrt(self.dim))
 
 
 def _noisy_center(params, key, t):
@@ -314,6 +334,7 @@ def _finish(name, dim, radius, sample, loss, **kw) -> Environment:
             return prox(v, eta, sample(params, key, t))
 
         kw["round_prox"] = round_prox
+    kw.setdefault("domain", Ball(radius))
     return Environment(name, dim, radius, sample, loss, round_loss=round_loss,
                        round_record=round_record, **kw)
 
@@ -652,7 +673,7 @@ def absolute(dim: int, radius: float) -> Environment:
     The implicit-update setting of the JMLR version (convex, non-smooth :math:`f_t`): no
     gradient is Lipschitz (``smoothness`` is ∞), and an explicit (sub)gradient step oscillates
     around the kink even when :math:`f_t` never changes. Unlike the other environments, X is
-    the *box* (use :func:`~jaxrank.optim.omd.box` ``(-R, R)``; diameter
+    the *box* (``domain`` is :func:`~jaxrank.optim.omd.box` ``(-R, R)``; ``diameter``
     :math:`D = 2R\sqrt d`): there the proximal step is exact and separable,
     :math:`\operatorname{prox}(v) = \Pi_X(y + \operatorname{soft}_\eta(v - y))`
     (the prox of a 1-D convex function plus an interval is the clipped unconstrained prox).
@@ -724,7 +745,7 @@ def absolute(dim: int, radius: float) -> Environment:
         expected_grad=expected_grad, sigma2=sigma2, variation2=variation2, stats=None,
         best_fixed=None, grad_bound=lambda params: jnp.sqrt(jnp.asarray(dim, params.noise.dtype)),
         minimizer=lambda params, t: jnp.clip(drift(params, t), lower, upper),
-        smoothness=float("inf"), prox=prox, prefix_best=prefix_best,
+        smoothness=float("inf"), prox=prox, prefix_best=prefix_best, domain=Box(lower, upper),
     )
 
 

@@ -306,6 +306,9 @@ def test_linear_iid_zero_mean_noise_regret_order():
          r"`logistic_pool\(labels=...\)` must take values in \{-1, \+1\}"),
         (lambda: sea.monte_carlo_sea(sea.quadratic(4, 1.0), params(), jax.random.key(0), 1,
                                      jnp.zeros((1, 4)), 1), r"at least 2"),
+        (lambda: sea.best_fixed_newton(sea.absolute(4, 1.0), jnp.zeros((10, 4)),
+                                       jnp.array([5])), r"`best_fixed_newton\(env=...\)` must be"
+         r" an environment on a ball .*got domain Box"),
     ],
 )
 def test_bad_inputs(call, match):
@@ -471,19 +474,41 @@ def test_absolute_closed_forms_match_monte_carlo_and_a_dense_sup():
     assert float(env.variation2(burst, 4)) == pytest.approx(2.0)
 
 
+@pytest.mark.parametrize("name", sorted(sea.ENVIRONMENTS))
+def test_domain_and_diameter_are_the_feasible_set(name):
+    """Every environment names its X: the ball of radius R (D = 2R) or, for the absolute loss,
+    the box [-R, R]^d, whose diameter is the longest diagonal 2R√d (checked against the corner
+    pair), and whose projection is coordinate clipping."""
+    d, radius = 5, 0.75
+    env = sea.ENVIRONMENTS[name](d, radius)
+    assert env.feasible_set is env.domain
+    x = jnp.array([2.0, -3.0, 0.1, 0.0, 0.5])
+    if name == "absolute":
+        assert env.domain == omd.box(-radius, radius)
+        corner = jnp.full(d, radius)
+        np.testing.assert_allclose(env.diameter, float(jnp.linalg.norm(corner - (-corner))),
+                                   **IDENTITY.kw())
+        np.testing.assert_array_equal(env.domain.project(x), jnp.clip(x, -radius, radius))
+    else:
+        assert env.domain == omd.ball(radius) and env.diameter == 2 * radius
+        assert float(jnp.linalg.norm(env.domain.project(x))) == pytest.approx(radius)
+    # a hand-built environment without a domain plays on the ball of its radius
+    assert env._replace(domain=None).feasible_set == omd.ball(radius)
+
+
 def test_absolute_implicit_update_has_bounded_regret_where_ogd_grows():
     """The f10 mechanism on a short run: with f_t fixed (s = 0) the exact implicit step lands
     on the kink and stays (regret = f_1(x_1)), while OGD's subgradient step oscillates."""
     d, R, T = 3, 1.0, 400
     env = sea.absolute(d, R)
     p = sea.sea_params(jnp.array([0.5, 0.0, 0.0]), horizon=T)
-    D, G = 2 * R * np.sqrt(d), np.sqrt(d)
+    D, G = env.diameter, np.sqrt(d)
     x1 = jnp.array([0.0, 0.0, R])
     key = jax.random.key(0)
     _, _, best = sea.prefix_best_fixed(env, p, key, T, 4)
     implicit = omd.implicit_omd(omd.sqrt_decay_step(D, G), env.round_loss,
-                                projection=omd.box(-R, R), hint="none", prox=env.round_prox)
-    ogd = omd.ogd(omd.sqrt_decay_step(D, G), projection=omd.box(-R, R))
+                                projection=env.domain, hint="none", prox=env.round_prox)
+    ogd = omd.ogd(omd.sqrt_decay_step(D, G), projection=env.domain)
     r_imp = np.asarray(sea.regret_curve(sea.play(implicit, env, p, x1, key, T)[2], best, 4))
     r_ogd = np.asarray(sea.regret_curve(sea.play(ogd, env, p, x1, key, T)[2], best, 4))
     np.testing.assert_allclose(r_imp, 1.5, **IDENTITY.kw())  # ‖x_1 − c‖₁, then zero loss
