@@ -59,6 +59,9 @@ class Box(NamedTuple):
 
     @property
     def diameter(self) -> Any:
+        """:math:`\\|u - l\\|_2` over the bounds' own entries: the diameter when the bounds have
+        the params' shape. Scalar bounds broadcast over d coordinates, which the box does not
+        know: multiply by :math:`\\sqrt d` (``Environment.diameter`` does)."""
         return jnp.sqrt(jnp.sum(jnp.square(jnp.asarray(self.upper) - jnp.asarray(self.lower))))
 
     def project(self, x: jax.Array) -> jax.Array:
