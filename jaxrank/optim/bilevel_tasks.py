@@ -135,15 +135,38 @@ def _encode(enc_params, tokens):
     told apart by the parameters (an embedding table or not)."""
     hidden = enc_params["params"]["GRUCell_0"]["hn"]["kernel"].shape[-1]
     if "Embed_0" not in enc_params["params"]:
-        return row_encoder(hidden).apply(enc_params, tokens)
-    emb = enc_params["params"]["Embed_0"]["embedding"]
-    return encoder(emb.shape[0], emb.shape[1], hidden).apply(enc_params, tokens)
+        module = row_encoder(hidden)
+    else:
+        emb = enc_params["params"]["Embed_0"]["embedding"]
+        module = encoder(emb.shape[0], emb.shape[1], hidden)
+    if all(_checks.is_concrete(v) for v in jax.tree.leaves((enc_params, tokens))):
+        # eager (e.g. a solver's validation pass): flax's GRU scan would compile again on every
+        # call; one jitted program per module instead. Traced calls are left as they were.
+        return _apply_fn(module)(enc_params, tokens)
+    return module.apply(enc_params, tokens)
+
+
+@functools.cache
+def _apply_fn(module):
+    return jax.jit(module.apply)
+
+
+@functools.cache
+def _init_fn(module, shape: tuple[int, ...], dtype, fill: int = 0):
+    """``init(key)``: ``module.init`` on a dummy input of ``shape``. flax runs the GRU's
+    ``lax.scan`` to initialise, and eagerly that scan is compiled again on every call (a new
+    closure each time), so a concrete key goes through one jitted program per (module, shape,
+    dtype); a traced key (under a caller's ``jit`` or ``vmap``) is traced inline as before."""
+    def init(key):
+        return module.init(key, jnp.full(shape, fill, dtype))
+
+    jitted = jax.jit(init)
+    return lambda key: jitted(key) if _checks.is_concrete(key) else init(key)
 
 
 def init_classifier(key, vocab_size: int, embed_dim: int, hidden: int, dtype=jnp.float32):
     """Parameters ``{"encoder": flax params, "w": (hidden,), "b": ()}`` of a GRU classifier."""
-    enc = encoder(vocab_size, embed_dim, hidden)
-    params = enc.init(key, jnp.ones((1, 4), jnp.int32))
+    params = _init_fn(encoder(vocab_size, embed_dim, hidden), (1, 4), jnp.int32, 1)(key)
     params = jax.tree.map(lambda v: v.astype(dtype), params)
     return {"encoder": params, "w": jnp.zeros(hidden, dtype), "b": jnp.zeros((), dtype)}
 
@@ -151,8 +174,7 @@ def init_classifier(key, vocab_size: int, embed_dim: int, hidden: int, dtype=jnp
 def init_row_classifier(key, rows: int, cols: int, hidden: int, dtype=jnp.float32):
     """Parameters ``{"encoder", "w", "b"}`` of a GRU classifier of (rows, cols) real inputs
     (an image read row by row); the oracles below accept it in place of the text classifier."""
-    enc = row_encoder(hidden)
-    params = enc.init(key, jnp.zeros((1, rows, cols), dtype))
+    params = _init_fn(row_encoder(hidden), (1, rows, cols), jnp.dtype(dtype))(key)
     params = jax.tree.map(lambda v: v.astype(dtype), params)
     return {"encoder": params, "w": jnp.zeros(hidden, dtype), "b": jnp.zeros((), dtype)}
 

@@ -392,3 +392,38 @@ def test_hyper_cleaning_with_equal_weights_is_ordinary_training():
     g_p = jax.grad(T.hpo_lower, argnums=1)(-jnp.inf, params, batch)
     for a, b in zip(jax.tree.leaves(g_w), jax.tree.leaves(g_p), strict=True):
         np.testing.assert_allclose(a, jax.nn.sigmoid(c) * b, **IDENTITY_F32.kw())
+
+
+def test_eager_gru_init_and_features_compile_once_and_match_traced():
+    """flax initialises and applies the GRU through a ``lax.scan`` that, called eagerly (a
+    solver's validation pass, a rerun of a figure), compiled again on every call: 24 programs on
+    a rerun of bo_rep's figures. Eager calls now share one jitted program per module and shape,
+    and give the values a traced call gives (the eager text-encoder embedding used to differ
+    from the traced one in the last bit)."""
+    compiles = []
+
+    def listener(event, duration, **_):
+        if event in ("/jax/core/compile/backend_compile_duration",
+                     "/jax/compilation_cache/cache_retrieval_time_sec"):  # see test_base
+            compiles.append(duration)
+
+    rows = jnp.linspace(-1, 1, 3 * 8 * 8, dtype=jnp.float32).reshape(3, 8, 8)
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        T.classifier_logits(T.init_row_classifier(jax.random.key(0), 8, 8, 3), rows)
+        n_first = len(compiles)
+        p1 = T.init_row_classifier(jax.random.key(1), 8, 8, 3)
+        feats = T._encode(p1["encoder"], rows)
+        assert len(compiles) == n_first  # same module and shapes: nothing compiled
+        T.init_row_classifier(jax.random.key(1), 8, 8, 5)
+        assert len(compiles) > n_first  # a new width is a new program (the count is live)
+    finally:
+        jax.monitoring.clear_event_listeners()
+    traced = jax.jit(lambda k: T.init_row_classifier(k, 8, 8, 3))(jax.random.key(1))
+    for a, b in zip(jax.tree.leaves(p1), jax.tree.leaves(traced), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(feats, jax.jit(T._encode)(p1["encoder"], rows))
+    text = T.init_classifier(jax.random.key(2), 20, 4, 3)
+    text_traced = jax.jit(lambda k: T.init_classifier(k, 20, 4, 3))(jax.random.key(2))
+    for a, b in zip(jax.tree.leaves(text), jax.tree.leaves(text_traced), strict=True):
+        np.testing.assert_array_equal(a, b)
