@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -454,6 +455,23 @@ def smoke_mark(fig: Any) -> None:
 
 
 # --------------------------------------------------------------------------- running
+
+
+def concurrently(calls: Sequence[Callable[[], Any]], workers: int | None = None) -> list[Any]:
+    """Run independent calls on a thread pool, one worker per CPU core; results in call order.
+
+    For programs that keep one core busy each (XLA:CPU runs a loop of small kernels on one
+    thread): each call traces, compiles and runs its own programs and reads its result back
+    (e.g. ``np.asarray``), so the programs of different calls run side by side. A program run
+    from another thread gives the bits it gives alone (the same executable on the same inputs).
+    Workers see JAX's global configuration (which :func:`precision` sets), not thread-local
+    contexts such as ``jax.experimental.enable_x64()``.
+    """
+    workers = min(len(calls), workers or os.cpu_count() or 1)
+    if workers <= 1:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda call: call(), calls))
 
 
 class NonFiniteResultError(RuntimeError):

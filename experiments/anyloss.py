@@ -488,13 +488,21 @@ def cross_validate_entries(sets, entries, config: Config, by_width: bool = False
     names = tuple(n for n, _ in entries)
     dt = _dtype(config)
     out = np.full((len(sets), len(entries), len(METRICS)), np.nan)
-    for bucket in (_width_buckets if by_width else _buckets)(sets, config.bucket_ratio):
+    calls, buckets = [], (_width_buckets if by_width else _buckets)(sets, config.bucket_ratio)
+    for bucket in buckets:  # one program per bucket, side by side (`_harness.concurrently`)
         x, y, valid, held, _ = _pad_bucket(sets, bucket, config, bias=True)
-        cv = _cv_multi_fn(names, config.steps)
-        res = cv(jnp.asarray([lrs[n] for n in names], dt), jnp.asarray([a for _, a in entries], dt),
-                 jnp.asarray(x, dt), jnp.asarray(y), jnp.asarray(valid), jnp.asarray(held))
-        out[bucket] = np.asarray(res).mean(axis=2)
+        calls.append(functools.partial(
+            _read, _cv_multi_fn(names, config.steps), jnp.asarray([lrs[n] for n in names], dt),
+            jnp.asarray([a for _, a in entries], dt), jnp.asarray(x, dt), jnp.asarray(y),
+            jnp.asarray(valid), jnp.asarray(held)))
+    for bucket, res in zip(buckets, _harness.concurrently(calls), strict=True):
+        out[bucket] = res.mean(axis=2)
     return out
+
+
+def _read(fn, *args):
+    """``fn(*args)`` read back to NumPy (a pytree of arrays): a call for `_harness.concurrently`."""
+    return jax.tree.map(np.asarray, fn(*args))
 
 
 def cross_validate(sets, loss_names, config: Config, amplifier=None,
@@ -793,6 +801,10 @@ def cross_validate_mlp_entries(sets, entries, config: Config, by_width: bool = F
     def thr(n):
         return 0.5 if LOSSES[n][0] == "mse" else 0.0
 
+    # Every (bucket, chain) or (bucket, batch fraction) is its own program, one core busy each:
+    # they run side by side, one per core (`_harness.concurrently`), each giving the bits it
+    # gives alone.
+    calls, targets = [], []
     for bucket in (_width_buckets if by_width else _buckets)(sets, mlp.bucket_ratio):
         x, y, valid, held, dims = _pad_bucket(sets, bucket, config, bias=False)
         args = (jnp.asarray(x, dt), jnp.asarray(y), jnp.asarray(valid), jnp.asarray(held),
@@ -802,26 +814,33 @@ def cross_validate_mlp_entries(sets, entries, config: Config, by_width: bool = F
             for chain in warm_chains(entries):
                 spec = tuple((n, fracs[n]) for n, _, _ in chain)
                 warm = _mlp_warm_fn(mlp.epochs, mlp.hidden, spec, len(chain[0][2]), fast)
-                res = np.asarray(warm(jnp.asarray([lrs[n] for n, _, _ in chain], dt),
-                                      jnp.asarray([thr(n) for n, _, _ in chain], dt),
-                                      jnp.asarray([a for _, _, a in chain], dt), *args))
-                fold_mean = res.mean(axis=2)  # (R, B, S, M, metrics)
-                for s_i, (_, idx, _) in enumerate(chain):
-                    for m, i in enumerate(idx):
-                        if i is not None:
-                            out[:, rows, i] = fold_mean[:, :, s_i, m]
+                hyper = (jnp.asarray([lrs[n] for n, _, _ in chain], dt),
+                         jnp.asarray([thr(n) for n, _, _ in chain], dt),
+                         jnp.asarray([a for _, _, a in chain], dt))
+                calls.append(functools.partial(_read, warm, *hyper, *args))
+                targets.append((rows, chain))
             continue
         for fraction, idx in _mlp_groups(entries, mlp).items():
             names = tuple(entries[i][0] for i in idx)
             cv = _mlp_cv_fn(mlp.epochs, mlp.hidden, fraction, names, fast, mlp.loss_curve)
-            res = cv(jnp.asarray([lrs[n] for n in names], dt),
+            hyper = (jnp.asarray([lrs[n] for n in names], dt),
                      jnp.asarray([thr(n) for n in names], dt),
-                     jnp.asarray([entries[i][1] for i in idx], dt), *args)
-            if mlp.loss_curve:
-                res, traj = res  # traj (R, B, F, epochs, E)
-                curves[:, rows[:, None], np.asarray(idx)[None, :]] = np.moveaxis(
-                    np.asarray(traj).mean(axis=2), -1, -2)
-            out[:, rows[:, None], np.asarray(idx)[None, :]] = np.asarray(res).mean(axis=2)
+                     jnp.asarray([entries[i][1] for i in idx], dt))
+            calls.append(functools.partial(_read, cv, *hyper, *args))
+            targets.append((rows, idx))
+    for (rows, which), res in zip(targets, _harness.concurrently(calls), strict=True):
+        if mlp.warm_start:
+            fold_mean = res.mean(axis=2)  # (R, B, S, M, metrics)
+            for s_i, (_, idx, _) in enumerate(which):
+                for m, i in enumerate(idx):
+                    if i is not None:
+                        out[:, rows, i] = fold_mean[:, :, s_i, m]
+            continue
+        if mlp.loss_curve:
+            res, traj = res  # traj (R, B, F, epochs, E)
+            curves[:, rows[:, None], np.asarray(which)[None, :]] = np.moveaxis(
+                traj.mean(axis=2), -1, -2)
+        out[:, rows[:, None], np.asarray(which)[None, :]] = res.mean(axis=2)
     out = out if replicas else out[0]
     if mlp.loss_curve:
         return out, (curves if replicas else curves[0])

@@ -464,3 +464,28 @@ def test_cache_reason_check_catches_a_bare_cache():
            "def g(n):\n    return n\n")
     assert _caches_without_reason(bare) == ["f"]
     assert _caches_without_reason(lru) == []
+
+
+def test_concurrently_keeps_call_order_and_raises_errors():
+    import threading
+    import time
+
+    threads = set()
+
+    def call(i):
+        def run():
+            threads.add(threading.get_ident())
+            time.sleep(0.01 * (3 - i))  # finish in reverse order
+            return i * i
+        return run
+
+    assert _harness.concurrently([call(i) for i in range(4)], workers=2) == [0, 1, 4, 9]
+    assert len(threads) == 2  # two workers, really side by side
+    assert _harness.concurrently([call(1)], workers=4) == [1]  # one call: inline
+    assert _harness.concurrently([]) == []
+
+    def boom():
+        raise ValueError("bad bucket")
+
+    with pytest.raises(ValueError, match="bad bucket"):
+        _harness.concurrently([call(0), boom], workers=2)

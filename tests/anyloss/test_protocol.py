@@ -35,6 +35,20 @@ def test_padding_and_bucketing_leave_results_unchanged():
         np.testing.assert_allclose(together[:, j], res.mean(1), **IDENTITY.kw())
 
 
+def test_buckets_run_side_by_side_give_the_bits_they_give_one_by_one(monkeypatch):
+    """Each size bucket is its own program, run one per core (`_harness.concurrently`); a
+    program run from a worker thread must give the bits it gives alone."""
+    sets = [_set(40, 3, 2), _set(90, 3, 3), _set(200, 3, 4)]
+    cfg = dataclasses.replace(CFG, bucket_ratio=1.2)
+    assert len(E._buckets(sets, cfg.bucket_ratio)) == 3
+    together = E.cross_validate(sets, ("bce", "anyloss_bacc"), cfg)
+    monkeypatch.setattr(E._harness, "concurrently",
+                        lambda calls, workers=None: [call() for call in calls])
+    one_by_one = E.cross_validate(sets, ("bce", "anyloss_bacc"), cfg)
+    np.testing.assert_array_equal(together, one_by_one)
+    assert np.all(np.isfinite(together))
+
+
 @pytest.mark.slow  # compiles one fit per loss (~7 s on a loaded 2-core machine)
 def test_losses_trained_in_one_loop_equal_one_fit_per_loss():
     # every (entry, fold) column of the joint GD loop takes the steps of its own fit (float64)
