@@ -556,28 +556,39 @@ def select_lr(val_best: Any, lrs: tuple[float, ...]) -> int:
     return int(np.argmin(v.mean(axis=1)))
 
 
+def _e1_run(name: str, config: Config):
+    """E1 on one data set: every (lr, τ, seed) in one compiled call. Returns its sizes and the
+    (lr, τ, seed) validation curves, test errors and best epochs, or None when it is missing."""
+    data = _e1_data(name, config)
+    if data is None:
+        return None
+    xtr, ytr, xval, yval, xte, yte, n = _e1_split(data, config)
+    epochs = e1_epochs(config, name)
+    fn = _e1_fn(tuple(config.e1_hidden), n, config.e1_batch, epochs, len(ytr))
+    curves, test_err, best_ep = sweep(
+        fn, {"lr": np.asarray(config.e1_lrs, np.float32),
+             "tau": np.asarray(config.taus, np.float32), "seed": np.asarray(config.e1_seeds)},
+        *(jnp.asarray(a) for a in (xtr, ytr, xval, yval, xte, yte)))
+    sizes = {"classes": n, "epochs": epochs, "n_train": len(ytr), "n_val": len(yval),
+             "n_test": len(yte)}
+    return sizes, np.asarray(curves, float), np.asarray(test_err, float), np.asarray(best_ep)
+
+
 def run_e1(config: Config) -> Results:
     series: dict[str, Any] = {"tau": np.asarray(config.taus)}
     summary: dict[str, Any] = {"datasets": [], "skipped": [], "lrs": list(config.e1_lrs),
                                "late_fraction": config.e1_late_fraction}
-    for name in _harness.progress(config.e1_datasets, "e1 data sets"):
-        data = _e1_data(name, config)
-        if data is None:
+    # one program per data set, side by side (one per core: `_harness.concurrently`)
+    runs = _harness.concurrently([functools.partial(_e1_run, name, config)
+                                  for name in config.e1_datasets])
+    for name, got in zip(config.e1_datasets, runs, strict=True):
+        if got is None:
             summary["skipped"].append(name)
             continue
-        xtr, ytr, xval, yval, xte, yte, n = _e1_split(data, config)
-        epochs = e1_epochs(config, name)
-        fn = _e1_fn(tuple(config.e1_hidden), n, config.e1_batch, epochs, len(ytr))
-        # every (lr, τ, seed) in one compiled call
-        curves, test_err, best_ep = sweep(
-            fn, {"lr": np.asarray(config.e1_lrs, np.float32),
-                 "tau": np.asarray(config.taus, np.float32), "seed": np.asarray(config.e1_seeds)},
-            *(jnp.asarray(a) for a in (xtr, ytr, xval, yval, xte, yte)))
-        curves, test_err = np.asarray(curves, float), np.asarray(test_err, float)
+        sizes, curves, test_err, best_ep = got
         summary["datasets"].append(name)
-        summary[key(name, "classes")], summary[key(name, "epochs")] = n, epochs
-        summary[key(name, "n_train")], summary[key(name, "n_val")] = len(ytr), len(yval)
-        summary[key(name, "n_test")] = len(yte)
+        for field, value in sizes.items():
+            summary[key(name, field)] = value
         for i, tau in enumerate(config.taus):
             val_best = curves[:, i].min(-1)  # (lr, seed)
             j = select_lr(val_best, config.e1_lrs)
