@@ -248,12 +248,21 @@ def run_s0(config: Config) -> Results:
     x0 = jnp.full(config.s0_dim, config.s0_x0, dt)
     summary[key("s0", "initial_grad_norm")] = float(np.linalg.norm(
         T.quartic_hypergradient(x0, data)))
-    for method in _harness.progress(config.s0_methods, "s0"):
-        steps = list(config.s0_bo_rep_step_sizes if method == "bo_rep" else config.s0_step_sizes)
-        gn, calls = sweep(_s0_fn(method, config), {"step_size": steps,
-                                                   "seed": list(config.seeds)}, data)
-        gn = _finite_or_inf(gn)  # (lr, seed, T); diverged runs are +inf, never NaN
-        calls = np.asarray(calls)
+
+    def run_method(method, steps, period=None):
+        fn = _s0_fn(method, config) if period is None else _s0_fn(method, config, period)
+        gn, calls = sweep(fn, {"step_size": steps, "seed": list(config.seeds)}, data)
+        return _finite_or_inf(gn), np.asarray(calls)  # (lr, seed, T); diverged: +inf, not NaN
+
+    # every method's sweep and every period's, side by side (one per core)
+    grids = [list(config.s0_bo_rep_step_sizes if m == "bo_rep" else config.s0_step_sizes)
+             for m in config.s0_methods]
+    runs = _harness.concurrently(
+        [functools.partial(run_method, m, g) for m, g in zip(config.s0_methods, grids,
+                                                              strict=True)]
+        + [functools.partial(run_method, "bo_rep", [config.s0_curve_lr], period)
+           for period in config.s0_periods])
+    for method, steps, (gn, calls) in zip(config.s0_methods, grids, runs, strict=False):
         final = np.mean(gn[:, :, -tail:], axis=-1)
         final = np.where(np.isfinite(final), final, np.inf)
         med = np.median(final, axis=1)
@@ -280,10 +289,9 @@ def run_s0(config: Config) -> Results:
         summary[key("s0", method, "oracle_calls_total")] = int(calls[b, 0, -1])
         series[key(method, "curve")] = np.median(gn[b][:, grid], axis=0)
         series[key(method, "calls")] = calls[b, 0][grid]
-    for period in config.s0_periods:
-        gn, calls = sweep(_s0_fn("bo_rep", config, period),
-                          {"step_size": [config.s0_curve_lr], "seed": list(config.seeds)}, data)
-        gn = _finite_or_inf(gn)[0]
+    for period, (gn, calls) in zip(config.s0_periods, runs[len(config.s0_methods):],
+                                   strict=True):
+        gn = gn[0]
         v = float(np.median(np.mean(gn[:, -tail:], axis=-1)))
         summary[key("s0", "period", pystr(period), "final_grad_norm")] = v
         summary[key("s0", "period", pystr(period), "oracle_calls")] = int(
@@ -533,13 +541,16 @@ def _run_clf(task: str, config: Config, data, test, x0, methods, upper_lrs, lowe
         series[key(*prefix, method, "test_acc")] = curve.mean(axis=0)
 
     # the single-level reference (plain SGD on the noisy training loss at fixed ρ)
-    runs, best, wid = _tune(_clf_fn(task, "erm", config, steps, every), [log_reg], lower_lrs,
-                            seeds, args, dt)
+    # the reference and every method tuned side by side (one per core)
+    tuned = _harness.concurrently(
+        [functools.partial(_tune, _clf_fn(task, "erm", config, steps, every), [log_reg],
+                           lower_lrs, seeds, args, dt)]
+        + [functools.partial(_tune, _clf_fn(task, method, config, steps, every),
+                             [dict(upper_lrs)[method] * f for f in config.upper_lr_factors],
+                             lower_lrs, seeds, args, dt) for method in methods])
+    runs, best, wid = tuned[0]
     keep("erm", _record_tuning(summary, (task, *prefix, "erm"), runs, best, wid))
-    for method in _harness.progress(methods, task):
-        grid = [dict(upper_lrs)[method] * f for f in config.upper_lr_factors]
-        runs, best, wid = _tune(_clf_fn(task, method, config, steps, every), grid, lower_lrs,
-                                seeds, args, dt)
+    for method, (runs, best, wid) in zip(methods, tuned[1:], strict=True):
         res = _record_tuning(summary, (task, *prefix, method), runs, best, wid)
         keep(method, res)
         out[method] = np.asarray(res["x"])
@@ -681,10 +692,12 @@ def run_s3(config: Config) -> Results:
     summary: dict[str, Any] = {
         key("s3", "constant_acc"): float(np.mean([_constant_acc(q) for q in test["qlab"]]))}
     lrs = dict(config.s3_upper_lr)
-    for method in _harness.progress(config.s3_methods, "s3"):
-        grid = [lrs[method] * f for f in config.upper_lr_factors]
-        runs, best, wid = _tune(_s3_fn(method, config), grid, list(config.s3_lower_lrs),
-                                list(config.seeds), (data,), jnp.dtype(config.dtype))
+    tuned = _harness.concurrently([  # every method tuned side by side (one per core)
+        functools.partial(_tune, _s3_fn(method, config),
+                          [lrs[method] * f for f in config.upper_lr_factors],
+                          list(config.s3_lower_lrs), list(config.seeds), (data,),
+                          jnp.dtype(config.dtype)) for method in config.s3_methods])
+    for method, (runs, best, wid) in zip(config.s3_methods, tuned, strict=True):
         res = _record_tuning(summary, ("s3", method), runs, best, wid)
         curve = np.concatenate([np.asarray(res["curve"])[:, ev],
                                 np.asarray(res["test"])[:, None]], axis=1)
