@@ -262,7 +262,8 @@ def run_s0(config: Config) -> Results:
                                                               strict=True)]
         + [functools.partial(run_method, "bo_rep", [config.s0_curve_lr], period)
            for period in config.s0_periods])
-    for method, steps, (gn, calls) in zip(config.s0_methods, grids, runs, strict=False):
+    for method, steps, (gn, calls) in zip(config.s0_methods, grids,
+                                          runs[:len(config.s0_methods)], strict=True):
         final = np.mean(gn[:, :, -tail:], axis=-1)
         final = np.where(np.isfinite(final), final, np.inf)
         med = np.median(final, axis=1)
@@ -540,8 +541,8 @@ def _run_clf(task: str, config: Config, data, test, x0, methods, upper_lrs, lowe
                                 np.asarray(res["test"])[:, None]], axis=1)
         series[key(*prefix, method, "test_acc")] = curve.mean(axis=0)
 
-    # the single-level reference (plain SGD on the noisy training loss at fixed ρ)
-    # the reference and every method tuned side by side (one per core)
+    # the single-level reference (plain SGD on the noisy training loss at fixed ρ) and every
+    # method, tuned side by side (one per core)
     tuned = _harness.concurrently(
         [functools.partial(_tune, _clf_fn(task, "erm", config, steps, every), [log_reg],
                            lower_lrs, seeds, args, dt)]
