@@ -458,7 +458,7 @@ def smoke_mark(fig: Any) -> None:
 
 
 def concurrently(calls: Sequence[Callable[[], Any]], workers: int | None = None) -> list[Any]:
-    """Run independent calls on a thread pool, one worker per CPU core; results in call order.
+    """Run independent calls on a thread pool, one worker per usable core; results in call order.
 
     For programs that keep one core busy each (XLA:CPU runs a loop of small kernels on one
     thread): each call traces, compiles and runs its own programs and reads its result back
@@ -467,7 +467,10 @@ def concurrently(calls: Sequence[Callable[[], Any]], workers: int | None = None)
     Workers see JAX's global configuration (which :func:`precision` sets), not thread-local
     contexts such as ``jax.experimental.enable_x64()``.
     """
-    workers = min(len(calls), workers or os.cpu_count() or 1)
+    if workers is None:  # the cores this process may run on (a cpuset may allow fewer)
+        affinity = getattr(os, "sched_getaffinity", None)
+        workers = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    workers = min(len(calls), workers)
     if workers <= 1:
         return [call() for call in calls]
     with ThreadPoolExecutor(workers) as pool:

@@ -301,12 +301,16 @@ class Environment(NamedTuple):
 
     @property
     def diameter(self) -> float:
-        r"""D = max ‖x − y‖ over X in :math:`\mathbb R^d`: 2R for the ball, ‖u − l‖√d for a box
-        with scalar bounds (``Box.diameter`` alone cannot know d)."""
+        r"""D = max ‖x − y‖ over X in :math:`\mathbb R^d`: 2R for the ball; for a box, ‖u − l‖
+        with its bounds broadcast to d coordinates: (u − l)√d for scalar bounds
+        (``Box.diameter`` alone cannot know d)."""
         x = self.feasible_set
         if isinstance(x, Ball):
             return 2 * x.radius
-        return float(x.upper - x.lower) * float(np.sqrt(self.dim))
+        width = np.asarray(x.upper, float) - np.asarray(x.lower, float)
+        if width.ndim == 0:
+            return float(width) * float(np.sqrt(self.dim))
+        return float(np.sqrt(np.sum(np.square(np.broadcast_to(width, (self.dim,))))))
 
 
 def _noisy_center(params, key, t):

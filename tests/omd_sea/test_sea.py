@@ -494,6 +494,10 @@ def test_domain_and_diameter_are_the_feasible_set(name):
         assert float(jnp.linalg.norm(env.domain.project(x))) == pytest.approx(radius)
     # a hand-built environment without a domain plays on the ball of its radius
     assert env._replace(domain=None).feasible_set == omd.ball(radius)
+    # a box with per-coordinate bounds: the diagonal of those bounds
+    lo, hi = -np.arange(1.0, d + 1), np.arange(1.0, d + 1)
+    np.testing.assert_allclose(env._replace(domain=omd.box(lo, hi)).diameter,
+                               np.linalg.norm(hi - lo), **IDENTITY.kw())
 
 
 def test_absolute_implicit_update_has_bounded_regret_where_ogd_grows():
