@@ -54,6 +54,9 @@ FM_MARGIN = 0.002   # 0.2 points of 10-class test error
 # Trained long enough: over the last 20 % of training steps the seed-mean validation and test
 # top-k error of every compared loss, at every k, falls by at most FLAT_REL (relative). A run
 # whose curves still fall faster is not at its plateau: its top-k comparisons are undecided.
+# Per case since session 14: a comparison at k is gated by the top-k curves of the losses it
+# compares (before, one curve anywhere, e.g. a top-100 tail still falling, made every case of
+# every LM claim undecided, the top-1 ones included).
 FLAT_REL = 0.02
 
 
@@ -67,53 +70,58 @@ def _lm_seeds(s: Mapping[str, Any]) -> int:
     return len(s[lm_seeds_key("z_loss", KS[0])])
 
 
-def _flat(s: Mapping[str, Any], losses) -> tuple[bool, str]:
-    """Whether every (loss, k, split) curve flattened; the worst case, for the measured text."""
-    drops = {(loss, k, split): s[lm_flat_key(loss, k, split)]
-             for loss in losses for k in KS for split in ("valid", "test")}
-    (loss, k, split), worst = max(drops.items(), key=lambda kv: kv[1])
-    flat = worst <= FLAT_REL
-    return flat, (f"curves {'flat' if flat else 'NOT flat'}: largest relative drop over the last "
-                  f"20 % of steps {100 * worst:.1f} % ({loss} top-{k} {split}; limit "
-                  f"{100 * FLAT_REL:g} %)")
+def _flat_at(s: Mapping[str, Any], losses, k: int) -> tuple[bool, str]:
+    """Whether every compared loss's top-k curve (valid and test) flattened; the worst one."""
+    drops = {(loss, split): s[lm_flat_key(loss, k, split)]
+             for loss in losses for split in ("valid", "test")}
+    (loss, split), worst = max(drops.items(), key=lambda kv: kv[1])
+    return worst <= FLAT_REL, f"top-{k} ({loss} {split} {100 * worst:.1f} %)"
 
 
-def _guard(out: Outcome, s: Mapping[str, Any], losses) -> Outcome:
-    """An outcome on curves that have not flattened is undecided (its cases are kept)."""
-    flat, text = _flat(s, losses)
-    measured = f"{out.measured}; {text}"
-    criterion = (f"{out.criterion}; only on flat curves (relative drop ≤ {100 * FLAT_REL:g} % "
-                 f"over the last 20 % of steps, else undecided)")
-    if flat:
-        return Outcome(out.reproduced, measured, criterion, out.decided, out.cases, out.by_case)
-    return Outcome(UNDECIDED, measured, criterion, 0, out.cases, out.by_case)
+def _gate(s: Mapping[str, Any], cases: Mapping[str, tuple[int, bool | None]], losses):
+    """Each case ``name: (k, verdict)`` keeps its verdict only where the top-k curves of every
+    compared loss flattened, else it is undecided; the text names the k that did not flatten."""
+    flat = {k: _flat_at(s, losses, k) for k in sorted({k for k, _ in cases.values()})}
+    gated = {name: v if flat[k][0] else None for name, (k, v) in cases.items()}
+    bad = [text for ok, text in flat.values() if not ok]
+    text = (f"curves NOT flat at {', '.join(bad)} (largest relative drop over the last 20 % "
+            f"of steps; limit {100 * FLAT_REL:g} %): those cases undecided" if bad else
+            f"curves flat at every compared k (relative drop ≤ {100 * FLAT_REL:g} % over the "
+            f"last 20 % of steps)")
+    return gated, text
+
+
+FLAT_CRITERION = (f"a case counts only where the compared losses' top-k curves flattened "
+                  f"(relative drop ≤ {100 * FLAT_REL:g} % over the last 20 % of steps, valid "
+                  f"and test; else that case is undecided)")
 
 
 def z1(records: Mapping[str, Any]) -> Outcome:
     s = records["lm_topk"]["summary"]
-    cases, parts = {}, []
+    raw, parts = {}, []
     for k in KS:
         z = s[lm_key("z_loss", k)]
         for other in ("log_taylor_softmax", "log_spherical_softmax"):
-            cases[f"top{k}/{other}"] = _lm_less(s, "z_loss", other, k)
+            raw[f"top{k}/{other}"] = (k, _lm_less(s, "z_loss", other, k))
         parts.append(f"top{k}: Z {z:.3f}, Taylor {s[lm_key('log_taylor_softmax', k)]:.3f}, "
                      f"spherical {s[lm_key('log_spherical_softmax', k)]:.3f}")
-    out = Outcome.from_cases(cases, "; ".join(parts),
-                             f"tuned Z-loss test error < each of log-Taylor, log-spherical, "
-                             f"paired over {_lm_seeds(s)} seeds beyond max(2 SE, "
-                             f"{LM_MARGIN:g}), every k")
-    return _guard(out, s, ("z_loss", "log_taylor_softmax", "log_spherical_softmax"))
+    cases, flat = _gate(s, raw, ("z_loss", "log_taylor_softmax", "log_spherical_softmax"))
+    return Outcome.from_cases(cases, "; ".join(parts) + f"; {flat}",
+                              f"tuned Z-loss test error < each of log-Taylor, log-spherical, "
+                              f"paired over {_lm_seeds(s)} seeds beyond max(2 SE, "
+                              f"{LM_MARGIN:g}), every k; {FLAT_CRITERION}")
 
 
 def z2(records: Mapping[str, Any]) -> Outcome:
     s = records["lm_topk"]["summary"]
-    cases, parts = {}, []
+    raw, parts = {}, []
     for k in KS:
         if k < 5:
             continue
         z, sm = s[lm_key("z_loss", k)], s[lm_key("log_softmax", k)]
-        cases[f"top{k}"] = _lm_less(s, "z_loss", "log_softmax", k)
+        raw[f"top{k}"] = (k, _lm_less(s, "z_loss", "log_softmax", k))
         parts.append(f"top{k}: Z {z:.3f} vs softmax {sm:.3f}")
+    cases, flat = _gate(s, raw, ("z_loss", "log_softmax"))
     vals = list(cases.values())
     decided = sum(v is not None for v in vals)
     if any(v is True for v in vals):
@@ -124,25 +132,25 @@ def z2(records: Mapping[str, Any]) -> Outcome:
         status = NOT_REPRODUCED
     held = [k for k, v in cases.items() if v]
     measured = "; ".join(parts) + f" [Z-loss better at: {', '.join(held) or 'none'}; " \
-        f"{decided} of {len(vals)} decided]"
-    out = Outcome(status, measured,
-                  f"some k ≥ 5 with tuned Z-loss < tuned log-softmax, paired over "
-                  f"{_lm_seeds(s)} seeds beyond max(2 SE, {LM_MARGIN:g}) (no win and some "
-                  f"ties: undecided)", decided=decided, cases=len(vals))
-    return _guard(out, s, ("z_loss", "log_softmax"))
+        f"{decided} of {len(vals)} decided]; {flat}"
+    return Outcome(status, measured,
+                   f"some k ≥ 5 with tuned Z-loss < tuned log-softmax, paired over "
+                   f"{_lm_seeds(s)} seeds beyond max(2 SE, {LM_MARGIN:g}) (no win and some "
+                   f"ties: undecided); {FLAT_CRITERION}", decided=decided, cases=len(vals))
 
 
 def z3(records: Mapping[str, Any]) -> Outcome:
     s = records["lm_topk"]["summary"]
     sm = s[lm_key("log_softmax", 1)]
-    cases = {other: _lm_less(s, "log_softmax", other, 1)
-             for other in ("log_taylor_softmax", "log_spherical_softmax", "z_loss")}
+    raw = {other: (1, _lm_less(s, "log_softmax", other, 1))
+           for other in ("log_taylor_softmax", "log_spherical_softmax", "z_loss")}
+    cases, flat = _gate(s, raw, ALL)
     measured = f"top-1: softmax {sm:.3f}, " + ", ".join(
         f"{o} {s[lm_key(o, 1)]:.3f}" for o in cases)
-    out = Outcome.from_cases(cases, measured,
-                             f"tuned log-softmax top-1 error < every other tuned loss, paired "
-                             f"over {_lm_seeds(s)} seeds beyond max(2 SE, {LM_MARGIN:g})")
-    return _guard(out, s, ALL)
+    return Outcome.from_cases(cases, f"{measured}; {flat}",
+                              f"tuned log-softmax top-1 error < every other tuned loss, paired "
+                              f"over {_lm_seeds(s)} seeds beyond max(2 SE, {LM_MARGIN:g}); "
+                              f"{FLAT_CRITERION}")
 
 
 ALL = ("log_softmax", "log_taylor_softmax", "log_spherical_softmax", "z_loss")

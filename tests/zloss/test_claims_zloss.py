@@ -95,22 +95,52 @@ def test_z2_flips():
     assert out.status == UNDECIDED and out.decided == 0
 
 
-@pytest.mark.parametrize("claim", ("z1", "z2", "z3"))
+# claim: (a k it compares, its cases at that k, its cases, a k it does not compare or None)
+GATED = {"z1": (20, 2, 12, None), "z2": (20, 1, 5, 1), "z3": (1, 3, 3, 20)}
+
+
+@pytest.mark.parametrize("claim", sorted(GATED))
 def test_unflattened_curves_make_lm_claims_undecided(claim):
-    """A decided LM claim on curves still falling over the last 20 % of steps is undecided."""
+    """A comparison on curves still falling over the last 20 % of steps is undecided: every
+    case when no curve flattened, only that k's cases when one loss's top-k curve did not."""
     fn = getattr(Z, claim)
-    assert fn(lm_record(BASE_LM, drop=Z.FLAT_REL)).status == REPRODUCED   # at the limit: flat
+    k, at_k, n, unused = GATED[claim]
+    out = fn(lm_record(BASE_LM, drop=Z.FLAT_REL))   # at the limit: flat
+    assert out.status == REPRODUCED and out.decided == n
+    out = fn(lm_record(BASE_LM, drop=1.5 * Z.FLAT_REL))
+    assert out.status == UNDECIDED and out.decided == 0 and "NOT flat" in out.measured
     rec = lm_record(BASE_LM)
-    rec["lm_topk"]["summary"][lm_flat_key("z_loss", 1, "test")] = 1.5 * Z.FLAT_REL
+    rec["lm_topk"]["summary"][lm_flat_key("z_loss", k, "test")] = 1.5 * Z.FLAT_REL
     out = fn(rec)
-    assert out.status == UNDECIDED and out.decided == 0
-    assert "NOT flat" in out.measured and "z_loss top-1 test" in out.measured
+    assert out.decided == n - at_k and f"NOT flat at top-{k} (z_loss test 3.0 %)" in out.measured
+    assert out.status == (UNDECIDED if n == at_k else REPRODUCED)
+    if unused is not None:  # a curve still falling at a k the claim does not compare: no effect
+        other = lm_record(BASE_LM)
+        other["lm_topk"]["summary"][lm_flat_key("z_loss", unused, "valid")] = 0.5
+        assert fn(other).decided == n
     rising = lm_record(BASE_LM, drop=-0.05)   # past the plateau (rising): flat enough
     assert fn(rising).status == REPRODUCED
     gone = lm_record(BASE_LM)
-    del gone["lm_topk"]["summary"][lm_flat_key("z_loss", 5)]
+    del gone["lm_topk"]["summary"][lm_flat_key("z_loss", k)]
     with pytest.raises(KeyError):
         fn(gone)
+
+
+def test_flatness_gate_can_turn_a_failure_into_undecided_but_never_into_a_pass():
+    """Z-loss worse than every other loss at every k: Z1 and Z2 fail on flat curves. With the
+    curves of k = 5 … 50 still falling, Z1 still fails on the cases it can decide (k = 1, 100);
+    Z2 (some k ≥ 5) decides only top-100, a failure, and with four cases open it is undecided."""
+    worse = copy.deepcopy(BASE_LM)
+    worse["z_loss"] = [v + 0.2 for v in BASE_LM["log_spherical_softmax"]]
+    assert Z.z1(lm_record(worse)).status == NOT_REPRODUCED
+    assert Z.z2(lm_record(worse)).status == NOT_REPRODUCED
+    rec = lm_record(worse)
+    for k in (5, 10, 20, 50):
+        rec["lm_topk"]["summary"][lm_flat_key("z_loss", k, "valid")] = 0.03
+    out = Z.z1(rec)
+    assert out.status == NOT_REPRODUCED and out.decided == 4
+    out = Z.z2(rec)
+    assert out.status == UNDECIDED and out.decided == 1
 
 
 def test_z3_flips():
