@@ -59,7 +59,8 @@ class Config:
     # Each family has its own step grid: the un-normalized baselines' α is a multiplier of the
     # gradient, BO-REP's η a distance per step (‖x₀ − x*‖ ≈ 6.3 needs η ≥ 0.0063 in 1,000 steps).
     s0_step_sizes: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
-    s0_bo_rep_step_sizes: tuple[float, ...] = (0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
+    # 0.3 added in session 14: one step beyond the top edge, where 0.2 had been selected
+    s0_bo_rep_step_sizes: tuple[float, ...] = (0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3)
     s0_eps: float = 1.0  # ε of the steps-to-ε comparison (first t with ‖∇Φ(x_t)‖ ≤ ε)
     s0_eps_grid: tuple[float, ...] = (4.0, 2.0, 1.0, 0.5, 0.25)  # iterations-vs-ε slope
     s0_curve_lr: float = 0.01  # BO-REP's η of the update-period panel
