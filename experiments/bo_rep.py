@@ -572,6 +572,12 @@ def run_s1(config: Config) -> Results:
         for method, x in lam.items():
             au = [_auroc(x[s], clean) for s in range(x.shape[0])]
             summary[key("s1", pystr(p), method, "weight_auroc")] = au
+    # Is the task learnable? The single-level reference on the same images with their true
+    # labels (no flips), tuned the same way: `s1/clean/erm/...` (no upper level, x unused).
+    data, test, _, _ = _classification_split(config, config.s1_n_train, 0.0)
+    _run_clf("s1", config, data, test, np.zeros(config.s1_n_train, config.dtype), (), {},
+             config.s1_lower_lrs, config.s1_epochs, config.s1_n_train,
+             float(np.log(config.s1_reg)), series, summary, ("clean",))
     return Results(series, summary, list(config.seeds))
 
 

@@ -48,6 +48,7 @@ def records():
         s1[key("s1", p, "bo_rep", "weight_auroc")] = [0.7, 0.72]
         for m in BASE:
             s1[key("s1", p, m, "final_test_acc")] = [0.78, 0.79]
+    s1[key("s1", "clean", "erm", "final_test_acc")] = [0.93, 0.95]
     s2 = {key("s2", m, "final_test_acc"): [0.7, 0.7] for m in ("bo_rep", *BASE)}
     s2[key("s2", "constant_acc")] = 0.5
     s3 = {key("s3", m, "final_meta_test_acc"): [0.8, 0.8] for m in ("bo_rep", "anil")}
@@ -83,9 +84,10 @@ PERTURB = {
     "C7": lambda r: _set(r, "s3", key("s3", "bo_rep", "final_meta_test_acc"), [0.7, 0.7]),
     "C8": lambda r: ([_set(r, "s1", key("s1", p, "constant_acc"), 0.9) for p in NOISE],
                      _set(r, "s2", key("s2", "constant_acc"), 0.9),
-                     _set(r, "s3", key("s3", "constant_acc"), 0.9)),
+                     _set(r, "s3", key("s3", "constant_acc"), 0.9),
+                     _set(r, "s1", key("s1", "clean", "erm", "final_test_acc"), [0.6, 0.62])),
 }
-DECIDED = {"C1": 2, "C2": 2, "C3": 2, "C4": 4, "C5": 2, "C6": 2, "C7": 1, "C8": 4}
+DECIDED = {"C1": 2, "C2": 2, "C3": 2, "C4": 4, "C5": 2, "C6": 2, "C7": 1, "C8": 5}
 PERTURBED = {"C1": "partly reproduced"}  # one of its two cases fails
 
 
@@ -156,6 +158,19 @@ def test_learnable_claim_uses_the_best_method_and_its_margin():
     assert dict(C.c8(r).by_case)["S3"] is False
     _set(r, "s3", key("s3", "anil", "final_meta_test_acc"), [0.97, 0.99])  # the best decides
     assert dict(C.c8(r).by_case)["S3"] is True
+
+
+def test_learnable_claim_needs_the_clean_label_reference_above_its_floor():
+    r = records()
+    assert dict(C.c8(r).by_case)["S1 clean labels"] is True
+    _set(r, "s1", key("s1", "clean", "erm", "final_test_acc"), [0.80, 0.81])  # below 0.85
+    out = C.c8(r)
+    assert dict(out.by_case)["S1 clean labels"] is False and out.status == "partly reproduced"
+    _set(r, "s1", key("s1", "clean", "erm", "final_test_acc"), [0.80, 0.92])  # 0.86 ± 0.06
+    assert dict(C.c8(r).by_case)["S1 clean labels"] is None
+    del r["s1"]["summary"][key("s1", "clean", "erm", "final_test_acc")]
+    with pytest.raises(KeyError):
+        C.c8(r)
 
 
 def test_c1_slope_is_measured_on_the_eps_grid():
