@@ -209,13 +209,14 @@ def _s0_record(params, state, data, key):
     return (jnp.linalg.norm(T.quartic_hypergradient(params[0], data)), state.oracle_calls)
 
 
-def _s0_fn(method: str, config: Config, period: int | None = None):
+def _s0_fn(method: str, config: Config, period: int | None = None, refine: int | None = None):
     def one(data, step_size, seed):
         solver = make_solver(
             method, T.quartic_upper, T.quartic_lower, T.quartic_sampler, upper_lr=step_size,
             lower_lr=config.s0_lower_lr, momentum=config.s0_momentum,
             period=config.s0_period if period is None else period,
-            lower_steps=config.s0_lower_steps, refine=config.s0_refine,
+            lower_steps=config.s0_lower_steps,
+            refine=config.s0_refine if refine is None else refine,
             neumann=config.s0_neumann, block=_s0_block, num_blocks=config.s0_saba_blocks,
             vrbo_period=config.s0_vrbo_period, sustain_correction=config.s0_sustain_correction)
         dt = data["h"].dtype
@@ -250,8 +251,8 @@ def run_s0(config: Config) -> Results:
     summary[key("s0", "initial_grad_norm")] = float(np.linalg.norm(
         T.quartic_hypergradient(x0, data)))
 
-    def run_method(method, steps, period=None):
-        fn = _s0_fn(method, config) if period is None else _s0_fn(method, config, period)
+    def run_method(method, steps, period=None, refine=None):
+        fn = _s0_fn(method, config, period, refine)
         gn, calls = sweep(fn, {"step_size": steps, "seed": list(config.seeds)}, data)
         return _finite_or_inf(gn), np.asarray(calls)  # (lr, seed, T); diverged: +inf, not NaN
 
@@ -262,7 +263,11 @@ def run_s0(config: Config) -> Results:
         [functools.partial(run_method, m, g) for m, g in zip(config.s0_methods, grids,
                                                               strict=True)]
         + [functools.partial(run_method, "bo_rep", [config.s0_curve_lr], period)
-           for period in config.s0_periods])
+           for period in config.s0_periods]
+        # the initialization-refinement ablation: BO-REP at (η, I) = (s0_curve_lr, s0_period)
+        # with the Epoch-SGD refinement of y_0 (s0_refine steps) and without it (0)
+        + [functools.partial(run_method, "bo_rep", [config.s0_curve_lr], config.s0_period, r)
+           for r in (config.s0_refine, 0)])
     for method, steps, (gn, calls) in zip(config.s0_methods, grids,
                                           runs[:len(config.s0_methods)], strict=True):
         final = np.mean(gn[:, :, -tail:], axis=-1)
@@ -291,14 +296,26 @@ def run_s0(config: Config) -> Results:
         summary[key("s0", method, "oracle_calls_total")] = int(calls[b, 0, -1])
         series[key(method, "curve")] = np.median(gn[b][:, grid], axis=0)
         series[key(method, "calls")] = calls[b, 0][grid]
-    for period, (gn, calls) in zip(config.s0_periods, runs[len(config.s0_methods):],
-                                   strict=True):
+    n_methods, n_periods = len(config.s0_methods), len(config.s0_periods)
+    for period, (gn, calls) in zip(config.s0_periods,
+                                   runs[n_methods:n_methods + n_periods], strict=True):
         gn = gn[0]
         v = float(np.median(np.mean(gn[:, -tail:], axis=-1)))
         summary[key("s0", "period", pystr(period), "final_grad_norm")] = v
         summary[key("s0", "period", pystr(period), "oracle_calls")] = int(
             np.asarray(calls)[0, 0, -1])
         series[key("period", pystr(period), "curve")] = np.median(gn[:, grid], axis=0)
+    for r, (gn, calls) in zip((config.s0_refine, 0), runs[n_methods + n_periods:],
+                              strict=True):
+        gn, calls = gn[0], np.asarray(calls)[0]        # (seed, T) at the one step size
+        pre = ("s0", "refine_ablation", pystr(r))
+        summary[key(*pre, "final_grad_norm")] = float(np.median(np.mean(gn[:, -tail:],
+                                                                        axis=-1)))
+        t = _first_hit(gn, config.s0_eps)
+        summary[key(*pre, "calls_to_eps", pystr(config.s0_eps))] = [
+            float(calls[i, v]) if v >= 0 else float("inf") for i, v in enumerate(t)]
+        summary[key(*pre, "oracle_calls")] = int(calls[0, -1])
+        series[key("refine", pystr(r), "curve")] = np.median(gn[:, grid], axis=0)
     summary[key("s0", "eps")] = config.s0_eps
     summary[key("s0", "eps_grid")] = list(config.s0_eps_grid)
     # A diverged run (‖∇Φ‖ overflowing at a too-large step) is a measured outcome, recorded as
