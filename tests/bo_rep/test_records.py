@@ -1,0 +1,34 @@
+"""Identities the committed bo_rep FULL records must satisfy (no rerun: they read figures/)."""
+
+from pathlib import Path
+
+from experiments import _harness
+from experiments._keys import pystr
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _s0():
+    return _harness.read_record(ROOT / "figures" / "bo_rep" / "s0.json")
+
+
+def test_refinement_ablation_with_arm_is_the_period_panels_run():
+    """The ablation's "with refinement" arm is BO-REP at (s0_curve_lr, s0_period, s0_refine):
+    the very run of the period panel at I = s0_period, so its numbers are equal bit for bit."""
+    rec = _s0()
+    cfg, s = rec["config"], rec["summary"]
+    assert cfg["s0_period"] in cfg["s0_periods"]
+    with_ = f"s0/refine_ablation/{pystr(cfg['s0_refine'])}"
+    period = f"s0/period/{pystr(cfg['s0_period'])}"
+    assert s[f"{with_}/final_grad_norm"] == s[f"{period}/final_grad_norm"]
+    assert s[f"{with_}/oracle_calls"] == s[f"{period}/oracle_calls"]
+
+
+def test_refinement_ablation_without_arm_saves_exactly_the_refinement_calls():
+    """Epoch-SGD runs T₁(2^E − 1) lower steps at t = 0 (E = 2 epochs in make_solver): the run
+    without it makes that many fewer oracle calls."""
+    s, cfg = _s0()["summary"], _s0()["config"]
+    refine_total = cfg["s0_refine"] * (2**2 - 1)
+    with_, without = (s[f"s0/refine_ablation/{pystr(r)}/oracle_calls"]
+                      for r in (cfg["s0_refine"], 0))
+    assert with_ - without == refine_total
