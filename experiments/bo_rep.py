@@ -135,7 +135,7 @@ FULL = Config()
 # solver's compilation (HVPs through a scan) costs ~15 s of CPU time.
 SMOKE = dataclasses.replace(
     FULL, seeds=(0, 1), s0_dim=4, s0_steps=60, s0_step_sizes=(0.01, 1.0),
-    s0_bo_rep_step_sizes=(0.01, 0.1), s0_periods=(1, 4), s0_eps_grid=(2.0, 1.0),
+    s0_bo_rep_step_sizes=(0.01, 0.1), s0_periods=(1, 2), s0_eps_grid=(2.0, 1.0),
     s0_saba_blocks=4, hidden=4,
     s1_noise=(0.3,), s1_n_train=64, s1_n_val=32, s1_n_test=64, s1_batch=16, s1_epochs=1,
     s1_lower_lrs=(2.0,), upper_lr_factors=(1.0, 10.0), s2_n_train=32, s2_epochs=1,
