@@ -345,7 +345,12 @@ def plot_s0(record: Mapping[str, Any]):
     for p in s["periods"]:
         ax[2].semilogy(s["steps"], np.maximum(s[key("period", pystr(p), "curve")], 1e-8),
                        label=f"I={p}")
-    ax[2].set(xlabel="step t", ylabel="‖∇Φ(x_t)‖", title="BO-REP, update period I")
+    no_refine = key("refine", "0", "curve")
+    if no_refine in s:  # the initialization-refinement ablation (records since session 14)
+        ax[2].semilogy(s["steps"], np.maximum(s[no_refine], 1e-8), "k:",
+                       label=f"I={cfg['s0_period']}, no refinement")
+    ax[2].set(xlabel="step t", ylabel="‖∇Φ(x_t)‖",
+              title=f"BO-REP at η = {cfg['s0_curve_lr']:g}: update period I")
     for a in ax:
         a.legend()
     fig.suptitle(record["title"])
