@@ -240,6 +240,9 @@ def run_s0(config: Config) -> Results:
     """Each method on its own step grid × seeds (one vmapped call); per step size the median
     final ‖∇Φ‖, per seed the iterations and oracle calls to ‖∇Φ‖ ≤ ε; each method's best step
     size is the one with the fewest median oracle calls to ε (unreached seeds count as ∞)."""
+    if config.s0_period not in config.s0_periods:  # the ablation's refined arm is that run
+        raise ValueError(f"`Config.s0_period` must be one of `Config.s0_periods` "
+                         f"{tuple(config.s0_periods)}, got {config.s0_period}")
     dt = np.dtype(config.dtype)
     data = {k: jnp.asarray(v) for k, v in T.quartic_problem(0, config.s0_dim, dtype=dt).items()}
     data["noise"] = jnp.asarray(config.s0_noise, dt)
@@ -265,9 +268,8 @@ def run_s0(config: Config) -> Results:
         + [functools.partial(run_method, "bo_rep", [config.s0_curve_lr], period)
            for period in config.s0_periods]
         # the initialization-refinement ablation: BO-REP at (η, I) = (s0_curve_lr, s0_period)
-        # with the Epoch-SGD refinement of y_0 (s0_refine steps) and without it (0)
-        + [functools.partial(run_method, "bo_rep", [config.s0_curve_lr], config.s0_period, r)
-           for r in (config.s0_refine, 0)])
+        # without the Epoch-SGD refinement of y_0; the refined arm is the period run at I
+        + [functools.partial(run_method, "bo_rep", [config.s0_curve_lr], config.s0_period, 0)])
     for method, steps, (gn, calls) in zip(config.s0_methods, grids,
                                           runs[:len(config.s0_methods)], strict=True):
         final = np.mean(gn[:, :, -tail:], axis=-1)
@@ -297,16 +299,16 @@ def run_s0(config: Config) -> Results:
         series[key(method, "curve")] = np.median(gn[b][:, grid], axis=0)
         series[key(method, "calls")] = calls[b, 0][grid]
     n_methods, n_periods = len(config.s0_methods), len(config.s0_periods)
-    for period, (gn, calls) in zip(config.s0_periods,
-                                   runs[n_methods:n_methods + n_periods], strict=True):
+    period_runs = runs[n_methods:n_methods + n_periods]
+    for period, (gn, calls) in zip(config.s0_periods, period_runs, strict=True):
         gn = gn[0]
         v = float(np.median(np.mean(gn[:, -tail:], axis=-1)))
         summary[key("s0", "period", pystr(period), "final_grad_norm")] = v
         summary[key("s0", "period", pystr(period), "oracle_calls")] = int(
             np.asarray(calls)[0, 0, -1])
         series[key("period", pystr(period), "curve")] = np.median(gn[:, grid], axis=0)
-    for r, (gn, calls) in zip((config.s0_refine, 0), runs[n_methods + n_periods:],
-                              strict=True):
+    refined = period_runs[config.s0_periods.index(config.s0_period)]
+    for r, (gn, calls) in zip((config.s0_refine, 0), (refined, runs[-1]), strict=True):
         gn, calls = gn[0], np.asarray(calls)[0]        # (seed, T) at the one step size
         pre = ("s0", "refine_ablation", pystr(r))
         summary[key(*pre, "final_grad_norm")] = float(np.median(np.mean(gn[:, -tail:],
@@ -345,7 +347,7 @@ def plot_s0(record: Mapping[str, Any]):
     for p in s["periods"]:
         ax[2].semilogy(s["steps"], np.maximum(s[key("period", pystr(p), "curve")], 1e-8),
                        label=f"I={p}")
-    no_refine = key("refine", "0", "curve")
+    no_refine = key("refine", pystr(0), "curve")
     if no_refine in s:  # the initialization-refinement ablation (records since session 14)
         ax[2].semilogy(s["steps"], np.maximum(s[no_refine], 1e-8), "k:",
                        label=f"I={cfg['s0_period']}, no refinement")

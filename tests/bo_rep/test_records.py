@@ -14,7 +14,7 @@ def _s0():
 
 def test_refinement_ablation_with_arm_is_the_period_panels_run():
     """The ablation's "with refinement" arm is BO-REP at (s0_curve_lr, s0_period, s0_refine):
-    the very run of the period panel at I = s0_period, so its numbers are equal bit for bit."""
+    the period panel's run at I = s0_period, read once (not run a second time)."""
     rec = _s0()
     cfg, s = rec["config"], rec["summary"]
     assert cfg["s0_period"] in cfg["s0_periods"]
@@ -32,3 +32,15 @@ def test_refinement_ablation_without_arm_saves_exactly_the_refinement_calls():
     with_, without = (s[f"s0/refine_ablation/{pystr(r)}/oracle_calls"]
                       for r in (cfg["s0_refine"], 0))
     assert with_ - without == refine_total
+
+
+def test_ablation_needs_its_period_in_the_period_panel():
+    import dataclasses
+
+    import pytest
+
+    from experiments import bo_rep as E
+
+    bad = dataclasses.replace(E.SMOKE, s0_period=3)
+    with pytest.raises(ValueError, match=r"`Config.s0_period` must be one of"):
+        E.run_s0(bad)
