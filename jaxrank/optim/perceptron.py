@@ -184,15 +184,28 @@ class LRGDState(NamedTuple):
       count: number of updates applied (int32).
       loss: :math:`f(\\theta_t)` at the iterate the last step started from (``nan`` after init).
       grad_norm: :math:`\\|\\nabla f(\\theta_t)\\|` at that iterate (``nan`` after init).
+      num_mistakes: :math:`|S(\\theta_t)|` (margins not strictly positive) at that iterate
+        (``-1`` after init); :func:`iterations_to_separate` stops on it.
     """
 
     count: jax.Array
     loss: jax.Array
     grad_norm: jax.Array
+    num_mistakes: jax.Array
 
 
 def _nan_scalar(dtype):
     return jnp.full((), jnp.nan, dtype)
+
+
+def _no_count():
+    """``num_mistakes`` after init (-1): no iterate has been tested yet."""
+    return jnp.full((), -1, jnp.int32)
+
+
+def _not_separated(m):
+    """|{i : not m_i > 0}| (int32): zero exactly when problem (1) is solved (NaN counts)."""
+    return jnp.sum(~(m > 0)).astype(jnp.int32)
 
 
 @_checks.renamed(step_size="learning_rate")
@@ -232,7 +245,7 @@ def lr_gd(learning_rate: Any) -> Solver:
         _validate_data(features, labels, "lr_gd")
         _check_theta(theta, features, "lr_gd")
         nan = _nan_scalar(features.dtype)
-        return LRGDState(jnp.zeros((), jnp.int32), nan, nan)
+        return LRGDState(jnp.zeros((), jnp.int32), nan, nan, _no_count())
 
     def update(theta, state, features, labels):
         m = margins(theta, features, labels)
@@ -243,6 +256,7 @@ def lr_gd(learning_rate: Any) -> Solver:
             count=state.count + 1,
             loss=jnp.mean(binary_logistic(m)),
             grad_norm=jnp.linalg.norm(g),
+            num_mistakes=_not_separated(m),
         )
 
     return Solver(init, update)
@@ -257,10 +271,13 @@ class NormalizedLRGDState(NamedTuple):
     Attributes:
       count: number of updates applied (int32).
       beta: :math:`\\beta_t` used by the last step (``nan`` after init; :math:`\\beta_0 = 2`).
+      num_mistakes: :math:`|S(\\theta_t)|` at the iterate the last step started from (``-1``
+        after init); :func:`iterations_to_separate` stops on it.
     """
 
     count: jax.Array
     beta: jax.Array
+    num_mistakes: jax.Array
 
 
 @_checks.renamed(step_size="learning_rate")
@@ -296,7 +313,8 @@ def normalized_lr_gd(learning_rate: Any) -> Solver:
     def init(theta, features, labels):
         _validate_data(features, labels, "normalized_lr_gd")
         _check_theta(theta, features, "normalized_lr_gd")
-        return NormalizedLRGDState(jnp.zeros((), jnp.int32), _nan_scalar(features.dtype))
+        return NormalizedLRGDState(jnp.zeros((), jnp.int32), _nan_scalar(features.dtype),
+                                   _no_count())
 
     def update(theta, state, features, labels):
         m = margins(theta, features, labels)
@@ -306,7 +324,8 @@ def normalized_lr_gd(learning_rate: Any) -> Solver:
         gamma = jnp.asarray(learning_rate, features.dtype)
         n = jnp.asarray(m.shape[0], features.dtype)
         beta = jnp.exp(jnp.log(n) - jax.nn.logsumexp(log_w))
-        return theta + gamma * direction, NormalizedLRGDState(state.count + 1, beta)
+        return theta + gamma * direction, NormalizedLRGDState(state.count + 1, beta,
+                                                              _not_separated(m))
 
     return Solver(init, update)
 
@@ -330,7 +349,7 @@ def _perceptron_init(fn):
     def init(theta, features, labels):
         _validate_data(features, labels, fn)
         _check_theta(theta, features, fn)
-        return PerceptronState(jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32))
+        return PerceptronState(jnp.zeros((), jnp.int32), _no_count())
 
     return init
 
@@ -447,6 +466,11 @@ def _separated(theta, state, features, labels):
     return jnp.all(margins(theta, features, labels) > 0)
 
 
+def _started_separated(theta, state, features, labels):
+    """Problem (1) held at the iterate the last update started from (read from the state)."""
+    return state.num_mistakes == 0
+
+
 def iterations_to_separate(
     solver: Solver, features: jax.Array, labels: jax.Array, *, max_iters: int
 ) -> jax.Array:
@@ -456,7 +480,16 @@ def iterations_to_separate(
     The test runs *before* the update at step :math:`t`, so a method done after two updates
     returns 2 (the paper's Table 1 convention). One ``lax.while_loop`` under ``jit``
     (:func:`~jaxrank.optim.run_until`); vmap it over step sizes by building the solver inside
-    the mapped function:
+    the mapped function.
+
+    Cost: the solvers of this module record :math:`|S(\theta_t)|` of the iterate each update
+    starts from (``state.num_mistakes``), computed from the margins the update needs anyway, so
+    the test costs no extra pass over ``A``: the loop runs one update past the answer and reads
+    the count from the state. Each iteration then reads ``A`` twice (:math:`A\theta_t` and
+    :math:`A^\top r`) for LR+GD and the batch methods and once for the Perceptron, instead of
+    once more for a separate test. The count is the same number either way (the same margins
+    decide it). A solver whose state has no ``num_mistakes`` field is tested on the margins of
+    each iterate instead.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -484,7 +517,13 @@ def iterations_to_separate(
     """
     _checks.check_positive_int(max_iters, "iterations_to_separate(max_iters=...)")
     theta0 = jnp.zeros(jnp.shape(features)[1:], jnp.result_type(features))
-    return run_until(solver, theta0, _separated, features, labels, max_steps=max_iters)[2]
+    state = jax.eval_shape(solver.init, theta0, features, labels)
+    if not hasattr(state, "num_mistakes"):
+        return run_until(solver, theta0, _separated, features, labels, max_steps=max_iters)[2]
+    # After s updates the state holds |S(θ_{s-1})|: tests θ_0..θ_max_iters, as above.
+    steps = run_until(solver, theta0, _started_separated, features, labels,
+                      max_steps=max_iters + 1)[2]
+    return jnp.where(steps > 0, steps - 1, -1).astype(jnp.int32)
 
 
 # --------------------------------------------------------------------------- bounds

@@ -302,6 +302,66 @@ def test_iterations_to_separate_cap_and_vmap(hard):
     np.testing.assert_array_equal(batched, [_iters(P.lr_gd(float(g)), a, y) for g in gammas])
 
 
+SEPARATING_SOLVERS = {
+    "lr_gd": lambda: P.lr_gd(10.0), "normalized_lr_gd": lambda: P.normalized_lr_gd(1.0),
+    "batch_perceptron": P.batch_perceptron,
+    "normalized_batch_perceptron": P.normalized_batch_perceptron,
+    "perceptron": P.perceptron, "perceptron_worst": lambda: P.perceptron("worst"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEPARATING_SOLVERS))
+def test_iterations_to_separate_matches_a_fixed_length_run(name, hard, separable):
+    """The count read from the state (one update past the answer) is the first t at which a
+    fixed-length ``run`` records zero mistakes, and the cap is exact on both sides."""
+    for a, y in (hard, separable):
+        solver = SEPARATING_SOLVERS[name]()
+        horizon = 3000
+        _, _, mistakes = run(solver, jnp.zeros(a.shape[1], a.dtype), horizon, a, y,
+                             record=lambda th, s, a, y: P.num_mistakes(th, a, y))
+        hit = np.flatnonzero(np.asarray(mistakes) == 0)
+        assert hit.size, f"{name} must separate within {horizon} steps"
+        k = int(hit[0])
+        assert _iters(solver, a, y, max_iters=horizon) == k
+        assert _iters(solver, a, y, max_iters=k) == k
+        if k > 0:
+            assert _iters(solver, a, y, max_iters=k - 1) == -1
+
+
+def _while_body_dots(solver, a, y):
+    jaxpr = jax.make_jaxpr(lambda a, y: P.iterations_to_separate(solver, a, y, max_iters=50))(a, y)
+
+    def loops(eqns):
+        for e in eqns:
+            if e.primitive.name == "while":
+                yield e
+            for v in e.params.values():
+                if hasattr(v, "jaxpr") and hasattr(v.jaxpr, "eqns"):
+                    yield from loops(v.jaxpr.eqns)
+
+    def dots(eqns):
+        n = 0
+        for e in eqns:
+            n += e.primitive.name == "dot_general"
+            for v in e.params.values():
+                if hasattr(v, "jaxpr") and hasattr(v.jaxpr, "eqns"):
+                    n += dots(v.jaxpr.eqns)
+        return n
+
+    (loop,) = list(loops(jaxpr.jaxpr.eqns))
+    return dots(loop.params["cond_jaxpr"].jaxpr.eqns), dots(loop.params["body_jaxpr"].jaxpr.eqns)
+
+
+@pytest.mark.parametrize("name,body", [("lr_gd", 2), ("normalized_lr_gd", 2),
+                                       ("batch_perceptron", 2),
+                                       ("normalized_batch_perceptron", 2), ("perceptron", 1)])
+def test_iterations_to_separate_reads_the_data_once_per_product(name, body, hard):
+    """The stopping test reads the state, not A: the loop condition has no matrix product and
+    the body only the update's own (Aθ and, for the batch methods, the weighted row sum)."""
+    a, y = hard
+    assert _while_body_dots(SEPARATING_SOLVERS[name](), a, y) == (0, body)
+
+
 def test_perceptron_worst_choice_picks_most_violated(separable):
     a, y = separable
     d = a.shape[1]
