@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -118,16 +119,21 @@ class Config:
     s3_queries: int = 5  # query images per class
     s3_tasks_per_batch: int = 4
     s3_steps: int = 150
-    s3_methods: tuple[str, ...] = ("bo_rep", "anil", "soba", "ma_soba", "stocbio", "ttsa",
-                                   "saba")
+    s3_methods: tuple[str, ...] = ("bo_rep", "anil", "maml", "soba", "ma_soba", "stocbio",
+                                   "ttsa", "saba")
     s3_evals: int = 5
     s3_reg: float = 0.1
     s3_lower_lrs: tuple[float, ...] = (0.5, 2.0)
+    # MAML's inner steps move the GRU encoder too (the others' move heads only): its own grid,
+    # an order of magnitude lower (the paper's tuned MAML pair is (0.05, 0.1), its grid
+    # {0.001, ..., 0.5}). First-order MAML (FOMAML), the same K = 6 inner steps as ANIL.
+    s3_maml_lower_lrs: tuple[float, ...] = (0.05, 0.5)
     s3_head_lr: float = 0.5  # meta-test head: fixed, identical for every method
     s3_head_steps: int = 100
+    s3_time_repeats: int = 3  # timed runs per method (the fastest is kept) for the time panel
     s3_upper_lr: tuple[tuple[str, float], ...] = (
-        ("bo_rep", 0.05), ("anil", 0.1), ("soba", 0.1), ("ma_soba", 0.1), ("stocbio", 0.1),
-        ("ttsa", 0.1), ("saba", 0.1))
+        ("bo_rep", 0.05), ("anil", 0.1), ("maml", 0.1), ("soba", 0.1), ("ma_soba", 0.1),
+        ("stocbio", 0.1), ("ttsa", 0.1), ("saba", 0.1))
 
 
 FULL = Config()
@@ -142,12 +148,14 @@ SMOKE = dataclasses.replace(
     s2_log_reg_grid=(-1.0,), s2_lower_lrs=(2.0,),
     s3_train_tasks=4, s3_val_tasks=2, s3_test_tasks=2, s3_shots=2, s3_queries=2,
     s3_tasks_per_batch=2, s3_steps=4, s3_evals=2, s3_lower_lrs=(0.5,),
-    s3_head_steps=5, s0_methods=("bo_rep", "sustain"), s1_methods=("bo_rep",),
+    s3_head_steps=5, s3_time_repeats=1, s3_maml_lower_lrs=(0.05,),
+    s0_methods=("bo_rep", "sustain"), s1_methods=("bo_rep",),
     s2_methods=("bo_rep",),
-    s3_methods=("bo_rep",))
+    s3_methods=("maml",))  # BO-REP's path runs in s0-s2; S3's own code path with MAML
 
 NAMES = {"bo_rep": "BO-REP", "soba": "SOBA", "ma_soba": "MA-SOBA", "stocbio": "StocBiO",
-         "ttsa": "TTSA", "saba": "SABA", "anil": "ANIL", "sustain": "SUSTAIN", "vrbo": "VRBO",
+         "ttsa": "TTSA", "saba": "SABA", "anil": "ANIL", "maml": "MAML", "sustain": "SUSTAIN",
+         "vrbo": "VRBO",
          "erm": "single-level SGD"}
 
 
@@ -156,7 +164,7 @@ NAMES = {"bo_rep": "BO-REP", "soba": "SOBA", "ma_soba": "MA-SOBA", "stocbio": "S
 
 def make_solver(method: str, upper, lower, sampler, *, upper_lr, lower_lr, momentum=0.9,
                 period=2, lower_steps=2, refine=10, neumann=10, block=None, num_blocks=1,
-                vrbo_period=10, sustain_correction=0.5):
+                vrbo_period=10, sustain_correction=0.5, tasks=None):
     """One solver per method name with the shared schedule (every task uses this)."""
     if method == "bo_rep":
         return B.bo_rep(upper, lower, learning_rate=upper_lr, momentum=momentum,
@@ -190,6 +198,10 @@ def make_solver(method: str, upper, lower, sampler, *, upper_lr, lower_lr, momen
     if method == "anil":
         return B.anil(upper, lower, learning_rate=upper_lr, inner_learning_rate=lower_lr,
                       inner_steps=3 * lower_steps, sampler=sampler)
+    if method == "maml":
+        return B.maml(upper, lower, learning_rate=upper_lr, inner_learning_rate=lower_lr,
+                      inner_steps=3 * lower_steps, first_order=True, tasks=tasks,
+                      sampler=sampler)
     raise ValueError(f"unknown method {method!r}")
 
 
@@ -681,9 +693,7 @@ def _pair_tasks(config: Config, num: int, part: int, seed: int):
 
 
 def _s3_fn(method: str, config: Config):
-    sampler = T.task_sampler(config.s3_tasks_per_batch)
     every = max(1, config.s3_steps // config.s3_evals)
-    nb = max(1, config.s3_train_tasks // config.s3_tasks_per_batch)
 
     def evaluate(enc, tasks):
         return T.meta_test_accuracy(enc, tasks, reg=config.s3_reg,
@@ -695,19 +705,55 @@ def _s3_fn(method: str, config: Config):
                             lambda: jnp.asarray(-1.0, jnp.float32))
 
     def one(data, ups, lows, point, seed):
-        solver = make_solver(method, T.rep_upper, T.rep_lower, sampler, upper_lr=ups[point],
-                             lower_lr=lows[point], momentum=0.9, period=2, lower_steps=2,
-                             refine=10, neumann=5, block=T.task_block(config.s3_tasks_per_batch),
-                             num_blocks=nb)
-        clf = T.init_row_classifier(jax.random.key(seed), 8, 8, config.hidden,
-                                    jnp.dtype(config.dtype))
-        heads = jnp.zeros((data["stok"].shape[0], config.hidden + 1), jnp.dtype(config.dtype))
-        (enc, _), _, accs = run(solver, (clf["encoder"], heads), config.s3_steps, data,
-                                key=jax.random.key(2000 + seed), record=record)
+        solver, params, key_ = _s3_start(method, config, data, ups[point], lows[point], seed)
+        (enc, _), _, accs = run(solver, params, config.s3_steps, data, key=key_, record=record)
         return {"curve": accs, "val": evaluate(enc, data["val"]),
-                "test": evaluate(enc, data["test"]), "move": _tree_dist(enc, clf["encoder"])}
+                "test": evaluate(enc, data["test"]), "move": _tree_dist(enc, params[0])}
 
     return one
+
+
+def _s3_start(method: str, config: Config, data, upper_lr, lower_lr, seed):
+    """``(solver, (encoder₀, heads₀), key)`` of one S3 run (shared by the curves and the timing)."""
+    nb = max(1, config.s3_train_tasks // config.s3_tasks_per_batch)
+    solver = make_solver(method, T.rep_upper, T.rep_lower,
+                         T.task_sampler(config.s3_tasks_per_batch), upper_lr=upper_lr,
+                         lower_lr=lower_lr, momentum=0.9, period=2, lower_steps=2, refine=10,
+                         neumann=5, block=T.task_block(config.s3_tasks_per_batch),
+                         num_blocks=nb, tasks=T.split_tasks)
+    clf = T.init_row_classifier(jax.random.key(seed), 8, 8, config.hidden, jnp.dtype(config.dtype))
+    heads = jnp.zeros((data["stok"].shape[0], config.hidden + 1), jnp.dtype(config.dtype))
+    return solver, (clf["encoder"], heads), jax.random.key(2000 + seed)
+
+
+def _s3_seconds_per_step(config: Config, data, selected) -> dict[str, float]:
+    """Training seconds per outer step of each method at its selected step sizes (the paper's
+    accuracy-vs-running-time view): one seed, no evaluation, the compiled loop run
+    ``s3_time_repeats`` times after a warm-up; the fastest run over ``s3_steps``. The programs
+    compile side by side, then run one at a time (each alone on the machine)."""
+    dt = jnp.dtype(config.dtype)
+    seed = config.seeds[0]
+
+    def program(method):
+        def train(data, upper_lr, lower_lr):
+            solver, params, key_ = _s3_start(method, config, data, upper_lr, lower_lr, seed)
+            return run(solver, params, config.s3_steps, data, key=key_)[0]
+
+        u, lo = selected[method]
+        args = (data, jnp.asarray(u, dt), jnp.asarray(lo, dt))
+        return jax.jit(train).lower(*args).compile(), args
+
+    compiled = _harness.concurrently([functools.partial(program, m) for m in selected])
+    out = {}
+    for method, (fn, args) in zip(selected, compiled, strict=True):
+        jax.block_until_ready(fn(*args))  # warm-up
+        times = []
+        for _ in range(config.s3_time_repeats):
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn(*args))
+            times.append(time.perf_counter() - t0)
+        out[method] = min(times) / config.s3_steps
+    return out
 
 
 def run_s3(config: Config) -> Results:
@@ -727,27 +773,41 @@ def run_s3(config: Config) -> Results:
     tuned = _harness.concurrently([  # every method tuned side by side (one per core)
         functools.partial(_tune, _s3_fn(method, config),
                           [lrs[method] * f for f in config.upper_lr_factors],
-                          list(config.s3_lower_lrs), list(config.seeds), (data,),
+                          list(config.s3_maml_lower_lrs if method == "maml" else
+                               config.s3_lower_lrs), list(config.seeds), (data,),
                           jnp.dtype(config.dtype)) for method in config.s3_methods])
+    selected = {}
     for method, (runs, best, wid) in zip(config.s3_methods, tuned, strict=True):
         res = _record_tuning(summary, ("s3", method), runs, best, wid)
         curve = np.concatenate([np.asarray(res["curve"])[:, ev],
                                 np.asarray(res["test"])[:, None]], axis=1)
         series[key(method, "meta_test_acc")] = curve.mean(axis=0)
         summary[key("s3", method, "final_meta_test_acc")] = [float(v) for v in curve[:, -1]]
+        selected[method] = runs[best][0]
+    # wall-clock (machine-dependent; no claim reads it): the x axis of the time panel
+    for method, sec in _s3_seconds_per_step(config, data, selected).items():
+        summary[key("s3", method, "seconds_per_step")] = sec
     return Results(series, summary, list(config.seeds))
 
 
 def plot_s3(record: Mapping[str, Any]):
     import matplotlib.pyplot as plt
 
-    s = record["results"]["series"]
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    s, summ = record["results"]["series"], record["summary"]
+    fig, (ax, ax_t) = plt.subplots(1, 2, figsize=(11.0, 3.6))
     for m in record["config"]["s3_methods"]:
-        ax.plot(s["steps"], s[key(m, "meta_test_acc")], "o-", ms=3, label=NAMES[m])
-    ax.axhline(record["summary"][key("s3", "constant_acc")], color="grey", ls=":",
-               lw=0.8, label="constant predictor")
-    ax.set(xlabel="outer iteration", ylabel="meta-test accuracy (mean over seeds)")
+        acc = s[key(m, "meta_test_acc")]
+        ax.plot(s["steps"], acc, "o-", ms=3, label=NAMES[m])
+        sec = summ.get(key("s3", m, "seconds_per_step"))
+        if sec is not None:  # records before the time panel have no timing
+            ax_t.plot(np.asarray(s["steps"]) * sec, acc, "o-", ms=3, label=NAMES[m])
+    for a in (ax, ax_t):
+        a.axhline(summ[key("s3", "constant_acc")], color="grey", ls=":", lw=0.8,
+                  label="constant predictor")
+        a.set(ylabel="meta-test accuracy (mean over seeds)")
+    ax.set(xlabel="outer iteration")
+    ax_t.set(xlabel="training time, s (outer steps × measured s/step; evaluation excluded)",
+             title="the same curves against wall-clock time (this machine)")
     ax.legend(fontsize=7)
     fig.suptitle(record["title"])
     return fig

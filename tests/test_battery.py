@@ -183,6 +183,8 @@ def _bl_methods():
         "bilevel.anil": lambda: B.anil(u, low, learning_rate=0.01, inner_learning_rate=0.2,
                                        inner_steps=3,
                                        sampler=smp),
+        "bilevel.maml": lambda: B.maml(u, low, learning_rate=0.01, inner_learning_rate=0.2,
+                                       inner_steps=2, sampler=smp),
         "bilevel.sustain": lambda: B.sustain(u, low, learning_rate=0.02, lower_learning_rate=0.2,
                                              correction=0.5, decay=0.0, sampler=smp, **neu),
         "bilevel.vrbo": lambda: B.vrbo(u, low, learning_rate=0.02, lower_learning_rate=0.2,

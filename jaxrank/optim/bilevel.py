@@ -45,7 +45,8 @@ Methods (one implementation each, shared by every experiment):
   2022; SOBA + SAGA over a finite set of minibatches), :func:`sustain` (Khanduri et al. 2021;
   STORM-type recursive momentum on both levels), :func:`vrbo` (Yang, Ji, Liang 2021;
   SARAH/SPIDER variance reduction, double loop), :func:`anil` (Raghu et al. 2020; unrolled
-  differentiation through inner SGD on the lower variable);
+  differentiation through inner SGD on the lower variable), :func:`maml` (Finn et al. 2017;
+  inner SGD on both variables per task, first- or second-order meta-gradient);
 * :func:`exact_hypergradient` (dense solve) and :func:`implicit_argmin` (custom-VJP argmin), the
   references the tests and the synthetic figure use.
 """
@@ -79,12 +80,14 @@ from jaxrank.optim.bilevel_core import (  # noqa: F401  (private: stream ids use
 )
 from jaxrank.optim.bilevel_soba import (  # noqa: F401
     ANILState,
+    MAMLState,
     SABAState,
     SOBAState,
     StocBiOState,
     TTSAState,
     anil,
     ma_soba,
+    maml,
     saba,
     soba,
     stocbio,
@@ -106,6 +109,7 @@ __all__ = [
     "SUSTAINState",
     "VRBOState",
     "ANILState",
+    "MAMLState",
     "bo_rep",
     "stocbio",
     "ttsa",
@@ -115,6 +119,7 @@ __all__ = [
     "sustain",
     "vrbo",
     "anil",
+    "maml",
     "exact_hypergradient",
     "implicit_argmin",
     "hvp_yy",

@@ -35,6 +35,7 @@ __all__ = [
     "classifier_logits", "init_row_classifier", "row_encoder", "accuracy", "clean_upper",
     "clean_lower", "hpo_upper", "hpo_lower",
     "minibatch_sampler", "rep_upper", "rep_lower", "task_sampler", "task_block",
+    "split_tasks",
     "meta_test_accuracy",
 ]
 
@@ -312,3 +313,12 @@ def task_block(tasks_per_batch: int):
                 "qtok": data["qtok"][task], "qlab": data["qlab"][task], "reg": data["reg"]}
 
     return block
+
+
+def split_tasks(batch):
+    """One-task batches of a :func:`task_sampler` batch, stacked on a leading axis (the
+    ``tasks=`` argument of :func:`jaxrank.optim.bilevel.maml`: each task adapts on its own)."""
+    t = batch["task"].shape[0]
+    out = {k: batch[k][:, None] for k in ("task", "stok", "slab", "qtok", "qlab")}
+    out["reg"] = jnp.broadcast_to(batch["reg"], (t,))
+    return out

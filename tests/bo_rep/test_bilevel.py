@@ -368,6 +368,72 @@ def test_baseline_bad_inputs():
         B.anil(_f, _f, learning_rate=0.1, inner_learning_rate=0.0, inner_steps=3)
 
 
+def _WHOLE(key, data):  # the minibatch is the whole data dict
+    return data
+
+
+def _maml_quadratic():
+    """G(w) = ½ wᵀQw and F(w) = ½‖w − c‖² on w = (x, y) ∈ R² × R²: closed-form MAML steps."""
+    rng = np.random.default_rng(3)
+    m = rng.normal(size=(4, 4))
+    q = m @ m.T / 4 + np.eye(4)
+    c = rng.normal(size=4)
+    g = lambda x, y, b: 0.5 * jnp.concatenate([x, y]) @ (b["q"] @ jnp.concatenate([x, y]))  # noqa: E731
+    f = lambda x, y, b: 0.5 * jnp.sum((jnp.concatenate([x, y]) - b["c"]) ** 2)  # noqa: E731
+    return q, c, f, g
+
+
+@pytest.mark.parametrize("first_order", [True, False])
+def test_maml_step_matches_the_closed_form(first_order):
+    """K inner steps give w_K = (I − γQ)^K w₀; the meta-gradient is ∇_x F(w_K) (first order)
+    or ((I − γQ)^K)[:, :2]ᵀ (w_K − c) (second order), and y₀ is left as it is."""
+    q, c, f, g = _maml_quadratic()
+    alpha, gamma, k = 0.3, 0.1, 3
+    x0, y0 = np.array([0.5, -1.0]), np.array([2.0, 0.25])
+    solver = B.maml(f, g, learning_rate=alpha, inner_learning_rate=gamma, inner_steps=k,
+                    first_order=first_order, sampler=_WHOLE)
+    data = {"q": jnp.asarray(q), "c": jnp.asarray(c)}
+    (x, y), state, _ = run(solver, (jnp.asarray(x0), jnp.asarray(y0)), 1, data,
+                           key=jax.random.key(0))
+    p = np.linalg.matrix_power(np.eye(4) - gamma * q, k)
+    wk = p @ np.concatenate([x0, y0])
+    gx = (wk - c)[:2] if first_order else p[:, :2].T @ (wk - c)
+    np.testing.assert_allclose(np.asarray(x), x0 - alpha * gx, **IDENTITY.kw())
+    np.testing.assert_array_equal(np.asarray(y), y0)
+    assert int(state.oracle_calls) == k + 1
+    np.testing.assert_allclose(float(state.hypergrad_norm), np.linalg.norm(gx), **IDENTITY.kw())
+
+
+def test_maml_tasks_average_per_task_meta_gradients():
+    """With ``tasks``, each task is adapted on its own and the meta-gradients are averaged: the
+    step equals the mean of the one-task steps."""
+    q, c, f, g = _maml_quadratic()
+    rng = np.random.default_rng(4)
+    cs = np.stack([c, rng.normal(size=4), rng.normal(size=4)])
+    params = (jnp.asarray([0.5, -1.0]), jnp.asarray([2.0, 0.25]))
+    kw = dict(learning_rate=0.3, inner_learning_rate=0.1, inner_steps=2, first_order=False,
+              sampler=_WHOLE)
+    split = lambda b: {"q": jnp.broadcast_to(b["q"], (3, 4, 4)), "c": b["c"]}  # noqa: E731
+    (x, _), _, _ = run(B.maml(f, g, tasks=split, **kw), params, 1,
+                       {"q": jnp.asarray(q), "c": jnp.asarray(cs)}, key=jax.random.key(0))
+    steps = [np.asarray(run(B.maml(f, g, **kw), params, 1,
+                            {"q": jnp.asarray(q), "c": jnp.asarray(ci)},
+                            key=jax.random.key(0))[0][0]) for ci in cs]
+    np.testing.assert_allclose(np.asarray(x), np.mean(steps, axis=0), **IDENTITY.kw())
+
+
+def test_maml_bad_arguments_name_themselves():
+    with pytest.raises(ValueError, match=r"maml\(inner_steps=...\)"):
+        B.maml(_f, _f, learning_rate=0.1, inner_learning_rate=0.1, inner_steps=0)
+    with pytest.raises(ValueError, match=r"maml\(inner_learning_rate=...\)"):
+        B.maml(_f, _f, learning_rate=0.1, inner_learning_rate=-1.0, inner_steps=2)
+    with pytest.raises(TypeError, match=r"maml\(first_order=...\)"):
+        B.maml(_f, _f, learning_rate=0.1, inner_learning_rate=0.1, inner_steps=2,
+               first_order=1)
+    with pytest.raises(TypeError, match=r"maml\(tasks=...\)"):
+        B.maml(_f, _f, learning_rate=0.1, inner_learning_rate=0.1, inner_steps=2, tasks=3)
+
+
 def test_missing_key_is_a_clear_error():
     solver = B.soba(_f, _f, learning_rate=0.1, lower_learning_rate=0.1)
     with pytest.raises(TypeError, match="PRNG key as the last argument"):
@@ -427,3 +493,29 @@ def test_eager_gru_init_and_features_compile_once_and_match_traced():
     text_traced = jax.jit(lambda k: T.init_classifier(k, 20, 4, 3))(jax.random.key(2))
     for a, b in zip(jax.tree.leaves(text), jax.tree.leaves(text_traced), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_split_tasks_preserves_the_hyper_representation_objectives():
+    """``split_tasks`` (MAML's per-task batches): the mean over one-task batches of the S3
+    oracles is the oracle of the whole batch, and a MAML step on real S3 oracles is finite."""
+    rng = np.random.default_rng(0)
+    t, k, tasks_in_pool, hidden = 3, 2, 5, 4
+    f32 = jnp.float32  # the GRU runs in float32 (as in the S3 figure)
+    data = {"stok": jnp.asarray(rng.normal(size=(tasks_in_pool, 2 * k, 8, 8)), f32),
+            "slab": jnp.asarray(rng.integers(0, 2, (tasks_in_pool, 2 * k)), jnp.int32),
+            "qtok": jnp.asarray(rng.normal(size=(tasks_in_pool, 2 * k, 8, 8)), f32),
+            "qlab": jnp.asarray(rng.integers(0, 2, (tasks_in_pool, 2 * k)), jnp.int32),
+            "reg": jnp.asarray(0.1, f32)}
+    batch = T.task_sampler(t)(jax.random.key(1), data)
+    enc = T.init_row_classifier(jax.random.key(2), 8, 8, hidden, f32)["encoder"]
+    heads = jnp.asarray(rng.normal(size=(tasks_in_pool, hidden + 1)), f32)
+    parts = T.split_tasks(batch)
+    for fn in (T.rep_lower, T.rep_upper):
+        one = jax.vmap(lambda b, fn=fn: fn(enc, heads, b))(parts)
+        np.testing.assert_allclose(float(jnp.mean(one)), float(fn(enc, heads, batch)),
+                                   **IDENTITY_F32.kw())
+    solver = B.maml(T.rep_upper, T.rep_lower, learning_rate=0.1, inner_learning_rate=0.05,
+                    inner_steps=2, tasks=T.split_tasks, sampler=T.task_sampler(t))
+    (enc1, heads1), _, _ = run(solver, (enc, heads), 2, data, key=jax.random.key(3))
+    assert all(bool(jnp.all(jnp.isfinite(v))) for v in jax.tree.leaves(enc1))
+    np.testing.assert_array_equal(np.asarray(heads1), np.asarray(heads))  # heads stay at y₀
