@@ -151,7 +151,7 @@ SMOKE = dataclasses.replace(
     s3_head_steps=5, s3_time_repeats=1, s3_maml_lower_lrs=(0.05,),
     s0_methods=("bo_rep", "sustain"), s1_methods=("bo_rep",),
     s2_methods=("bo_rep",),
-    s3_methods=("maml",))  # BO-REP's path runs in s0-s2; S3's own code path with MAML
+    s3_methods=("bo_rep",))  # MAML on the S3 oracles: tests/bo_rep/test_bilevel.py
 
 NAMES = {"bo_rep": "BO-REP", "soba": "SOBA", "ma_soba": "MA-SOBA", "stocbio": "StocBiO",
          "ttsa": "TTSA", "saba": "SABA", "anil": "ANIL", "maml": "MAML", "sustain": "SUSTAIN",
@@ -692,7 +692,10 @@ def _pair_tasks(config: Config, num: int, part: int, seed: int):
     return {n: np.stack(v) for n, v in out.items()}
 
 
-def _s3_fn(method: str, config: Config):
+S3_REFINE = 10  # BO-REP's Epoch-SGD refinement steps on S3 (the shared schedule of make_solver)
+
+
+def _s3_fn(method: str, config: Config, refine: int = S3_REFINE):
     every = max(1, config.s3_steps // config.s3_evals)
 
     def evaluate(enc, tasks):
@@ -705,7 +708,8 @@ def _s3_fn(method: str, config: Config):
                             lambda: jnp.asarray(-1.0, jnp.float32))
 
     def one(data, ups, lows, point, seed):
-        solver, params, key_ = _s3_start(method, config, data, ups[point], lows[point], seed)
+        solver, params, key_ = _s3_start(method, config, data, ups[point], lows[point], seed,
+                                         refine)
         (enc, _), _, accs = run(solver, params, config.s3_steps, data, key=key_, record=record)
         return {"curve": accs, "val": evaluate(enc, data["val"]),
                 "test": evaluate(enc, data["test"]), "move": _tree_dist(enc, params[0])}
@@ -713,13 +717,14 @@ def _s3_fn(method: str, config: Config):
     return one
 
 
-def _s3_start(method: str, config: Config, data, upper_lr, lower_lr, seed):
+def _s3_start(method: str, config: Config, data, upper_lr, lower_lr, seed,
+              refine: int = S3_REFINE):
     """``(solver, (encoder₀, heads₀), key)`` of one S3 run (shared by the curves and the timing)."""
     nb = max(1, config.s3_train_tasks // config.s3_tasks_per_batch)
     solver = make_solver(method, T.rep_upper, T.rep_lower,
                          T.task_sampler(config.s3_tasks_per_batch), upper_lr=upper_lr,
-                         lower_lr=lower_lr, momentum=0.9, period=2, lower_steps=2, refine=10,
-                         neumann=5, block=T.task_block(config.s3_tasks_per_batch),
+                         lower_lr=lower_lr, momentum=0.9, period=2, lower_steps=2,
+                         refine=refine, neumann=5, block=T.task_block(config.s3_tasks_per_batch),
                          num_blocks=nb, tasks=T.split_tasks)
     clf = T.init_row_classifier(jax.random.key(seed), 8, 8, config.hidden, jnp.dtype(config.dtype))
     heads = jnp.zeros((data["stok"].shape[0], config.hidden + 1), jnp.dtype(config.dtype))
@@ -784,6 +789,16 @@ def run_s3(config: Config) -> Results:
         series[key(method, "meta_test_acc")] = curve.mean(axis=0)
         summary[key("s3", method, "final_meta_test_acc")] = [float(v) for v in curve[:, -1]]
         selected[method] = runs[best][0]
+    if "bo_rep" in selected:  # the refinement ablation: BO-REP at its selected pair, refine = 0
+        u, lo = selected["bo_rep"]
+        runs, _, _ = _tune(_s3_fn("bo_rep", config, refine=0), [u], [lo], list(config.seeds),
+                           (data,), jnp.dtype(config.dtype), widen=False)
+        for r, acc in ((S3_REFINE, summary[key("s3", "bo_rep", "final_meta_test_acc")]),
+                       (0, [float(v) for v in runs[0][1]["test"]])):
+            summary[key("s3", "refine_ablation", pystr(r), "final_meta_test_acc")] = acc
+        curve = np.concatenate([np.asarray(runs[0][1]["curve"])[:, ev],
+                                np.asarray(runs[0][1]["test"])[:, None]], axis=1)
+        series[key("refine", "0", "meta_test_acc")] = curve.mean(axis=0)
     # wall-clock (machine-dependent; no claim reads it): the x axis of the time panel
     for method, sec in _s3_seconds_per_step(config, data, selected).items():
         summary[key("s3", method, "seconds_per_step")] = sec
@@ -801,6 +816,9 @@ def plot_s3(record: Mapping[str, Any]):
         sec = summ.get(key("s3", m, "seconds_per_step"))
         if sec is not None:  # records before the time panel have no timing
             ax_t.plot(np.asarray(s["steps"]) * sec, acc, "o-", ms=3, label=NAMES[m])
+    if key("refine", "0", "meta_test_acc") in s:
+        ax.plot(s["steps"], s[key("refine", "0", "meta_test_acc")], "k:", lw=1,
+                label="BO-REP without refinement")
     for a in (ax, ax_t):
         a.axhline(summ[key("s3", "constant_acc")], color="grey", ls=":", lw=0.8,
                   label="constant predictor")

@@ -44,3 +44,28 @@ def test_ablation_needs_its_period_in_the_period_panel():
     bad = dataclasses.replace(E.SMOKE, s0_period=3)
     with pytest.raises(ValueError, match=r"`Config.s0_period` must be one of"):
         E.run_s0(bad)
+
+
+def _s3():
+    return _harness.read_record(ROOT / "figures" / "bo_rep" / "s3.json")
+
+
+def test_s3_refinement_ablation_with_arm_is_bo_reps_run():
+    """S3's ablation runs only the arm without refinement; the other is BO-REP's tuned run."""
+    from experiments import bo_rep as E
+
+    s = _s3()["summary"]
+    with_ = s[f"s3/refine_ablation/{pystr(E.S3_REFINE)}/final_meta_test_acc"]
+    assert with_ == s["s3/bo_rep/final_meta_test_acc"]
+    assert len(s["s3/refine_ablation/0/final_meta_test_acc"]) == len(with_)
+
+
+def test_s3_times_every_method_and_runs_maml():
+    """The time panel's x axis: a positive, finite training time per outer step per method."""
+    import math
+
+    rec = _s3()
+    assert "maml" in rec["config"]["s3_methods"]
+    for m in rec["config"]["s3_methods"]:
+        sec = rec["summary"][f"s3/{m}/seconds_per_step"]
+        assert math.isfinite(sec) and sec > 0, m
