@@ -454,6 +454,27 @@ def saba(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, lower_learning_ra
 # --------------------------------------------------------------------------- ANIL
 
 
+def _unrolled_init(state_cls):
+    """``init`` of the unrolled methods (ANIL, MAML): zero count and calls, norm in x's dtype."""
+
+    def init(params, *args):
+        x, _ = params
+        return state_cls(jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
+                         jnp.zeros((), _dtype(x)))
+
+    return init
+
+
+def _unrolled_step(rates, params, state, args, sampler):
+    """``(α, γ, x, y₀, batch)`` of one step of an unrolled method: the step sizes at this
+    count, the variables, and the step's one minibatch (support and query)."""
+    learning_rate, inner_learning_rate = _rates_at(rates, state.count)
+    data, key = _split(args)
+    x, y0 = params
+    return (learning_rate, inner_learning_rate, x, y0,
+            _batch_fn(sampler, data, _stream(key, _HYPER))(0))
+
+
 class ANILState(NamedTuple):
     """State of :func:`anil`."""
 
@@ -500,16 +521,9 @@ def anil(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, inner_learning_ra
 
     rates = (learning_rate, inner_learning_rate)  # constants or schedules of the step count
 
-    def init(params, *args):
-        x, _ = params
-        return ANILState(jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
-                         jnp.zeros((), _dtype(x)))
-
     def update(params, state, *args):
-        learning_rate, inner_learning_rate = _rates_at(rates, state.count)
-        data, key = _split(args)
-        x, y0 = params
-        b = _batch_fn(sampler, data, _stream(key, _HYPER))(0)
+        learning_rate, inner_learning_rate, x, y0, b = _unrolled_step(rates, params, state,
+                                                                      args, sampler)
 
         def meta_loss(xx, yy):
             yk = lower_sgd(lower_fn, xx, yy, inner_learning_rate, inner_steps, lambda j: b)
@@ -523,7 +537,7 @@ def anil(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, inner_learning_ra
                         tree_norm(gx).astype(state.hypergrad_norm.dtype))
         return (x, y0), new
 
-    return Solver(init, update)
+    return Solver(_unrolled_init(ANILState), update)
 
 
 
@@ -599,16 +613,9 @@ def maml(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, inner_learning_ra
 
     rates = (learning_rate, inner_learning_rate)
 
-    def init(params, *args):
-        x, _ = params
-        return MAMLState(jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
-                         jnp.zeros((), _dtype(x)))
-
     def update(params, state, *args):
-        learning_rate, inner_learning_rate = _rates_at(rates, state.count)
-        data, key = _split(args)
-        x, y0 = params
-        b = _batch_fn(sampler, data, _stream(key, _HYPER))(0)
+        learning_rate, inner_learning_rate, x, y0, b = _unrolled_step(rates, params, state,
+                                                                      args, sampler)
 
         def adapt(w, bt):
             def step(_, ww):
@@ -631,4 +638,4 @@ def maml(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, inner_learning_ra
                         tree_norm(gx).astype(state.hypergrad_norm.dtype))
         return (_axpy(-learning_rate, gx, x), y0), new
 
-    return Solver(init, update)
+    return Solver(_unrolled_init(MAMLState), update)
