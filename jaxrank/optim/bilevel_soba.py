@@ -540,8 +540,6 @@ def anil(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, inner_learning_ra
     return Solver(_unrolled_init(ANILState), update)
 
 
-
-
 # --------------------------------------------------------------------------- MAML
 
 
@@ -634,7 +632,10 @@ def maml(upper_fn: Oracle, lower_fn: Oracle, *, learning_rate, inner_learning_ra
             gx = meta_grad(b)
         else:
             gx = jax.tree.map(lambda v: jnp.mean(v, axis=0), jax.vmap(meta_grad)(tasks(b)))
-        new = MAMLState(state.count + 1, state.oracle_calls + inner_steps + 1,
+        # first order: K inner gradients and one query gradient; second order also
+        # backpropagates through the K inner steps (counted as ANIL counts them)
+        calls = inner_steps + 1 if first_order else 2 * inner_steps + 1
+        new = MAMLState(state.count + 1, state.oracle_calls + calls,
                         tree_norm(gx).astype(state.hypergrad_norm.dtype))
         return (_axpy(-learning_rate, gx, x), y0), new
 
