@@ -13,6 +13,8 @@ paper_repro/omd_sea.md):
 * ``f3``  strongly convex (quadratic, λ = 1): OMD and OGD with η_t = 1/(λt), regret vs log T.
 * ``f4``  exp-concave (online least squares): optimistic ONS vs ONS, regret vs T, with Hazan et
           al.'s ε = 1/(γ²D²) and, at s = 0.5, also ε = 1/γ (U_1 = I), whose transient ε/s² ≪ T.
+* ``f4_long`` F4's s = 0.5 case with Hazan et al.'s ε over T = 2·10⁵ rounds (5 seeds), so that
+          the last decade [T/10, T] starts past ONS's transient ε/s² ≈ 1.9·10⁴.
 * ``f5``  dynamic regret (K-switch quadratic): the OMD ensemble vs every fixed-step OMD of its
           grid vs OGD, against √((1 + P_T + σ² + Σ²)(1 + P_T)).
 * ``f6``  online-to-batch: F(x̄_T) − F* vs T for iid quadratic and linear losses, s = 0 and s > 0.
@@ -95,6 +97,11 @@ class Config:
     f4_center: float = 0.5
     # ...and at these noises with ε = 1/γ (U_1 = γεI = I), whose transient ε/s² ≪ T
     f4_identity_noises: tuple[float, ...] = (0.5,)
+    # f4_long: F4's Hazan et al. ε at these noises, run past ONS's transient ε/s² (≈ 1.9·10⁴
+    # rounds at s = 0.5, more than F4's T/10 = 10³): T/10 = 2·10⁴ (s = 0.1 would need 3.8·10⁶)
+    f4_long_rounds: int = 200_000
+    f4_long_noises: tuple[float, ...] = (0.5,)
+    f4_long_seeds: int = 5  # 20× F4's rounds: fewer seeds keep omd_sea within its budget
     # f5: dynamic regret
     f5_rounds: int = 10_000
     f5_switches: tuple[int, ...] = (2, 8, 32)
@@ -138,7 +145,8 @@ class Config:
 FULL = Config()
 SMOKE = dataclasses.replace(
     FULL, num_seeds=3, num_chunks=10, f1_rounds=1000, f2_rounds=500, f2_noises=(0.0, 0.1),
-    f2_amplitudes=(0.0, 0.1), f3_rounds=1000, f4_rounds=500, f5_rounds=500,
+    f2_amplitudes=(0.0, 0.1), f3_rounds=1000, f4_rounds=500, f4_long_rounds=1000,
+    f4_long_seeds=2, f5_rounds=500,
     f5_switches=(2, 8), f6_rounds=1000, f7_rounds=400, f7_methods=("omd",), f7_num_horizons=4,
     f7_newton_iters=3, f7_hessian_updates=1, f7_mc_samples=64, f7_mc_directions=2,
     # f8 shares f3's compiled program (same rounds, 4 cases × 3 seeds)
@@ -516,7 +524,7 @@ def f4_identity_name(noise: float) -> str:
 def run_f4(config: Config) -> Results:
     d = config.f4_dim
     env = sea.least_squares(d, config.radius)
-    T, K = config.f4_rounds, config.num_chunks
+    T = config.f4_rounds
     c = jnp.zeros(d).at[0].set(config.f4_center)
     cases = {f"s={s:g}": sea.sea_params(c, horizon=T, noise=s) for s in config.f4_noises}
     consts = [_ons_constants(env, p, config.radius, d) for p in cases.values()]
@@ -525,10 +533,30 @@ def run_f4(config: Config) -> Results:
         gamma, _ = _ons_constants(env, p, config.radius, d)
         cases[f4_identity_name(s_)] = p
         consts.append((gamma, 1.0 / gamma))
+    return _ons_regret("f4", env, cases, consts, T, config)
+
+
+def run_f4_long(config: Config) -> Results:
+    """F4's cases with Hazan et al.'s ε at ``f4_long_noises``, over ``f4_long_rounds`` rounds
+    (``f4_long_seeds`` seeds): the last decade [T/10, T] starts past ONS's transient ε/s²."""
+    d = config.f4_dim
+    env = sea.least_squares(d, config.radius)
+    T = config.f4_long_rounds
+    c = jnp.zeros(d).at[0].set(config.f4_center)
+    cases = {f"s={s:g}": sea.sea_params(c, horizon=T, noise=s) for s in config.f4_long_noises}
+    consts = [_ons_constants(env, p, config.radius, d) for p in cases.values()]
+    return _ons_regret("f4_long", env, cases, consts, T,
+                       dataclasses.replace(config, num_seeds=config.f4_long_seeds))
+
+
+def _ons_regret(fig: str, env, cases, consts, T: int, config: Config) -> Results:
+    """ONS and optimistic ONS on the least-squares ``cases`` with their (γ, ε) ``consts``:
+    regret curves, last-decade log-log slopes and the cases' constants, keyed under ``fig``."""
+    K = config.num_chunks
     extra = (jnp.asarray([g for g, _ in consts]), jnp.asarray([e for _, e in consts]))
     horizons = (T // K) * np.arange(1, K + 1)
     series: dict[str, Any] = {"horizons": horizons}
-    summary: dict[str, Any] = {"rounds": T, "dim": d}
+    summary: dict[str, Any] = {"rounds": T, "dim": config.f4_dim}
     regs = regret_grid("least_squares", ("ons", "oons"), list(cases.values()), T, config, 1.0,
                        extra)
     for j, method in enumerate(("ons", "oons")):
@@ -536,16 +564,16 @@ def run_f4(config: Config) -> Results:
             st = _harness.seed_summary(regs[i, :, j])
             series[_keys.key(name, method, "mean")] = st["mean"]
             mask = _last_decade(horizons)
-            summary[_keys.key("f4", name, method, "exponent")] = _slope(
+            summary[_keys.key(fig, name, method, "exponent")] = _slope(
                 horizons[mask], st["mean"][mask])
-            summary[_keys.key("f4", name, method, "regret")] = float(st["mean"][-1])
-            summary[_keys.key("f4", name, method, "regret_sem")] = float(st["sem"][-1])
+            summary[_keys.key(fig, name, method, "regret")] = float(st["mean"][-1])
+            summary[_keys.key(fig, name, method, "regret_sem")] = float(st["sem"][-1])
     for (name, p), (gamma, eps) in zip(cases.items(), consts, strict=True):
         s2, v2, _, _ = _cumulative_jit(env, p, T)
-        summary[_keys.key("f4", name, "gamma")] = gamma
-        summary[_keys.key("f4", name, "epsilon")] = eps
-        summary[_keys.key("f4", name, "noise")] = float(p.noise)
-        summary[_keys.key("f4", name, "log_sigma_plus_variation")] = float(
+        summary[_keys.key(fig, name, "gamma")] = gamma
+        summary[_keys.key(fig, name, "epsilon")] = eps
+        summary[_keys.key(fig, name, "noise")] = float(p.noise)
+        summary[_keys.key(fig, name, "log_sigma_plus_variation")] = float(
             np.log(s2[-1] + v2[-1]))
     return Results(series=series, summary=summary, seeds=_seeds(config).tolist(),
                    allow_nonfinite=_UNDEFINED_SLOPES)
@@ -1154,6 +1182,10 @@ FIGURES: dict[str, Figure] = {
                  "F3: strongly convex quadratic, η_t = 1/(λt)", run_f3, plot_f3),
     "f4": Figure("Exp-concave theorem (O((d/α) log(σ²+Σ²))); designed test",
                  "F4: online least squares, optimistic ONS vs ONS", run_f4, plot_f4),
+    "f4_long": Figure("Exp-concave theorem (O((d/α) log(σ²+Σ²))) past ONS's transient, "
+                      "Hazan et al.'s ε; designed test",
+                      "F4 long: online least squares past the transient, optimistic ONS vs ONS",
+                      run_f4_long, plot_f4),
     "f5": Figure("Dynamic regret theorem (JMLR); designed test",
                  "F5: dynamic regret of the OMD ensemble", run_f5, plot_f5),
     "f6": Figure("Online-to-batch corollary; designed test",

@@ -404,7 +404,8 @@ MLP_CLAIMS = (
 
 # The converged protocol (fresh start, the same epochs for every loss, training loss flat;
 # e1_mlp_conv on 10 of the 30 MLP sets): the same checks on its records. E2 (C4m, C5m, C9m)
-# has no converged run: at 1000 epochs it would take ~15 min idle, over the anyloss FULL budget.
+# has no converged run: at 1000 epochs it would add well over 15 min to the 20-min anyloss FULL
+# budget (anyloss.md, "Why E2 has no converged run").
 CONV = {"C1m": ("e1_mlp_conv", c1, {}), "C2m": ("e1_mlp_conv", c2, {}),
         "C3m": ("e1_mlp_conv", c3, {}),
         "C8m": ("e1_mlp_conv", c8, {"paper": PAPER_MLP_MEANS})}

@@ -52,6 +52,14 @@ def good_records():
             f4[k("f4", n, m, "exponent")] = 0.05
             f4[k("f4", n, m, "regret")] = r
             f4[k("f4", n, m, "regret_sem")] = 0.1
+    # F4 long: the s = 0.5 case of Hazan et al.'s ε, T/10 = 2·10⁴ past its transient 1.9·10⁴
+    f4_long = {"rounds": 200_000}
+    f4_long[k("f4_long", "s=0.5", "noise")] = 0.5
+    f4_long[k("f4_long", "s=0.5", "epsilon")] = 4752.0
+    for m, r in (("ons", 30.0), ("oons", 28.0)):
+        f4_long[k("f4_long", "s=0.5", m, "exponent")] = 0.1
+        f4_long[k("f4_long", "s=0.5", m, "regret")] = r
+        f4_long[k("f4_long", "s=0.5", m, "regret_sem")] = 0.5
     f5 = {}
     for kk in CFG["f5_switches"]:
         n = f"K={kk}"
@@ -88,8 +96,9 @@ def good_records():
                         k("f10", n, m, "regret_sem"): 0.1, k("f10", n, m, "ratio_max"): 0.05,
                         k("f10", n, m, "ratio_max_sem"): 0.01})
     return {f: {"summary": s, "config": CFG, "mode": "full"}
-            for f, s in zip(("f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10"),
-                            (f1, f2, f3, f4, f5, f6, f7, f8, f9, f10), strict=True)}
+            for f, s in zip(("f1", "f2", "f3", "f4", "f4_long", "f5", "f6", "f7", "f8", "f9",
+                             "f10"),
+                            (f1, f2, f3, f4, f4_long, f5, f6, f7, f8, f9, f10), strict=True)}
 
 
 def evaluate(cid, records):
@@ -118,7 +127,7 @@ FLIPS = {
     "C7": (8, "f3", {k("f3", "s=0.2", "omd_sc", "exponent"): 0.5}, PARTLY),
     "C8": (2, "f3", {k("f3", "s=0.2", "omd_sc", "log_slope"): 0.05}, PARTLY),
     "C9": (1, "f3", {k("f3", "s=0", "omd_sc", "regret_tenth"): 2.0}, NOT_REPRODUCED),
-    "C10": (4, "f4", {k("f4", "s=0.5,U1=I", "oons", "exponent"): 0.5}, PARTLY),
+    "C10": (6, "f4", {k("f4", "s=0.5,U1=I", "oons", "exponent"): 0.5}, PARTLY),
     "C11": (4, "f4", {k("f4", "s=0", "oons", "regret"): 14.0}, PARTLY),
     "C12": (n_f5, "f5", {k("f5", "K=2", "ensemble"): 17.0}, PARTLY),
     "C13": (2 * n_f5, "f5", {k("f5", "K=2", "ensemble"): 25.0}, PARTLY),
@@ -161,11 +170,29 @@ def test_c10_slope_in_the_transient_is_undecided():
     rec = perturb(good_records(), "f4", {k("f4", "s=0.5", m, "exponent"): v
                                          for m, v in (("ons", 0.652), ("oons", 0.662))})
     out = evaluate("C10", rec)
-    assert out.status == REPRODUCED and out.decided == 4, out.measured
+    assert out.status == REPRODUCED and out.decided == 6, out.measured
     # past the transient the same slope fails
     rec = perturb(rec, "f4", {k("f4", "s=0.5", "epsilon"): 100.0})
     out = evaluate("C10", rec)
+    assert out.status == PARTLY and out.decided == 8, out.measured
+
+
+def test_c10_decides_the_long_run_only_past_its_transient():
+    """Issue 18: F4 long decides the s = 0.5 case of Hazan et al.'s ε (ε/s² ≈ 1.9·10⁴) from
+    T = 2·10⁵ rounds; a √T slope there fails, and the same slope at T = 10⁵ (T/10 below the
+    transient) is undecided."""
+    slow = {k("f4_long", "s=0.5", m, "exponent"): 0.5 for m in ("ons", "oons")}
+    out = evaluate("C10", perturb(good_records(), "f4_long", slow))
     assert out.status == PARTLY and out.decided == 6, out.measured
+    assert "long s=0.5 ons: 0.500" in out.measured
+    short = perturb(good_records(), "f4_long", {**slow, "rounds": 100_000})
+    out = evaluate("C10", short)
+    assert out.status == REPRODUCED and out.decided == 4, out.measured
+    # a missing key raises, never passes
+    rec = good_records()
+    del rec["f4_long"]["summary"][k("f4_long", "s=0.5", "oons", "exponent")]
+    with pytest.raises(KeyError):
+        evaluate("C10", rec)
 
 
 def test_comparisons_within_noise_are_undecided():
