@@ -521,16 +521,22 @@ def f4_identity_name(noise: float) -> str:
     return f"s={noise:g},U1=I"
 
 
-def run_f4(config: Config) -> Results:
+def _ls_cases(config: Config, T: int, noises) -> tuple[Any, jax.Array, dict, list]:
+    """F4's least-squares environment, centre, cases ``s=<noise>`` over ``T`` rounds and their
+    (γ, ε) with Hazan et al.'s ε."""
     d = config.f4_dim
     env = sea.least_squares(d, config.radius)
-    T = config.f4_rounds
     c = jnp.zeros(d).at[0].set(config.f4_center)
-    cases = {f"s={s:g}": sea.sea_params(c, horizon=T, noise=s) for s in config.f4_noises}
-    consts = [_ons_constants(env, p, config.radius, d) for p in cases.values()]
+    cases = {f"s={s:g}": sea.sea_params(c, horizon=T, noise=s) for s in noises}
+    return env, c, cases, [_ons_constants(env, p, config.radius, d) for p in cases.values()]
+
+
+def run_f4(config: Config) -> Results:
+    T = config.f4_rounds
+    env, c, cases, consts = _ls_cases(config, T, config.f4_noises)
     for s_ in config.f4_identity_noises:  # same γ, ε = 1/γ: the metric starts at U_1 = I
         p = sea.sea_params(c, horizon=T, noise=s_)
-        gamma, _ = _ons_constants(env, p, config.radius, d)
+        gamma, _ = _ons_constants(env, p, config.radius, config.f4_dim)
         cases[f4_identity_name(s_)] = p
         consts.append((gamma, 1.0 / gamma))
     return _ons_regret("f4", env, cases, consts, T, config)
@@ -539,12 +545,8 @@ def run_f4(config: Config) -> Results:
 def run_f4_long(config: Config) -> Results:
     """F4's cases with Hazan et al.'s ε at ``f4_long_noises``, over ``f4_long_rounds`` rounds
     (``f4_long_seeds`` seeds): the last decade [T/10, T] starts past ONS's transient ε/s²."""
-    d = config.f4_dim
-    env = sea.least_squares(d, config.radius)
     T = config.f4_long_rounds
-    c = jnp.zeros(d).at[0].set(config.f4_center)
-    cases = {f"s={s:g}": sea.sea_params(c, horizon=T, noise=s) for s in config.f4_long_noises}
-    consts = [_ons_constants(env, p, config.radius, d) for p in cases.values()]
+    env, _, cases, consts = _ls_cases(config, T, config.f4_long_noises)
     return _ons_regret("f4_long", env, cases, consts, T,
                        dataclasses.replace(config, num_seeds=config.f4_long_seeds))
 
