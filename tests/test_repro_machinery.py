@@ -262,7 +262,7 @@ def test_compare_reports_summary_and_outcome_differences(tmp_path):
 def test_compare_labels_chaotic_figures_and_counts_deterministic_flips(tmp_path):
     from paper_repro import anyloss as P
 
-    assert compare.machine_figures(P) == {"e1_mlp", "e2_mlp", "e1_mlp_conv"}
+    assert compare.machine_figures(P) == {"e1_mlp", "e2_mlp", "e1_mlp_conv", "e2_mlp_conv"}
     assert compare.is_machine_key("num_sets", "e1_mlp", {"e1_mlp"})
     assert compare.is_machine_key("random/bce/ratio_to_bce", "e4", set())
     assert not compare.is_machine_key("mean/bce/f1", "e1", {"e1_mlp"})

@@ -94,6 +94,41 @@ def test_minibatches_per_epoch(n_train, fraction, batches):
     assert int(state.count) == 2 * batches
 
 
+# chi-square critical values at p = 1e-3 (scipy.stats.chi2.ppf(0.999, dof)): a correct shuffle
+# fails these with probability 1e-3 for a random seed; the seeds below are fixed
+CHI2_CRITICAL_999 = {23: 49.73, 3: 16.27}
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 45, 4096, 70_000])
+def test_random_row_order_is_a_permutation(n):
+    order = np.asarray(BN.random_row_order(jax.random.key(n), n))
+    assert order.dtype == np.int32
+    np.testing.assert_array_equal(np.sort(order), np.arange(n))
+
+
+def test_random_row_order_is_uniform_over_permutations_and_positions():
+    draw = jax.jit(jax.vmap(lambda k: BN.random_row_order(k, 4)))
+    perms = np.asarray(draw(jax.random.split(jax.random.key(11), 48_000)))
+    codes = perms @ np.array([64, 16, 4, 1])
+    counts = np.unique(codes, return_counts=True)[1]
+    assert counts.size == 24  # every one of the 4! orders occurs
+    expected = perms.shape[0] / 24
+    assert ((counts - expected) ** 2 / expected).sum() < CHI2_CRITICAL_999[23]
+    # row 0's position is uniform (a sort keyed by row index alone would keep it first)
+    pos = np.bincount(np.argmax(perms == 0, axis=1), minlength=4)
+    assert ((pos - perms.shape[0] / 4) ** 2 / (perms.shape[0] / 4)).sum() < CHI2_CRITICAL_999[3]
+
+
+def test_random_row_order_is_padding_stable_and_differs_by_key():
+    # rows appended after the first 45 (padding) do not change the order of the first 45
+    short = np.asarray(BN.random_row_order(jax.random.key(5), 45))
+    for n in (46, 64, 1000, 2**16):
+        long = np.asarray(BN.random_row_order(jax.random.key(5), n))
+        np.testing.assert_array_equal(long[long < 45], short)
+    other = np.asarray(BN.random_row_order(jax.random.key(6), 45))
+    assert not np.array_equal(short, other)
+
+
 @pytest.mark.slow  # two fits compiled (~20 s on a loaded 2-core machine)
 def test_padding_rows_and_columns_leaves_training_unchanged():
     x, y = _data(n=30, d=3)
@@ -183,6 +218,8 @@ def test_learns_and_vmaps_over_folds():
                               num_models=2), "learning_rate"),
     (lambda: BN.init_bn_mlp(jax.random.key(0), 5, max_features=3), "num_features"),
     (lambda: BN.init_bn_mlp(jax.random.key(0), 3, hidden=0), "hidden"),
+    (lambda: BN.random_row_order(jax.random.key(0), 0), r"random_row_order\(n=...\)"),
+    (lambda: BN.random_row_order(jax.random.key(0), 2.0), r"random_row_order\(n=...\)"),
 ])
 def test_bad_inputs_raise_clear_errors(call, match):
     with pytest.raises((ValueError, TypeError), match=match):

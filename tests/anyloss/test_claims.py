@@ -90,7 +90,7 @@ def _conv(rec):
 
 def _records():
     return {"e1": _e1(), "e2": _e2(), "e3": _e3(), "e4": _e4(), "e1_mlp": _e1(),
-            "e2_mlp": _e2(), "e1_mlp_conv": _conv(_e1())}
+            "e2_mlp": _e2(), "e1_mlp_conv": _conv(_e1()), "e2_mlp_conv": _conv(_e2())}
 
 
 def _lower(met):
@@ -128,13 +128,15 @@ FLIPS = {
     "C5m": ("e2_mlp", {f"{name}/sweep/anyloss_f1/L50/f1": 0.9 for name in SETS}, 3),
     "C8m": ("e1_mlp", _lower("balanced_accuracy"), 3),
     "C9m": ("e2_mlp", {"breast/sweep/anyloss_f1/L50/f1": 0.6}, 6),
-    # the converged protocol reads its own record (e1_mlp_conv)
+    # the fresh-start protocols read their own records (e1_mlp_conv, e2_mlp_conv)
     "C1c": ("e1_mlp_conv", {"sign/balanced_accuracy/mse/rope0.01/right": 0.01}, 10),
     "C2c": ("e1_mlp_conv", {"sign/accuracy/bce/rope0.01/left": 0.96,
                                  "sign/accuracy/bce/rope0.01/rope": 0.04}, 2),
     "C3c": ("e1_mlp_conv", {"gain/balanced_accuracy/spearman": -0.2}, 4),
     "C8c": ("e1_mlp_conv", _lower("balanced_accuracy"), 3),
     "F1c": ("e1_mlp_conv", {"flat/bce/max_rel_change": 0.05}, 2),
+    "C4c": ("e2_mlp_conv", BOTH, 6),
+    "F2c": ("e2_mlp_conv", {"flat/mse/max_rel_change": 0.05}, 2),
 }
 
 
@@ -146,7 +148,7 @@ def test_sources_are_labelled():
     """Paper claims cite where; the MLP and L-sweep claims are chaotic, the timing claims
     machine-timed."""
     paper = {c.id for c in C.ALL_CLAIMS if c.source == "paper"}
-    assert paper == {"C1", "C4", "C5", "C7", "C1m", "C4m", "C5m", "C1c"}
+    assert paper == {"C1", "C4", "C5", "C7", "C1m", "C4m", "C5m", "C1c", "C4c"}
     assert all(c.where for c in C.ALL_CLAIMS)
     assert {c.id for c in C.ALL_CLAIMS if c.machine == "chaotic"} == {
         c.id for c in C.MLP_CLAIMS + C.CONV_CLAIMS} | {"C5", "C9"}
@@ -306,11 +308,12 @@ def test_protocols_are_labelled_and_read_their_own_records():
         assert c.statement.startswith(C.OFFICIAL_LABEL) and "leak" in c.statement
         assert all(f in ("e1_mlp", "e2_mlp") for f in c.figures)
     conv = {c.id: c for c in C.CONV_CLAIMS}
-    assert set(conv) == {"C1c", "C2c", "C3c", "C8c", "F1c"}
+    assert set(conv) == {"C1c", "C2c", "C3c", "C4c", "C8c", "F1c", "F2c"}
     for cid, c in conv.items():
         assert all(f.endswith("_conv") for f in c.figures), cid
         if not cid.startswith("F"):
-            assert c.statement.startswith(C.CONV_LABEL)
+            label = C.CONV_E2_LABEL if c.figures == ("e2_mlp_conv",) else C.CONV_LABEL
+            assert c.statement.startswith(label)
             assert c.source == CLAIMS[cid.replace("c", "m")].source
 
 
@@ -355,6 +358,7 @@ def test_committed_mlp_records_use_the_current_mlp_settings(fig_id):
 
     rec = json.loads((check.REPO_ROOT / "figures" / "anyloss" / f"{fig_id}.json").read_text())
     used = rec["results"]["series"]["mlp_config"]
-    settings = E.conv_settings if fig_id.endswith("_conv") else E.mlp_settings
+    settings = {"e1_mlp_conv": E.conv_settings, "e2_mlp_conv": E.conv_e2_settings}.get(
+        fig_id, E.mlp_settings)
     current = json.loads(json.dumps(dataclasses.asdict(settings(E.FULL))))
     assert used == current, f"{fig_id}: rerun python -m experiments.anyloss --figure {fig_id}"
