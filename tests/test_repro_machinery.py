@@ -52,7 +52,7 @@ def test_every_claim_is_labelled_and_machine_claims_are_the_expected_ones():
     anyloss_checked = {c.id for c in MODULES["anyloss"].CLAIMS}  # those with committed records
     assert {c for (s, c), k in machine.items() if s == "anyloss" and k == check.CHAOTIC} == {
         "C1m", "C2m", "C3m", "C4m", "C5m", "C8m", "C9m", "C5", "C9", "C1c", "C2c",
-        "C3c", "C8c", "F1c"} & anyloss_checked
+        "C3c", "C4c", "C8c", "F1c", "F2c"} & anyloss_checked
     assert {c for (s, c), k in machine.items() if s == "bo_rep"} == {"C4", "C5", "C6", "C7", "C8"}
 
 
