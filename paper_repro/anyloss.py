@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from experiments._keys import fmt, key
-from experiments.anyloss import replica_prefixes
+from experiments.anyloss import MLP_CONV_E2, replica_prefixes
 from paper_repro import stats
 from paper_repro.check import CHAOTIC, PAPER, READING, TIMING, Claim, Outcome
 
@@ -404,9 +404,9 @@ MLP_CLAIMS = (
 
 # The fresh-start protocols (every (loss, fold) from the same fresh draw, the same epochs for
 # every loss, training losses recorded): E1 converged (e1_mlp_conv, 1000 epochs, the 10
-# smallest of the 30 MLP sets) and E2 (e2_mlp_conv, 300 epochs: the FULL budget; flatness F2c);
-# the same checks on their records. C5m and C9m (the L sweep) have no fresh-start counterpart:
-# e2_mlp_conv trains L = 73 only (budget).
+# smallest of the 30 MLP sets) and E2 (e2_mlp_conv, MLP_CONV_E2: 300 epochs, for the FULL
+# budget; flatness F2c); the same checks on their records. C5m and C9m (the L sweep) have no
+# fresh-start counterpart: e2_mlp_conv trains L = 73 only (budget).
 CONV = {"C1m": ("e1_mlp_conv", c1, {}), "C2m": ("e1_mlp_conv", c2, {}),
         "C3m": ("e1_mlp_conv", c3, {}), "C4m": ("e2_mlp_conv", c4, {}),
         "C8m": ("e1_mlp_conv", c8, {"paper": PAPER_MLP_MEANS})}
@@ -432,7 +432,8 @@ def flat_training(records: Mapping[str, Any], fig: str) -> Outcome:
                               f"{thr:g}")
 
 
-CONV_E2_LABEL = "MLP, fresh start, 300 epochs for every loss (E2; flatness: F2c): "
+CONV_E2_LABEL = (f"MLP, fresh start, {MLP_CONV_E2.epochs} epochs for every loss (E2; flatness: "
+                 "F2c): ")
 CONV_CLAIMS = tuple(
     dataclasses.replace(
         c, id=c.id.replace("m", "c"),
