@@ -131,8 +131,10 @@ def random_row_order(key: jax.Array, n: int) -> jax.Array:
     rounds = math.ceil(3 * k / (32 - k))
     low = jnp.uint32((1 << k) - 1)
     position = jax.lax.iota(jnp.uint32, n)
-    order = position
-    for round_key in jax.random.split(key, rounds):
+    first, *later = jax.random.split(key, rounds)
+    # round 1: rows are in index order, so a row's draw is at its own position (no gathers)
+    order = jax.lax.sort((jax.random.bits(first, (n,), jnp.uint32) & ~low) | position) & low
+    for round_key in later:
         draws = jax.random.bits(round_key, (n,), jnp.uint32)[order]
         order = order[jax.lax.sort((draws & ~low) | position) & low]
     return order.astype(jnp.int32)
